@@ -1,0 +1,55 @@
+// The bubblewrap command line for one sandboxed run, as a pure function of the plan.
+import path from 'node:path';
+
+export interface SandboxPlan {
+  /** Real paths (symlinks resolved) bound read-write, unless readOnly. */
+  writableRoots: string[];
+  readOnly: boolean;
+  /** Real paths that exist; kept read-only even inside writable roots. */
+  protectedPaths: string[];
+  cwd: string;
+  /** Directory to bind read-only (the egress proxy's socket + bridge), if any. */
+  egressDir?: string;
+  /** Sandbox-private HOME, created on the fresh /tmp. */
+  home: string;
+  command: string[];
+}
+
+export function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/** Directories strictly between root and p, shallowest first. */
+function ancestorsBetween(root: string, p: string): string[] {
+  const out: string[] = [];
+  for (let d = path.dirname(p); d !== root && isInside(d, root) && d !== path.dirname(d); d = path.dirname(d)) out.unshift(d);
+  return out;
+}
+
+const depth = (p: string) => p.split(path.sep).length;
+
+/**
+ * Read-only host root, fresh /tmp, /run and /dev, own /proc; every namespace unshared (no network,
+ * no host pids); all capabilities dropped so root inside cannot remount; writable roots bound rw and
+ * protected paths re-bound read-only on top. Each directory between a writable root and a protected
+ * path is bound onto itself: a mount point cannot be renamed, so the protection cannot be moved away.
+ */
+export function bwrapArgs(plan: SandboxPlan): string[] {
+  const args = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/run', '--dir', plan.home];
+  if (!plan.readOnly) {
+    const roots = [...new Set(plan.writableRoots)].sort((a, b) => depth(a) - depth(b));
+    for (const r of roots) args.push('--bind', r, r);
+    const pins = new Set<string>();
+    for (const p of plan.protectedPaths) {
+      const root = roots.filter((r) => isInside(p, r)).sort((a, b) => depth(b) - depth(a))[0];
+      if (root === undefined || root === p) continue;
+      for (const a of ancestorsBetween(root, p)) pins.add(a);
+    }
+    for (const a of [...pins].sort((x, y) => depth(x) - depth(y))) args.push('--bind', a, a);
+  }
+  for (const p of [...new Set(plan.protectedPaths)].sort((a, b) => depth(a) - depth(b))) args.push('--ro-bind', p, p);
+  if (plan.egressDir) args.push('--ro-bind', plan.egressDir, plan.egressDir);
+  args.push('--unshare-all', '--cap-drop', 'ALL', '--die-with-parent', '--new-session', '--chdir', plan.cwd, '--', ...plan.command);
+  return args;
+}

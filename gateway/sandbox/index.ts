@@ -1,0 +1,7 @@
+// Sandbox for shell commands: bubblewrap runner, environment scrubbing and the egress proxy.
+export { probeSandbox, runSandboxed, SandboxUnavailable, SANDBOX_FIX } from './run.js';
+export type { RunOptions, RunResult, SandboxNetwork, SandboxProbe } from './run.js';
+export { scrubEnv, looksSecret } from './env.js';
+export { createEgressProxy } from './egress.js';
+export type { EgressProxy, EgressProxyOptions, EgressRequest, EgressVerdict, EgressDecisionEvent } from './egress.js';
+export { omissionMarker } from './output.js';
