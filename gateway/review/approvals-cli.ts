@@ -1,0 +1,88 @@
+// `tollgate approvals list | approve ID [--session] | deny ID [--reason TEXT]` — decides queued calls from another process.
+import { ApprovalQueue, ApprovalQueueError } from './queue.js';
+
+export interface CliIO {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+  stdin: NodeJS.ReadableStream;
+  env: Record<string, string | undefined>;
+  cwd: string;
+}
+
+const USAGE = `Usage:
+  tollgate approvals list [--json]
+  tollgate approvals approve ID [--session | --tool-session]
+  tollgate approvals deny ID [--reason TEXT]
+`;
+
+/** Runs the approvals subcommand; argv is what follows `approvals`. Returns the exit code (0 ok, 1 failed, 2 usage). */
+export async function approvalsCommand(argv: string[], io: CliIO, opts: { stateDir: string }): Promise<number> {
+  const queue = new ApprovalQueue({ stateDir: opts.stateDir });
+  const [cmd, ...rest] = argv;
+  const usage = (msg: string) => {
+    io.stderr.write(`tollgate approvals: ${msg}\n${USAGE}`);
+    return 2;
+  };
+  const approver = `cli:${io.env.USER ?? io.env.LOGNAME ?? 'unknown'}`;
+  try {
+    switch (cmd) {
+      case 'list': {
+        const unknown = rest.filter((a) => a !== '--json');
+        if (unknown.length) return usage(`unexpected argument "${unknown[0]}"`);
+        const items = await queue.list();
+        if (rest.includes('--json')) {
+          // the page token is a bearer secret for the approval page, so it is never printed
+          io.stdout.write(`${JSON.stringify(items.map(({ token: _t, ...i }) => i))}\n`);
+          return 0;
+        }
+        if (items.length === 0) {
+          io.stdout.write('No pending approvals.\n');
+          return 0;
+        }
+        for (const i of items) {
+          const review = !i.reviewer ? 'not reviewed' : 'failure' in i.reviewer ? `review failed: ${i.reviewer.failure}` : `reviewer: ${i.reviewer.riskLevel} — ${i.reviewer.rationale}`;
+          io.stdout.write(`${i.id}  ${i.createdAt}  session ${i.sessionId}${i.identity ? ` (${i.identity})` : ''}\n  ${i.tool} on ${i.server}\n  args ${truncate(JSON.stringify(i.arguments), 200)}\n  ${review}\n`);
+        }
+        return 0;
+      }
+      case 'approve': {
+        const [id, ...flags] = rest;
+        if (!id || id.startsWith('--')) return usage('missing approval ID (see `tollgate approvals list`)');
+        const bad = flags.find((f) => f !== '--session' && f !== '--tool-session');
+        if (bad) return usage(`unexpected argument "${bad}"`);
+        if (flags.includes('--session') && flags.includes('--tool-session')) return usage('pass either --session or --tool-session, not both');
+        const decision = flags.includes('--tool-session') ? 'approve_tool_session' : flags.includes('--session') ? 'approve_session' : 'approve_once';
+        await queue.decide(id, { decision, approver, channel: 'cli' });
+        io.stdout.write(`Approved ${id} (${decision.replace(/_/g, ' ')}).\n`);
+        return 0;
+      }
+      case 'deny': {
+        const [id, ...flags] = rest;
+        if (!id || id.startsWith('--')) return usage('missing approval ID (see `tollgate approvals list`)');
+        let reason: string | undefined;
+        for (let i = 0; i < flags.length; i++) {
+          if (flags[i] === '--reason') {
+            reason = flags[++i];
+            if (reason === undefined) return usage('--reason needs a TEXT value');
+          } else return usage(`unexpected argument "${flags[i]}"`);
+        }
+        await queue.decide(id, { decision: 'deny', approver, channel: 'cli', ...(reason ? { reason } : {}) });
+        io.stdout.write(`Denied ${id}.\n`);
+        return 0;
+      }
+      case undefined:
+        return usage('missing subcommand');
+      default:
+        return usage(`unknown subcommand "${cmd}"`);
+    }
+  } catch (err) {
+    if (err instanceof ApprovalQueueError) {
+      io.stderr.write(`tollgate approvals: ${err.message}\n`);
+      return 1;
+    }
+    io.stderr.write(`tollgate approvals: cannot use the approvals queue in ${queue.dir} (${(err as NodeJS.ErrnoException).code ?? 'error'})\n`);
+    return 1;
+  }
+}
+
+const truncate = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);

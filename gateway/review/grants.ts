@@ -1,0 +1,82 @@
+// Grants: what a human approved, bound to session + server + tool + canonical-argument digest.
+import { createHash } from 'node:crypto';
+
+/** Canonical JSON (sorted object keys, no whitespace); undefined members dropped like JSON.stringify. Pure. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+}
+
+/** sha256 of the canonical JSON of the arguments, hex; identical arguments in any key order give the same digest. */
+export function canonicalArgsDigest(args: Record<string, unknown>): string {
+  return createHash('sha256').update(canonicalJson(args ?? {})).digest('hex');
+}
+
+export type GrantScope = 'once' | 'session';
+
+export interface Grant {
+  sessionId: string;
+  server: string;
+  tool: string;
+  /** undefined = the whole tool for the session; only when a human explicitly chose that. */
+  argsDigest?: string;
+  scope: GrantScope;
+  grantedAt: number;
+}
+
+export interface GrantStoreOptions {
+  /** Once-grants not used within this time expire (default 10 minutes). */
+  onceTtlMs?: number;
+  now?: () => number;
+}
+
+/** In-memory grants per session; they end with the session (`dropSession`). */
+export class GrantStore {
+  readonly #bySession = new Map<string, Grant[]>();
+  readonly #onceTtlMs: number;
+  readonly #now: () => number;
+
+  constructor(opts: GrantStoreOptions = {}) {
+    this.#onceTtlMs = opts.onceTtlMs ?? 10 * 60_000;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  grant(g: { sessionId: string; server: string; tool: string; argsDigest?: string; scope: GrantScope }): void {
+    if (g.argsDigest === undefined && g.scope !== 'session') {
+      throw new Error('A whole-tool grant (no argsDigest) must have scope "session"; pass the argsDigest for a once-grant.');
+    }
+    const list = this.#bySession.get(g.sessionId) ?? [];
+    list.push({ sessionId: g.sessionId, server: g.server, tool: g.tool, argsDigest: g.argsDigest, scope: g.scope, grantedAt: this.#now() });
+    this.#bySession.set(g.sessionId, list);
+  }
+
+  /**
+   * The grant covering this exact call, or undefined. Session grants are reused; a once-grant is
+   * removed when returned, so the same call is asked again next time.
+   */
+  consume(sessionId: string, server: string, tool: string, argsDigest: string): Grant | undefined {
+    const list = this.#bySession.get(sessionId);
+    if (!list) return undefined;
+    const now = this.#now();
+    const live = list.filter((g) => g.scope === 'session' || now - g.grantedAt <= this.#onceTtlMs);
+    const matches = (g: Grant) => g.server === server && g.tool === tool;
+    const found =
+      live.find((g) => matches(g) && g.scope === 'session' && g.argsDigest === argsDigest) ??
+      live.find((g) => matches(g) && g.scope === 'session' && g.argsDigest === undefined) ??
+      live.find((g) => matches(g) && g.scope === 'once' && g.argsDigest === argsDigest);
+    const rest = found?.scope === 'once' ? live.filter((g) => g !== found) : live;
+    this.#bySession.set(sessionId, rest);
+    return found;
+  }
+
+  /** The session's grants (for display and audit). */
+  list(sessionId: string): readonly Grant[] {
+    return [...(this.#bySession.get(sessionId) ?? [])];
+  }
+
+  dropSession(sessionId: string): void {
+    this.#bySession.delete(sessionId);
+  }
+}

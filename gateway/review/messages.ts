@@ -1,0 +1,63 @@
+// Human- and agent-facing text: argument summaries for approvers, denial messages for agents.
+import { redactValue } from './redact.js';
+
+/** Readable `key: value` lines of redacted arguments, each value capped; for approval prompts. Pure. */
+export function summarizeArguments(args: Record<string, unknown>, opts: { maxValueChars?: number; maxLines?: number } = {}): string {
+  const maxValue = opts.maxValueChars ?? 300;
+  const maxLines = opts.maxLines ?? 20;
+  const redacted = redactValue(args) as Record<string, unknown>;
+  const entries = Object.entries(redacted);
+  if (entries.length === 0) return '(no arguments)';
+  const lines = entries.slice(0, maxLines).map(([k, v]) => {
+    const text = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+    const oneLine = text.replace(/\s*\n\s*/g, ' ⏎ ');
+    return `  ${k}: ${oneLine.length > maxValue ? `${oneLine.slice(0, maxValue)}… (${oneLine.length - maxValue} more characters)` : oneLine}`;
+  });
+  if (entries.length > maxLines) lines.push(`  … ${entries.length - maxLines} more arguments`);
+  return lines.join('\n');
+}
+
+export type DenialSource =
+  | 'rule'
+  | 'requirements'
+  | 'automated_reviewer'
+  | 'user'
+  | 'timeout'
+  | 'no_human'
+  | 'cancelled'
+  | 'circuit_open'
+  | 'pin';
+
+export interface Denial {
+  source: DenialSource;
+  /** Namespaced tool name. */
+  tool: string;
+  /** Rule justifications, reviewer rationale, the human's reason — whatever explains it. */
+  reasons?: string[];
+  /** Who decided, when a person did. */
+  approver?: string;
+}
+
+const WHO: Record<DenialSource, string> = {
+  rule: "a Tollgate policy rule denied it",
+  requirements: "an administrator requirement denied it",
+  automated_reviewer: "Tollgate's automated reviewer judged it too risky, and no person approved it",
+  user: 'a person reviewing the call denied it',
+  timeout: 'it needed a person’s approval and nobody answered in time',
+  no_human: 'it needed a person’s approval and no approval channel is available in this session',
+  cancelled: 'the approval request was cancelled',
+  circuit_open: 'automated review is switched off for this session after repeated denials, and no person approved it',
+  pin: 'the tool’s definition changed since an administrator approved it',
+};
+
+/** The agent-facing text for a denied call (sent as an `isError: true` tool result). Pure. */
+export function denialMessage(d: Denial): string {
+  const who = d.source === 'user' && d.approver ? `a person (${d.approver}) reviewing the call denied it` : WHO[d.source];
+  const reasons = (d.reasons ?? []).map((r) => r.trim()).filter(Boolean);
+  const why = reasons.length ? ` Reason: ${reasons.join('; ')}` : '';
+  return (
+    `Tollgate denied the call to ${d.tool}: ${who}.${why && (why.endsWith('.') ? why : `${why}.`)}` +
+    ' Do not try to reach the same result another way (another tool, a shell command, split or reworded arguments) — workarounds are not allowed.' +
+    ' If the action is needed, stop and ask the user to approve it or change the policy.'
+  );
+}

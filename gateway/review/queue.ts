@@ -1,0 +1,247 @@
+// The approvals queue: one JSON file per pending call under <stateDir>/approvals/, decided from any process.
+import { randomBytes } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { link, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { redactValue } from './redact.js';
+
+export const QueueDecisionSchema = z.strictObject({
+  decision: z.enum(['approve_once', 'approve_session', 'approve_tool_session', 'deny', 'timeout', 'cancel']),
+  approver: z.string().max(200).optional(),
+  reason: z.string().max(2000).optional(),
+  channel: z.enum(['queue', 'url', 'console', 'cli', 'gateway']),
+  decidedAt: z.string(),
+});
+export type QueueDecision = z.infer<typeof QueueDecisionSchema>;
+
+export const PendingApprovalSchema = z.strictObject({
+  version: z.literal(1),
+  id: z.string().regex(/^[a-z0-9]{6,32}$/),
+  /** Unguessable, for the approval page URL; never shown by `approvals list`. */
+  token: z.string().min(32),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  sessionId: z.string(),
+  identity: z.string().optional(),
+  server: z.string(),
+  tool: z.string(),
+  /** Redacted copy for display; the decision is bound to argsDigest of the real arguments. */
+  arguments: z.record(z.string(), z.unknown()),
+  argsDigest: z.string(),
+  reviewer: z.union([z.strictObject({ riskLevel: z.string(), rationale: z.string() }), z.strictObject({ failure: z.string() })]).optional(),
+  policyReasons: z.array(z.string()),
+});
+export type PendingApproval = z.infer<typeof PendingApprovalSchema>;
+
+export interface EnqueueRequest {
+  sessionId: string;
+  identity?: string;
+  server: string;
+  tool: string;
+  arguments: Record<string, unknown>;
+  argsDigest: string;
+  reviewer?: { riskLevel: string; rationale: string } | { failure: string };
+  policyReasons: string[];
+}
+
+export type HumanQueueDecision = 'approve_once' | 'approve_session' | 'approve_tool_session' | 'deny';
+
+export interface ApprovalQueueOptions {
+  /** `<dataDir>/state`; items live in its `approvals/` folder. */
+  stateDir: string;
+  /** Fallback poll interval besides fs.watch (default 500 ms). */
+  pollMs?: number;
+}
+
+const ID_ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
+const newId = () => Array.from(randomBytes(10), (b) => ID_ALPHABET[b % ID_ALPHABET.length]).join('');
+
+export class ApprovalQueueError extends Error {}
+
+/**
+ * File protocol: the gateway writes `<id>.json` (atomic rename). Whoever decides first creates
+ * `<id>.decision.json` with an exclusive hard link, so exactly one decision wins — a human's or the
+ * gateway's own timeout/cancel. The gateway then removes both files.
+ */
+export class ApprovalQueue {
+  readonly dir: string;
+  readonly #pollMs: number;
+
+  constructor(opts: ApprovalQueueOptions) {
+    this.dir = join(opts.stateDir, 'approvals');
+    this.#pollMs = opts.pollMs ?? 500;
+  }
+
+  async enqueue(req: EnqueueRequest, opts: { timeoutMs: number }): Promise<PendingApproval> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const now = Date.now();
+    const item: PendingApproval = {
+      version: 1,
+      id: newId(),
+      token: randomBytes(32).toString('base64url'),
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + opts.timeoutMs).toISOString(),
+      sessionId: req.sessionId,
+      ...(req.identity ? { identity: req.identity } : {}),
+      server: req.server,
+      tool: req.tool,
+      arguments: redactValue(req.arguments) as Record<string, unknown>,
+      argsDigest: req.argsDigest,
+      ...(req.reviewer ? { reviewer: req.reviewer } : {}),
+      policyReasons: req.policyReasons,
+    };
+    const tmp = join(this.dir, `.${item.id}.${process.pid}.tmp`);
+    await writeFile(tmp, JSON.stringify(item, null, 2), { mode: 0o600 });
+    await rename(tmp, this.#itemPath(item.id));
+    return item;
+  }
+
+  /** Undecided, unexpired items, oldest first. */
+  async list(): Promise<PendingApproval[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const decided = new Set(names.filter((n) => n.endsWith('.decision.json')).map((n) => n.slice(0, -'.decision.json'.length)));
+    const items: PendingApproval[] = [];
+    for (const n of names) {
+      if (!n.endsWith('.json') || n.endsWith('.decision.json') || n.startsWith('.')) continue;
+      const id = n.slice(0, -'.json'.length);
+      if (decided.has(id)) continue;
+      const item = await this.get(id);
+      if (item && Date.parse(item.expiresAt) > Date.now()) items.push(item);
+    }
+    return items.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async get(id: string): Promise<PendingApproval | undefined> {
+    if (!/^[a-z0-9]{6,32}$/.test(id)) return undefined;
+    try {
+      const parsed = PendingApprovalSchema.safeParse(JSON.parse(await readFile(this.#itemPath(id), 'utf8')));
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async getByToken(token: string): Promise<PendingApproval | undefined> {
+    return (await this.list()).find((i) => timingSafeEqualStr(i.token, token));
+  }
+
+  /** The decision already taken for an item, if any. */
+  async decisionOf(id: string): Promise<QueueDecision | undefined> {
+    try {
+      const parsed = QueueDecisionSchema.safeParse(JSON.parse(await readFile(this.#decisionPath(id), 'utf8')));
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Records a decision; the first one wins. Throws ApprovalQueueError when the item does not
+   * exist, expired, or was already decided.
+   */
+  async decide(id: string, d: { decision: QueueDecision['decision']; approver?: string; reason?: string; channel: QueueDecision['channel'] }): Promise<QueueDecision> {
+    const item = await this.get(id);
+    if (!item) throw new ApprovalQueueError(`no pending approval with id "${id}"`);
+    if (d.channel !== 'gateway' && Date.parse(item.expiresAt) <= Date.now()) throw new ApprovalQueueError(`approval "${id}" has expired`);
+    const decision: QueueDecision = { decision: d.decision, ...(d.approver ? { approver: d.approver } : {}), ...(d.reason ? { reason: d.reason } : {}), channel: d.channel, decidedAt: new Date().toISOString() };
+    const tmp = join(this.dir, `.${id}.decision.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    await writeFile(tmp, JSON.stringify(decision, null, 2), { mode: 0o600 });
+    try {
+      await link(tmp, this.#decisionPath(id)); // atomic and exclusive: EEXIST means someone decided first
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ApprovalQueueError(`approval "${id}" was already decided`);
+      throw err;
+    } finally {
+      await unlink(tmp).catch(() => {});
+    }
+    return decision;
+  }
+
+  /**
+   * Waits for a decision on `id`, calling onWaiting periodically. On timeout or abort the gateway
+   * records `timeout`/`cancel` itself — unless a human won the race, whose decision is returned.
+   * The item's files are removed afterwards.
+   */
+  async wait(id: string, opts: { signal: AbortSignal; timeoutMs: number; onWaiting?: (elapsedMs: number) => void; waitingIntervalMs?: number }): Promise<QueueDecision> {
+    const started = Date.now();
+    let watcher: FSWatcher | undefined;
+    let poll: NodeJS.Timeout | undefined;
+    let beat: NodeJS.Timeout | undefined;
+    let limit: NodeJS.Timeout | undefined;
+    try {
+      const decision = await new Promise<QueueDecision>((resolve) => {
+        let settled = false;
+        const check = async () => {
+          if (settled) return;
+          const d = await this.decisionOf(id);
+          if (d && !settled) {
+            settled = true;
+            resolve(d);
+          }
+        };
+        const closeAs = async (decision: 'timeout' | 'cancel') => {
+          if (settled) return;
+          try {
+            const d = await this.decide(id, { decision, channel: 'gateway' });
+            if (!settled) {
+              settled = true;
+              resolve(d);
+            }
+          } catch {
+            await check();
+            if (!settled) {
+              settled = true;
+              resolve({ decision, channel: 'gateway', decidedAt: new Date().toISOString() });
+            }
+          }
+        };
+        try {
+          watcher = watch(this.dir, () => void check());
+          watcher.on('error', () => {});
+        } catch {
+          // fs.watch unsupported here: the poll below still works
+        }
+        poll = setInterval(() => void check(), this.#pollMs);
+        if (opts.onWaiting) beat = setInterval(() => opts.onWaiting!(Date.now() - started), opts.waitingIntervalMs ?? 5000);
+        limit = setTimeout(() => void closeAs('timeout'), opts.timeoutMs);
+        if (opts.signal.aborted) void closeAs('cancel');
+        else opts.signal.addEventListener('abort', () => void closeAs('cancel'), { once: true });
+        void check();
+      });
+      return decision;
+    } finally {
+      watcher?.close();
+      clearInterval(poll);
+      clearInterval(beat);
+      clearTimeout(limit);
+      await this.remove(id);
+    }
+  }
+
+  /** Removes an item and its decision (the gateway does this once it has acted). */
+  async remove(id: string): Promise<void> {
+    await unlink(this.#itemPath(id)).catch(() => {});
+    await unlink(this.#decisionPath(id)).catch(() => {});
+  }
+
+  #itemPath(id: string) {
+    return join(this.dir, `${id}.json`);
+  }
+  #decisionPath(id: string) {
+    return join(this.dir, `${id}.decision.json`);
+  }
+}
+
+function timingSafeEqualStr(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}

@@ -1,0 +1,45 @@
+// Secret redaction for everything that leaves Tollgate towards the reviewer, a human or the state dir.
+
+const SECRET_KEY = /(pass(word|wd|phrase)?|secret|token|api[-_]?key|apikey|auth(orization)?|credential|private[-_]?key|cookie|session[-_]?id|access[-_]?key)/i;
+
+// Known credential shapes; each replaced by a marker that still says what kind of thing was there.
+const PATTERNS: ReadonlyArray<[kind: string, re: RegExp]> = [
+  ['private-key', /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g],
+  ['jwt', /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g],
+  ['anthropic-key', /\bsk-ant-[A-Za-z0-9_-]{16,}/g],
+  ['openai-key', /\bsk-(proj-|svcacct-)?[A-Za-z0-9_-]{20,}/g],
+  ['github-token', /\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})/g],
+  ['aws-access-key', /\b(AKIA|ASIA)[0-9A-Z]{16}\b/g],
+  ['slack-token', /\bxox[abprs]-[A-Za-z0-9-]{10,}/g],
+  ['google-api-key', /\bAIza[0-9A-Za-z_-]{35}\b/g],
+  ['stripe-key', /\b[rs]k_(live|test)_[A-Za-z0-9]{16,}/g],
+  ['bearer', /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{12,}/gi],
+  ['url-credentials', /(?<=[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:)[^\s/@]+(?=@)/gi],
+];
+
+// `key=value` / `"key": "value"` / `KEY: value` where the key name says it holds a secret.
+const ASSIGNMENT = /((?:[A-Za-z0-9_.-]*)(?:pass(?:word|wd|phrase)?|secret|token|api[-_]?key|apikey|authorization|credential|private[-_]?key|access[-_]?key)[A-Za-z0-9_.-]*["']?\s*[:=]\s*["']?)([^\s"',;&}]{4,})/gi;
+
+/** Replaces known secret shapes in free text. Pure. */
+export function redactText(text: string): string {
+  let out = text;
+  for (const [kind, re] of PATTERNS) out = out.replace(re, `[REDACTED:${kind}]`);
+  return out.replace(ASSIGNMENT, (_m, key: string, value: string) =>
+    value.startsWith('[REDACTED') ? `${key}${value}` : `${key}[REDACTED]`,
+  );
+}
+
+/** Deep copy of a JSON-ish value with secrets redacted: values under secret-named keys and secret shapes in strings. Pure. */
+export function redactValue(value: unknown, depth = 0): unknown {
+  if (depth > 32) return '[REDACTED:too-deep]';
+  if (typeof value === 'string') return redactText(value);
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = SECRET_KEY.test(k) && v !== null && v !== '' && typeof v !== 'boolean' ? '[REDACTED]' : redactValue(v, depth + 1);
+    }
+    return out;
+  }
+  return value;
+}
