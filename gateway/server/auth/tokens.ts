@@ -1,0 +1,200 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+const IDENTITY = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+const GROUP = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+export const TOKEN_PREFIX = 'tg_';
+
+const TokenRecordSchema = z.object({
+  id: z.string(),
+  identity: z.string(),
+  groups: z.array(z.string()),
+  hash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  created: z.string(),
+  revoked: z.string().optional(),
+});
+const TokensFileSchema = z.object({ version: z.literal(1), tokens: z.array(TokenRecordSchema) });
+const UsageFileSchema = z.object({ version: z.literal(1), lastUsed: z.record(z.string(), z.string()) });
+type TokenRecord = z.infer<typeof TokenRecordSchema>;
+
+/** What `list` shows: never the token or its hash. */
+export interface TokenInfo {
+  id: string;
+  identity: string;
+  groups: string[];
+  created: string;
+  lastUsed?: string;
+  revoked?: string;
+}
+
+export interface TokenStore {
+  /** Issues a token; the plain token is returned here once and never stored. */
+  create(identity: string, opts?: { groups?: string[] }): Promise<{ id: string; token: string; info: TokenInfo }>;
+  list(): Promise<TokenInfo[]>;
+  /** Revokes the token with this id, or every active token of this identity; returns what was revoked. */
+  revoke(idOrIdentity: string): Promise<TokenInfo[]>;
+  /** The active token matching a presented bearer value, or undefined. Re-reads tokens.json when it changed. */
+  verify(token: string): Promise<TokenInfo | undefined>;
+}
+
+export class TokenInputError extends Error {
+  override name = 'TokenInputError';
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+function toInfo(r: TokenRecord, lastUsed?: string): TokenInfo {
+  return {
+    id: r.id,
+    identity: r.identity,
+    groups: [...r.groups],
+    created: r.created,
+    ...(lastUsed ? { lastUsed } : {}),
+    ...(r.revoked ? { revoked: r.revoked } : {}),
+  };
+}
+
+async function writeAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, data, { mode: 0o600 });
+  await rename(tmp, path);
+}
+
+/**
+ * Bearer tokens in `<stateDir>/tokens.json` (sha256 hashes only; the CLI writes it, the server reads it)
+ * and last-use times in `<stateDir>/token-usage.json` (written by the server only, so the two never race).
+ */
+export function createTokenStore(opts: { stateDir: string; now?: () => Date }): TokenStore {
+  const path = join(opts.stateDir, 'tokens.json');
+  const usagePath = join(opts.stateDir, 'token-usage.json');
+  const now = opts.now ?? (() => new Date());
+  let cache: { mtimeMs: number; size: number; ino: number; records: TokenRecord[] } | undefined;
+  const used = new Map<string, string>();
+  let usageFlush: NodeJS.Timeout | undefined;
+
+  const load = async (): Promise<TokenRecord[]> => {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      throw new Error(`${path}: not valid JSON`);
+    }
+    const parsed = TokensFileSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new Error(`${path}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+    }
+    return parsed.data.tokens;
+  };
+
+  // Fails closed: an unreadable tokens.json rejects, so no request authenticates on a half-read file.
+  const current = async (): Promise<TokenRecord[]> => {
+    let s;
+    try {
+      s = await stat(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return (cache = { mtimeMs: 0, size: 0, ino: 0, records: [] }).records;
+      throw err;
+    }
+    if (!cache || cache.mtimeMs !== s.mtimeMs || cache.size !== s.size || cache.ino !== s.ino) {
+      cache = { mtimeMs: s.mtimeMs, size: s.size, ino: s.ino, records: await load() };
+    }
+    return cache.records;
+  };
+
+  const save = async (records: TokenRecord[]) => {
+    await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
+    await writeAtomic(path, JSON.stringify({ version: 1, tokens: records }, null, 2) + '\n');
+    cache = undefined;
+  };
+
+  const loadUsage = async (): Promise<Record<string, string>> => {
+    try {
+      const parsed = UsageFileSchema.safeParse(JSON.parse(await readFile(usagePath, 'utf8')));
+      return parsed.success ? parsed.data.lastUsed : {};
+    } catch {
+      return {};
+    }
+  };
+
+  const flushUsage = async () => {
+    usageFlush = undefined;
+    const merged = { ...(await loadUsage()), ...Object.fromEntries(used) };
+    await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
+    await writeAtomic(usagePath, JSON.stringify({ version: 1, lastUsed: merged }) + '\n');
+  };
+
+  return {
+    async create(identity, createOpts) {
+      if (!IDENTITY.test(identity)) {
+        throw new TokenInputError(
+          `invalid token name ${JSON.stringify(identity.slice(0, 70))}: expected 1-64 letters, digits, ".", "_", "@" or "-"`,
+        );
+      }
+      const groups = [...new Set(createOpts?.groups ?? [])];
+      for (const g of groups) {
+        if (!GROUP.test(g)) {
+          throw new TokenInputError(`invalid group ${JSON.stringify(g.slice(0, 70))}: expected 1-64 letters, digits, ".", "_", ":" or "-"`);
+        }
+      }
+      const records = await load();
+      const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+      let id: string;
+      do id = 'tok_' + randomBytes(5).toString('hex');
+      while (records.some((r) => r.id === id));
+      const record: TokenRecord = {
+        id,
+        identity,
+        groups,
+        hash: 'sha256:' + digest(token).toString('hex'),
+        created: now().toISOString(),
+      };
+      await save([...records, record]);
+      return { id, token, info: toInfo(record) };
+    },
+
+    async list() {
+      const usage = { ...(await loadUsage()), ...Object.fromEntries(used) };
+      return (await load()).map((r) => toInfo(r, usage[r.id]));
+    },
+
+    async revoke(idOrIdentity) {
+      const records = await load();
+      const byId = records.filter((r) => r.id === idOrIdentity);
+      const targets = (byId.length ? byId : records.filter((r) => r.identity === idOrIdentity)).filter((r) => !r.revoked);
+      if (targets.length === 0) return [];
+      const at = now().toISOString();
+      for (const r of targets) r.revoked = at;
+      await save(records);
+      return targets.map((r) => toInfo(r));
+    },
+
+    async verify(token) {
+      if (!token.startsWith(TOKEN_PREFIX)) return undefined;
+      const presented = digest(token);
+      let match: TokenRecord | undefined;
+      // Compare against every record, in constant time each, so timing does not reveal how far a guess got.
+      for (const r of await current()) {
+        const stored = Buffer.from(r.hash.slice('sha256:'.length), 'hex');
+        if (timingSafeEqual(stored, presented) && !r.revoked) match = r;
+      }
+      if (!match) return undefined;
+      const at = now().toISOString();
+      used.set(match.id, at);
+      // Last-use times are advisory: batch them so a busy server does not write a file per request.
+      usageFlush ??= setTimeout(() => void flushUsage().catch(() => {}), 5_000).unref();
+      return toInfo(match, at);
+    },
+  };
+}
