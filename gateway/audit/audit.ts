@@ -1,0 +1,97 @@
+// openAudit: validate → fill call context → redact → journal (durable) → OTLP (best effort).
+import * as path from 'node:path';
+import { LRUCache } from 'lru-cache';
+import { AuditEventInputSchema, type AuditEventInput } from './events.js';
+import { openJournal, type TornTail } from './journal.js';
+import { openOtlpSink, resolveOtlpTarget, type OtlpOptions, type OtlpSink } from './otlp.js';
+import { redact, type RedactOptions } from './redact.js';
+
+export interface AuditOptions {
+  dataDir: string;
+  serviceVersion: string;
+  otlp?: OtlpOptions;
+  /** Where OTEL_EXPORTER_OTLP_* are read from when otlp.endpoint is not set; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  redact?: RedactOptions;
+  includeUserPrompt?: boolean;
+  journal?: { maxFileBytes?: number };
+}
+
+export interface AuditCounters {
+  journalRecords: number;
+  otlpExported: number;
+  otlpFailed: number;
+}
+
+export interface Audit {
+  /** Resolves once the record is fdatasync'ed; rejects (fail closed) on invalid input or a broken journal. */
+  record(event: AuditEventInput): Promise<void>;
+  counters(): AuditCounters;
+  /** A torn final line found at open (a previous crash), already reported by verify. */
+  readonly tornTail: TornTail | undefined;
+  /** Flushes OTLP (bounded wait) and closes the journal. */
+  close(): Promise<void>;
+}
+
+type CallContext = { sessionId?: string; identity?: string; server?: string; tool?: string };
+
+const UNREDACTED = new Set(['name', 'time']);
+
+export async function openAudit(opts: AuditOptions): Promise<Audit> {
+  if (!opts.dataDir) throw new Error('openAudit: dataDir is required (the directory that holds audit/)');
+  const target = resolveOtlpTarget(opts.otlp, opts.env ?? process.env);
+  const journal = await openJournal({ dir: path.join(opts.dataDir, 'audit'), maxFileBytes: opts.journal?.maxFileBytes });
+  const otlp: OtlpSink | undefined = target ? openOtlpSink({ target, serviceVersion: opts.serviceVersion }) : undefined;
+  // steps after tool_call often know only the call id; fill in who/where so every record stands alone
+  const calls = new LRUCache<string, CallContext>({ max: 20_000 });
+  const sessions = new LRUCache<string, string>({ max: 5_000 });
+  const redactOpts: RedactOptions = { ...opts.redact };
+
+  function fillContext(ev: Record<string, unknown>): void {
+    const callId = ev.callId as string | undefined;
+    const known = callId ? calls.get(callId) : undefined;
+    for (const k of ['sessionId', 'identity', 'server', 'tool'] as const) {
+      if (ev[k] === undefined && known?.[k] !== undefined) ev[k] = known[k];
+    }
+    if (ev.identity === undefined && typeof ev.sessionId === 'string') ev.identity = sessions.get(ev.sessionId);
+    if (typeof ev.sessionId === 'string' && typeof ev.identity === 'string') sessions.set(ev.sessionId, ev.identity);
+    if (callId) {
+      calls.set(callId, {
+        sessionId: ev.sessionId as string | undefined, identity: ev.identity as string | undefined,
+        server: ev.server as string | undefined, tool: ev.tool as string | undefined,
+      });
+    }
+  }
+
+  return {
+    async record(input) {
+      const parsed = AuditEventInputSchema.safeParse(input);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const name = typeof (input as { name?: unknown })?.name === 'string' ? (input as { name: string }).name : 'event';
+        throw new Error(`audit ${name}: field "${issue?.path.join('.') || '(root)'}": ${issue?.message ?? 'invalid'}`);
+      }
+      const ev: Record<string, unknown> = { ...parsed.data, time: parsed.data.time ?? new Date().toISOString() };
+      if (ev.name === 'tollgate.user_prompt' && !opts.includeUserPrompt) delete ev.text;
+      fillContext(ev);
+      const safe: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(ev)) {
+        if (v === undefined) continue;
+        safe[k] = UNREDACTED.has(k) ? v : redact(v, redactOpts);
+      }
+      const { record, durable } = journal.append(safe);
+      await durable;
+      // exported only once durable, so the SIEM never holds a record the journal lost
+      otlp?.emit(record);
+    },
+    counters() {
+      const c = otlp?.counts() ?? { exported: 0, failed: 0 };
+      return { journalRecords: journal.records, otlpExported: c.exported, otlpFailed: c.failed };
+    },
+    tornTail: journal.tornTail,
+    async close() {
+      await otlp?.close();
+      await journal.close();
+    },
+  };
+}

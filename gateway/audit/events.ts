@@ -1,0 +1,176 @@
+// The audit event schema: one zod definition per step, from which every type derives.
+import { z } from 'zod';
+
+/** Fields every event may carry; the pipeline fills what it knows, the audit fills the rest per call. */
+export const CommonFields = {
+  /** ISO 8601; defaults to the moment record() is called. */
+  time: z.iso.datetime({ offset: true }).optional(),
+  /** OTLP `mcp.session.id`. */
+  sessionId: z.string().min(1).optional(),
+  /** OTLP `gen_ai.tool.call.id`. */
+  callId: z.string().min(1).optional(),
+  /** Who the agent acts for (token subject, OS user …). */
+  identity: z.string().min(1).optional(),
+  /** Upstream server name from servers.json. */
+  server: z.string().min(1).optional(),
+  /** OTLP `gen_ai.tool.name`: the namespaced tool name the agent sees (`fs__read_file`). */
+  tool: z.string().min(1).optional(),
+  /** OTLP `mcp.method.name` (`tools/call`, `initialize` …). */
+  method: z.string().min(1).optional(),
+};
+
+const Reasons = z.array(z.string());
+const Digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected "sha256:<64 hex>"');
+
+const SessionStart = z.object({
+  name: z.literal('tollgate.session_start'),
+  ...CommonFields,
+  transport: z.enum(['stdio', 'http']),
+  clientName: z.string().optional(),
+  clientVersion: z.string().optional(),
+  protocolVersion: z.string().optional(),
+  capabilities: z.object({
+    elicitationForm: z.boolean(),
+    elicitationUrl: z.boolean(),
+    sampling: z.boolean(),
+    roots: z.boolean(),
+  }),
+});
+
+const SessionEnd = z.object({
+  name: z.literal('tollgate.session_end'),
+  ...CommonFields,
+  reason: z.enum(['closed', 'idle_timeout', 'error', 'shutdown']),
+  durationMs: z.number().nonnegative(),
+  calls: z.number().int().nonnegative(),
+});
+
+const UserPrompt = z.object({
+  name: z.literal('tollgate.user_prompt'),
+  ...CommonFields,
+  /** Kept only when the audit was opened with includeUserPrompt. */
+  text: z.string().optional(),
+  length: z.number().int().nonnegative(),
+  digest: Digest,
+});
+
+const ToolCall = z.object({
+  name: z.literal('tollgate.tool_call'),
+  ...CommonFields,
+  /** Redacted and capped by the audit before writing. */
+  arguments: z.unknown(),
+  argsDigest: Digest,
+});
+
+const PolicyDecision = z.object({
+  name: z.literal('tollgate.policy_decision'),
+  ...CommonFields,
+  decision: z.enum(['allow', 'review', 'ask', 'deny']),
+  reasons: Reasons,
+  matched: z.array(z.string()),
+  mode: z.enum(['auto-review', 'human', 'never-ask']),
+});
+
+const Review = z.object({
+  name: z.literal('tollgate.review'),
+  ...CommonFields,
+  model: z.string(),
+  riskLevel: z.enum(['low', 'medium', 'high', 'critical']).optional(),
+  userAuthorization: z.enum(['unknown', 'low', 'medium', 'high']).optional(),
+  outcome: z.enum(['allow', 'deny']).optional(),
+  rationale: z.string().optional(),
+  latencyMs: z.number().nonnegative(),
+  cached: z.boolean(),
+  failure: z.enum(['timeout', 'transport', 'refusal', 'malformed', 'circuit_open']).optional(),
+  autoApproved: z.boolean(),
+});
+
+const HumanDecision = z.object({
+  name: z.literal('tollgate.human_decision'),
+  ...CommonFields,
+  channel: z.enum(['form', 'url', 'queue', 'none']),
+  decision: z.enum(['approve_once', 'approve_session', 'approve_tool_session', 'deny', 'timeout', 'cancel', 'unavailable']),
+  approver: z.string().optional(),
+  reason: z.string().optional(),
+  waitMs: z.number().nonnegative(),
+});
+
+const ToolDecision = z.object({
+  name: z.literal('tollgate.tool_decision'),
+  ...CommonFields,
+  decision: z.enum(['approved', 'denied']),
+  source: z.enum(['rule', 'grant', 'automated_reviewer', 'user', 'requirements']),
+  reasons: Reasons,
+});
+
+const ToolResult = z.object({
+  name: z.literal('tollgate.tool_result'),
+  ...CommonFields,
+  durationMs: z.number().nonnegative(),
+  success: z.boolean(),
+  isError: z.boolean(),
+  outputBytes: z.number().int().nonnegative(),
+  error: z.string().optional(),
+  /** Redacted and capped by the audit before writing. */
+  output: z.unknown().optional(),
+});
+
+const NetworkDecision = z.object({
+  name: z.literal('tollgate.network_decision'),
+  ...CommonFields,
+  // a host, never a URL: paths and query strings carry secrets
+  host: z.string().min(1).regex(/^[^\s/?#@]+$/, 'expected a host name or IP, not a URL'),
+  port: z.number().int().min(0).max(65535),
+  protocol: z.string().min(1),
+  method: z.string().optional(),
+  decision: z.enum(['allow', 'deny', 'ask']),
+  source: z.string(),
+  reasons: Reasons,
+});
+
+const Upstream = z.object({
+  name: z.literal('tollgate.upstream'),
+  ...CommonFields,
+  event: z.enum(['started', 'exited', 'restarted', 'failed', 'reinitialized', 'ready']),
+  pid: z.number().int().optional(),
+  exitCode: z.number().int().nullable().optional(),
+  signal: z.string().nullable().optional(),
+  attempt: z.number().int().nonnegative().optional(),
+  error: z.string().optional(),
+});
+
+const ToolDefinitionChanged = z.object({
+  name: z.literal('tollgate.tool_definition_changed'),
+  ...CommonFields,
+  previousHash: z.string(),
+  currentHash: z.string(),
+});
+
+const ConfigLoaded = z.object({
+  name: z.literal('tollgate.config_loaded'),
+  ...CommonFields,
+  files: z.array(z.string()),
+  policyVersion: z.string(),
+  violations: z.array(z.string()),
+});
+
+/** What callers pass to record(): one of the thirteen steps, discriminated by `name`. */
+export const AuditEventInputSchema = z.discriminatedUnion('name', [
+  SessionStart, SessionEnd, UserPrompt, ToolCall, PolicyDecision, Review, HumanDecision,
+  ToolDecision, ToolResult, NetworkDecision, Upstream, ToolDefinitionChanged, ConfigLoaded,
+]);
+export type AuditEventInput = z.input<typeof AuditEventInputSchema>;
+export type AuditEvent = z.output<typeof AuditEventInputSchema>;
+export type AuditEventName = AuditEvent['name'];
+
+export const EVENT_NAMES: readonly AuditEventName[] = AuditEventInputSchema.options.map((o) => o.shape.name.value);
+
+/** A journal line: the event plus its place in the chain. `prev`/`hash` are sha256 hex of canonical JSON. */
+export const JournalRecordSchema = z.looseObject({
+  seq: z.number().int().positive(),
+  time: z.string(),
+  name: z.string(),
+  prev: z.string().regex(/^[0-9a-f]{64}$/),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type JournalRecord = AuditEvent & { seq: number; time: string; prev: string; hash: string };

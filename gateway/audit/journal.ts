@@ -1,0 +1,246 @@
+// The journal: append-only, hash-chained JSONL files with group-committed fdatasync.
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { GENESIS, canonicalJson, recordHash } from './chain.js';
+import { JournalRecordSchema } from './events.js';
+
+const fdatasync = promisify(fs.fdatasync);
+const fsyncFd = promisify(fs.fsync);
+
+export const DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024;
+const FILE_RE = /^journal-(\d{6,})\.jsonl$/;
+
+export function journalFileName(n: number): string {
+  return `journal-${String(n).padStart(6, '0')}.jsonl`;
+}
+
+/** A final line that a crash cut short: never a record, always reported. */
+export interface TornTail {
+  file: string;
+  line: number;
+  bytes: number;
+}
+
+export interface JournalOptions {
+  dir: string;
+  maxFileBytes?: number;
+}
+
+export interface Journal {
+  /** Assigns seq/prev/hash now (chain order = call order); the promise resolves once fdatasync'ed. */
+  append(fields: Record<string, unknown>): { record: Record<string, unknown> & { seq: number; hash: string }; durable: Promise<void> };
+  readonly records: number;
+  /** Set when open found a torn final line; appends went to a fresh file so the torn bytes stay as evidence. */
+  readonly tornTail: TornTail | undefined;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  line: Buffer;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+export async function listJournalFiles(dir: string): Promise<Array<{ n: number; file: string }>> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  return names
+    .map((name) => ({ m: FILE_RE.exec(name), name }))
+    .filter((x): x is { m: RegExpExecArray; name: string } => x.m !== null)
+    .map((x) => ({ n: Number(x.m[1]), file: path.join(dir, x.name) }))
+    .sort((a, b) => a.n - b.n);
+}
+
+/** Splits file bytes into complete lines plus whatever follows the last newline. */
+export function splitLines(buf: Buffer): { lines: string[]; tail: Buffer } {
+  const end = buf.lastIndexOf(0x0a);
+  const body = end < 0 ? '' : buf.subarray(0, end).toString('utf8');
+  return { lines: end < 0 ? [] : body.split('\n'), tail: buf.subarray(end + 1) };
+}
+
+function takeLock(dir: string): string {
+  const lock = path.join(dir, 'journal.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return lock;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(fs.readFileSync(lock, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        throw new Error(`audit journal ${dir} is in use by process ${pid}; two writers would fork the hash chain`);
+      }
+      fs.rmSync(lock, { force: true }); // stale: its writer is gone
+    }
+  }
+  throw new Error(`could not lock audit journal ${dir}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export async function openJournal(opts: JournalOptions): Promise<Journal> {
+  const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  if (!(maxFileBytes >= 1024)) throw new Error(`journal.maxFileBytes must be at least 1024, got ${maxFileBytes}`);
+  await fsp.mkdir(opts.dir, { recursive: true, mode: 0o700 });
+  const lock = takeLock(opts.dir);
+
+  // resume the chain from the newest complete record; a torn tail is left in place and reported
+  const files = await listJournalFiles(opts.dir);
+  let seq = 0;
+  let prev = GENESIS;
+  let tornTail: TornTail | undefined;
+  let appendTo: { n: number; file: string; size: number } | undefined;
+  for (let i = files.length - 1; i >= 0; i--) {
+    const f = files[i]!;
+    const buf = await fsp.readFile(f.file);
+    const { lines, tail } = splitLines(buf);
+    const isNewest = i === files.length - 1;
+    if (isNewest && tail.length > 0) tornTail = { file: f.file, line: lines.length + 1, bytes: tail.length };
+    if (isNewest && !tornTail && buf.length < maxFileBytes) appendTo = { ...f, size: buf.length };
+    const last = lines.length ? lines[lines.length - 1] : undefined;
+    if (last === undefined) continue;
+    const parsed = JournalRecordSchema.safeParse(safeJson(last));
+    if (!parsed.success) {
+      throw new Error(`${path.basename(f.file)}:${lines.length}: last complete journal line is not a record; run "tollgate audit verify"`);
+    }
+    seq = parsed.data.seq;
+    prev = parsed.data.hash;
+    break;
+  }
+  const nextFileNo = (files.at(-1)?.n ?? 0) + 1;
+  let current = appendTo ?? { n: nextFileNo, file: path.join(opts.dir, journalFileName(nextFileNo)), size: 0 };
+  let fd = fs.openSync(current.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
+  if (!appendTo) await syncDir(opts.dir);
+
+  let pending: Pending[] = [];
+  let flushing = false;
+  let broken: Error | undefined;
+  let records = 0;
+  let closed = false;
+
+  async function rotate(): Promise<void> {
+    await fdatasync(fd);
+    fs.closeSync(fd);
+    const n = current.n + 1;
+    current = { n, file: path.join(opts.dir, journalFileName(n)), size: 0 };
+    fd = fs.openSync(current.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+    await syncDir(opts.dir);
+  }
+
+  function writeAll(buf: Buffer): void {
+    let off = 0;
+    while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+    current.size += buf.length;
+  }
+
+  async function writeBatch(batch: Pending[]): Promise<void> {
+    let segment: Buffer[] = [];
+    let segBytes = 0;
+    for (const p of batch) {
+      if (current.size + segBytes + p.line.length > maxFileBytes && current.size + segBytes > 0) {
+        if (segment.length) writeAll(Buffer.concat(segment, segBytes));
+        segment = [];
+        segBytes = 0;
+        await rotate();
+      }
+      segment.push(p.line);
+      segBytes += p.line.length;
+    }
+    if (segment.length) writeAll(Buffer.concat(segment, segBytes));
+    await fdatasync(fd);
+  }
+
+  async function flush(): Promise<void> {
+    flushing = true;
+    try {
+      while (pending.length) {
+        const batch = pending;
+        pending = [];
+        if (broken) {
+          for (const p of batch) p.reject(broken);
+          continue;
+        }
+        try {
+          await writeBatch(batch);
+          records += batch.length;
+          for (const p of batch) p.resolve();
+        } catch (e) {
+          // the file may now hold part of a line: refuse every later append rather than fork the chain
+          broken = new Error(`audit journal write failed (${(e as Error).message}); refusing further records`);
+          for (const p of batch) p.reject(broken);
+        }
+      }
+    } finally {
+      flushing = false;
+    }
+  }
+
+  return {
+    append(fields) {
+      if (closed) throw new Error('audit journal is closed');
+      seq += 1;
+      const record = { ...fields, seq, prev, hash: '' } as Record<string, unknown> & { seq: number; hash: string };
+      record.hash = recordHash(record);
+      prev = record.hash;
+      const line = Buffer.from(`${canonicalJson(record)}\n`);
+      const durable = new Promise<void>((resolve, reject) => {
+        pending.push({ line, resolve, reject });
+      });
+      // a microtask lets appends made in the same tick share one write + fdatasync
+      if (!flushing) {
+        flushing = true;
+        queueMicrotask(() => void flush());
+      }
+      return { record, durable };
+    },
+    get records() {
+      return records;
+    },
+    tornTail,
+    async close() {
+      if (closed) return;
+      closed = true;
+      while (flushing || pending.length) {
+        if (!flushing) await flush();
+        else await new Promise((r) => setImmediate(r));
+      }
+      try {
+        await fdatasync(fd);
+      } finally {
+        fs.closeSync(fd);
+        fs.rmSync(lock, { force: true });
+      }
+    },
+  };
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const dfd = fs.openSync(dir, 'r');
+  try {
+    await fsyncFd(dfd);
+  } finally {
+    fs.closeSync(dfd);
+  }
+}
+
+export function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

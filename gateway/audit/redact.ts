@@ -1,0 +1,98 @@
+// Redaction: a pure function that strips secret shapes, configured keys and oversized values.
+
+export interface RedactOptions {
+  /** Object keys whose values are always replaced (case-insensitive, `-`/`_` ignored); added to the defaults. */
+  keys?: string[];
+  /** Cap for any single string, and for a whole value's JSON (arguments, output). Default 8192. */
+  maxFieldBytes?: number;
+}
+
+export const DEFAULT_MAX_FIELD_BYTES = 8192;
+
+const DEFAULT_KEYS = [
+  'authorization', 'proxyauthorization', 'cookie', 'setcookie', 'password', 'passwd', 'pwd', 'secret',
+  'clientsecret', 'apikey', 'xapikey', 'token', 'accesstoken', 'refreshtoken', 'idtoken', 'privatekey',
+  'awssecretaccesskey', 'sessiontoken',
+];
+
+// Order matters: the most specific shapes first, so the label says what was found.
+const SECRET_SHAPES: ReadonlyArray<[label: string, pattern: RegExp, keep?: string]> = [
+  ['private-key', /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g],
+  ['anthropic-key', /\bsk-ant-[A-Za-z0-9_-]{16,}/g],
+  ['openai-key', /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/g],
+  ['stripe-key', /\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}/g],
+  ['github-token', /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})/g],
+  ['aws-access-key', /\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b/g],
+  ['slack-token', /\bxox[abposr]-[A-Za-z0-9-]{10,}/g],
+  ['slack-webhook', /https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9/_-]+/g],
+  ['google-key', /\bAIza[0-9A-Za-z_-]{35}\b/g],
+  ['jwt', /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g],
+  // header lines inside free text ("Authorization: Bearer …", "x-api-key: …")
+  ['auth-header', /\b((?:proxy-)?authorization|x-api-key|api-key|cookie)(\s*[:=]\s*)[^\r\n"',}]+/gi, '$1$2'],
+  ['bearer', /\b(Bearer|Basic|Token)(\s+)[A-Za-z0-9._~+/=-]{8,}/g, '$1$2'],
+  // user:password@ in any URL
+  ['url-password', /\b([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s@/]+@/gi, '$1'],
+  // KEY=value assignments in env dumps and shell lines
+  ['assignment', /\b([A-Za-z0-9_]*(?:SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|ACCESS_?KEY)[A-Za-z0-9_]*)(\s*[=:]\s*)(?!\[REDACTED)["']?[^\s"'&;]{4,}["']?/gi, '$1$2'],
+];
+
+function normalKey(k: string): string {
+  return k.toLowerCase().replace(/[-_\s]/g, '');
+}
+
+/** Replaces every known secret shape in one string. */
+export function redactText(text: string): string {
+  let out = text;
+  for (const [label, pattern, keep] of SECRET_SHAPES) {
+    pattern.lastIndex = 0;
+    if (!pattern.test(out)) continue;
+    pattern.lastIndex = 0;
+    out = out.replace(pattern, keep ? `${keep}[REDACTED:${label}]` : `[REDACTED:${label}]`);
+  }
+  return out;
+}
+
+function capString(s: string, max: number): string {
+  if (Buffer.byteLength(s) <= max) return s;
+  const cut = Buffer.from(s).subarray(0, max).toString('utf8').replace(/\uFFFD$/, '');
+  return `${cut}…[truncated ${Buffer.byteLength(s) - Buffer.byteLength(cut)} bytes]`;
+}
+
+/**
+ * Returns a copy of `value` that is safe to write or export: secret shapes replaced in every string,
+ * values of sensitive keys replaced, each string capped, and the whole value capped by its JSON size.
+ * Pure: no I/O, never throws on any JSON-like input (cycles become "[cycle]").
+ */
+export function redact(value: unknown, opts: RedactOptions = {}): unknown {
+  const max = opts.maxFieldBytes ?? DEFAULT_MAX_FIELD_BYTES;
+  const keys = new Set([...DEFAULT_KEYS, ...(opts.keys ?? []).map(normalKey)]);
+  const seen = new WeakSet<object>();
+  const walk = (v: unknown, depth: number): unknown => {
+    if (typeof v === 'string') return capString(redactText(v), max);
+    if (v === null || typeof v === 'number' || typeof v === 'boolean') return v;
+    if (typeof v === 'bigint') return v.toString();
+    if (typeof v !== 'object') return v === undefined ? undefined : String(v);
+    if (seen.has(v)) return '[cycle]';
+    if (depth > 32) return '[too deep]';
+    seen.add(v);
+    if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1) ?? null);
+    if (v instanceof Date) return v.toISOString();
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (keys.has(normalKey(k)) && x !== null && x !== undefined && x !== '') out[k] = '[REDACTED:key]';
+      else {
+        const w = walk(x, depth + 1);
+        if (w !== undefined) out[k] = w;
+      }
+    }
+    return out;
+  };
+  const safe = walk(value, 0);
+  if (safe === undefined || typeof safe === 'string') return safe;
+  const json = JSON.stringify(safe);
+  if (json !== undefined && Buffer.byteLength(json) > max) {
+    // the whole value is too large: keep a redacted prefix so a reader still sees its shape
+    return { $truncated: true, bytes: Buffer.byteLength(json), preview: capString(json, max) };
+  }
+  return safe;
+}
