@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { GrantStore, canonicalArgsDigest, denialMessage } from '../../gateway/review/index.js';
+
+describe('canonicalArgsDigest', () => {
+  it('is stable under key order, differs for different values', () => {
+    expect(canonicalArgsDigest({ a: 1, b: { c: [1, 2], d: 'x' } })).toBe(canonicalArgsDigest({ b: { d: 'x', c: [1, 2] }, a: 1 }));
+    expect(canonicalArgsDigest({ a: 1 })).not.toBe(canonicalArgsDigest({ a: 2 }));
+    expect(canonicalArgsDigest({ a: [1, 2] })).not.toBe(canonicalArgsDigest({ a: [2, 1] }));
+    expect(canonicalArgsDigest({ a: '1' })).not.toBe(canonicalArgsDigest({ a: 1 }));
+    expect(canonicalArgsDigest({})).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('GrantStore', () => {
+  const d1 = canonicalArgsDigest({ path: 'a' });
+  const d2 = canonicalArgsDigest({ path: 'b' });
+
+  it('a once-grant covers the exact call a single time', () => {
+    const g = new GrantStore();
+    g.grant({ sessionId: 's', server: 'fs', tool: 'fs__write', argsDigest: d1, scope: 'once' });
+    expect(g.consume('s', 'fs', 'fs__write', d2)).toBeUndefined();
+    expect(g.consume('s', 'fs', 'fs__write', d1)).toMatchObject({ scope: 'once' });
+    expect(g.consume('s', 'fs', 'fs__write', d1)).toBeUndefined();
+  });
+
+  it('a session grant covers the same arguments repeatedly, not different ones, not other sessions', () => {
+    const g = new GrantStore();
+    g.grant({ sessionId: 's', server: 'fs', tool: 'fs__write', argsDigest: d1, scope: 'session' });
+    expect(g.consume('s', 'fs', 'fs__write', d1)).toMatchObject({ scope: 'session' });
+    expect(g.consume('s', 'fs', 'fs__write', d1)).toMatchObject({ scope: 'session' });
+    expect(g.consume('s', 'fs', 'fs__write', d2)).toBeUndefined();
+    expect(g.consume('other', 'fs', 'fs__write', d1)).toBeUndefined();
+    expect(g.consume('s', 'fs', 'fs__delete', d1)).toBeUndefined();
+    g.dropSession('s');
+    expect(g.consume('s', 'fs', 'fs__write', d1)).toBeUndefined();
+  });
+
+  it('a whole-tool session grant covers any arguments; it cannot be once-scoped', () => {
+    const g = new GrantStore();
+    g.grant({ sessionId: 's', server: 'fs', tool: 'fs__write', scope: 'session' });
+    expect(g.consume('s', 'fs', 'fs__write', d2)).toMatchObject({ argsDigest: undefined });
+    expect(() => g.grant({ sessionId: 's', server: 'fs', tool: 'fs__write', scope: 'once' })).toThrow(/whole-tool/);
+  });
+
+  it('unused once-grants expire', () => {
+    let now = 0;
+    const g = new GrantStore({ onceTtlMs: 1000, now: () => now });
+    g.grant({ sessionId: 's', server: 'fs', tool: 't', argsDigest: d1, scope: 'once' });
+    now = 2000;
+    expect(g.consume('s', 'fs', 't', d1)).toBeUndefined();
+  });
+});
+
+describe('denialMessage', () => {
+  it('says who denied, why, and that workarounds are not allowed', () => {
+    const m = denialMessage({ source: 'user', tool: 'sh__exec', approver: 'alice', reasons: ['not on a Friday'] });
+    expect(m).toContain('sh__exec');
+    expect(m).toContain('alice');
+    expect(m).toContain('not on a Friday');
+    expect(m).toMatch(/workarounds are not allowed/);
+    expect(denialMessage({ source: 'timeout', tool: 't' })).toMatch(/nobody answered in time/);
+    expect(denialMessage({ source: 'automated_reviewer', tool: 't', reasons: ['Deletes data.'] })).toMatch(/automated reviewer.*Deletes data\./);
+  });
+});
