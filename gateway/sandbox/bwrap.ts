@@ -2,7 +2,7 @@
 import path from 'node:path';
 
 export interface SandboxPlan {
-  /** Real paths (symlinks resolved) bound read-write, unless readOnly. */
+  /** Real paths (symlinks resolved) of the workspace roots: bound read-write, or read-only when readOnly. */
   writableRoots: string[];
   readOnly: boolean;
   /** Real paths that exist; kept read-only even inside writable roots. */
@@ -37,9 +37,10 @@ const depth = (p: string) => p.split(path.sep).length;
  */
 export function bwrapArgs(plan: SandboxPlan): string[] {
   const args = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/run', '--dir', plan.home];
+  const roots = [...new Set(plan.writableRoots)].sort((a, b) => depth(a) - depth(b));
+  // Read-only roots are still bound: a root under /tmp would otherwise vanish under the fresh tmpfs.
+  for (const r of roots) args.push(plan.readOnly ? '--ro-bind' : '--bind', r, r);
   if (!plan.readOnly) {
-    const roots = [...new Set(plan.writableRoots)].sort((a, b) => depth(a) - depth(b));
-    for (const r of roots) args.push('--bind', r, r);
     const pins = new Set<string>();
     for (const p of plan.protectedPaths) {
       const root = roots.filter((r) => isInside(p, r)).sort((a, b) => depth(b) - depth(a))[0];

@@ -1,0 +1,281 @@
+// The built-in `shell` upstream kind: an in-process MCP server whose one tool, `exec`, runs bash in the sandbox.
+import { mkdir, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { probeSandbox, runSandboxed, SandboxUnavailable, scrubEnv, type EgressProxy, type RunResult } from '../sandbox/index.js';
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*\*?$/;
+
+/** Fields of a servers.json `{ "type": "shell", ... }` entry beyond `type` (unknown keys are stripped, not rejected). */
+export const ShellServerOptionsSchema = z
+  .object({
+    roots: z.array(z.string().min(1)).min(1, 'list at least one workspace directory'),
+    protectedPaths: z.array(z.string().min(1)).default([]),
+    envAllowlist: z.array(z.string().regex(ENV_NAME, 'expected a variable name, optionally ending in *')).default([]),
+    defaultTimeoutSeconds: z.number().positive().max(86_400).default(120),
+    maxTimeoutSeconds: z.number().positive().max(86_400).default(600),
+    maxOutputBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+    network: z.enum(['none', 'proxy']).default('none'),
+    mode: z.enum(['workspace-write', 'read-only']).default('workspace-write'),
+    allowUnsandboxed: z.boolean().default(false),
+  })
+  .refine((o) => o.defaultTimeoutSeconds <= o.maxTimeoutSeconds, {
+    path: ['defaultTimeoutSeconds'],
+    message: 'must not exceed maxTimeoutSeconds',
+  });
+
+export type ShellServerOptions = z.output<typeof ShellServerOptionsSchema>;
+
+export type ShellEventKind = 'unsandboxed' | 'sandbox_unavailable' | 'timeout' | 'cancelled' | 'protected_path_created';
+
+export interface ShellEvent {
+  kind: ShellEventKind;
+  detail: string;
+}
+
+export interface CreateShellServerOptions {
+  /** The upstream's name in servers.json (the tool reaches agents as `<name>__exec`). */
+  name: string;
+  configDir: string;
+  dataDir: string;
+  options: ShellServerOptions;
+  /** Required when options.network is 'proxy'. */
+  egress?: EgressProxy;
+  onEvent?: (e: ShellEvent) => void;
+  /** bubblewrap binary (default `bwrap` on PATH). */
+  bwrapPath?: string;
+  /** Environment the scrubbed command environment is drawn from (default process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+const ExecArgsSchema = z.strictObject({
+  command: z.string().min(1, 'expected a non-empty bash script'),
+  cwd: z.string().min(1).optional(),
+  timeoutSeconds: z.number().positive().optional(),
+});
+
+const PROGRESS_INTERVAL_MS = 100;
+const PROGRESS_MESSAGE_CHARS = 2000;
+
+function describe(o: ShellServerOptions, roots: string[], sandboxNote: string): string {
+  const net = o.network === 'proxy'
+    ? 'Network access goes only through Tollgate\'s egress proxy (HTTP_PROXY/HTTPS_PROXY are set); each new host needs policy approval and blocked hosts return HTTP 403.'
+    : 'There is no network access.';
+  const write = o.mode === 'read-only'
+    ? 'The file system is read-only.'
+    : `Only these directories are writable: ${roots.join(', ')} (their .git directories and Tollgate's own files stay read-only); /tmp and $HOME are private and discarded after each command.`;
+  return [
+    'Run a bash script and return its exit code, stdout and stderr.',
+    sandboxNote,
+    write,
+    net,
+    `cwd must be inside a workspace root (default ${roots[0]}); relative paths are resolved against it.`,
+    `Default timeout ${o.defaultTimeoutSeconds} s, at most ${o.maxTimeoutSeconds} s; on timeout the whole process tree is killed.`,
+    `Output over ${o.maxOutputBytes} bytes per stream keeps its head and tail with an omission marker in between.`,
+    'No stdin and no TTY: interactive programs will not work. Secret-looking environment variables are removed.',
+  ].join(' ');
+}
+
+function formatResult(r: RunResult, timeoutSeconds: number, unsandboxed: boolean): string {
+  const lines: string[] = [];
+  if (unsandboxed) lines.push('WARNING: this command ran UNSANDBOXED (the sandbox is unavailable and the admin allowed running without it).');
+  if (r.timedOut) lines.push(`Timed out after ${timeoutSeconds} s; the whole process tree was killed.`);
+  lines.push(r.exitCode !== null ? `Exit code: ${r.exitCode}` : `Killed by signal ${r.signal ?? 'unknown'}`);
+  if (r.truncated) lines.push('Output was truncated (head and tail kept).');
+  lines.push('--- stdout ---', r.stdout.replace(/\n$/, ''), '--- stderr ---', r.stderr.replace(/\n$/, ''));
+  return lines.join('\n');
+}
+
+function refusal(text: string): CallToolResult {
+  return { isError: true, content: [{ type: 'text', text }] };
+}
+
+export function createShellServer(opts: CreateShellServerOptions): Server {
+  const o = opts.options;
+  if (o.network === 'proxy' && !opts.egress) {
+    throw new Error(`shell server "${opts.name}": network "proxy" needs Tollgate's egress proxy, and none was provided`);
+  }
+  const roots = o.roots.map((r) => path.resolve(opts.configDir, r));
+  const protectedPaths = [
+    ...o.protectedPaths.map((p) => path.resolve(opts.configDir, p)),
+    path.resolve(opts.configDir, 'servers.json'),
+    path.resolve(opts.configDir, 'tollgate.json'),
+    path.resolve(opts.dataDir),
+  ];
+  const sourceEnv = opts.env ?? process.env;
+  let sandboxReady: Promise<void> | undefined;
+
+  const tool: Tool = {
+    name: 'exec',
+    title: 'Run a shell command (sandboxed)',
+    description: describe(o, roots, 'It runs in a bubblewrap sandbox on the Tollgate host.'),
+    inputSchema: {
+      type: 'object',
+      properties: {
+        command: { type: 'string', description: 'The bash script to run (passed to bash -c).' },
+        cwd: { type: 'string', description: 'Working directory, inside a workspace root.' },
+        timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: o.maxTimeoutSeconds, description: `Seconds before the command is killed (default ${o.defaultTimeoutSeconds}).` },
+      },
+      required: ['command'],
+      additionalProperties: false,
+    },
+    outputSchema: {
+      type: 'object',
+      properties: {
+        exitCode: { type: ['integer', 'null'] },
+        signal: { type: ['string', 'null'] },
+        timedOut: { type: 'boolean' },
+        truncated: { type: 'boolean' },
+        durationMs: { type: 'number' },
+        sandboxed: { type: 'boolean' },
+      },
+      required: ['exitCode', 'signal', 'timedOut', 'truncated', 'durationMs', 'sandboxed'],
+    },
+    annotations: {
+      title: 'Run a shell command (sandboxed)',
+      readOnlyHint: false,
+      destructiveHint: true,
+      idempotentHint: false,
+      openWorldHint: o.network === 'proxy',
+    },
+  };
+
+  /** Resolves when the sandbox works; a failure is not remembered, so fixing the host needs no restart. */
+  function ensureSandbox(): Promise<void> {
+    sandboxReady ??= probeSandbox(opts.bwrapPath ? { bwrapPath: opts.bwrapPath } : {}).then((p) => {
+      if (!p.ok) {
+        sandboxReady = undefined;
+        throw new SandboxUnavailable(p.reason, p.fix);
+      }
+    });
+    return sandboxReady;
+  }
+
+  async function resolveCwd(requested: string | undefined): Promise<string> {
+    const realRoots: string[] = [];
+    for (const r of roots) {
+      try {
+        realRoots.push(await realpath(r));
+      } catch {
+        // a missing root is reported below only if nothing else matches
+      }
+    }
+    if (realRoots.length === 0) throw new Error(`none of the workspace roots exist (${roots.join(', ')})`);
+    const wanted = path.resolve(roots[0]!, requested ?? '.');
+    let real: string;
+    try {
+      real = await realpath(wanted);
+    } catch {
+      throw new Error(`cwd ${wanted} does not exist`);
+    }
+    const inside = realRoots.some((r) => {
+      const rel = path.relative(r, real);
+      return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+    });
+    if (!inside) throw new Error(`cwd ${wanted} is outside the workspace roots (${roots.join(', ')})`);
+    return real;
+  }
+
+  const server = new Server({ name: `tollgate-shell-${opts.name}`, version: '0.1.0' }, { capabilities: { tools: {} } });
+
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [tool] }));
+
+  server.setRequestHandler(CallToolRequestSchema, async (req, extra): Promise<CallToolResult> => {
+    if (req.params.name !== 'exec') return refusal(`Unknown tool "${req.params.name}"; this server has only "exec".`);
+    const parsed = ExecArgsSchema.safeParse(req.params.arguments ?? {});
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'arguments'}: ${i.message}`).join('; ');
+      return refusal(`Invalid arguments for exec: ${issues}.`);
+    }
+    const args = parsed.data;
+    const timeoutSeconds = args.timeoutSeconds ?? o.defaultTimeoutSeconds;
+    if (timeoutSeconds > o.maxTimeoutSeconds) return refusal(`Invalid arguments for exec: timeoutSeconds: must be at most ${o.maxTimeoutSeconds}.`);
+
+    let cwd: string;
+    try {
+      cwd = await resolveCwd(args.cwd);
+    } catch (e) {
+      return refusal(`Invalid arguments for exec: ${(e as Error).message}.`);
+    }
+
+    let unsandboxed = false;
+    try {
+      await ensureSandbox();
+    } catch (e) {
+      const why = e instanceof SandboxUnavailable ? e : new SandboxUnavailable(String(e));
+      if (!o.allowUnsandboxed) {
+        opts.onEvent?.({ kind: 'sandbox_unavailable', detail: why.reason });
+        return refusal(`Tollgate refused to run this command: ${why.message}`);
+      }
+      unsandboxed = true;
+      opts.onEvent?.({ kind: 'unsandboxed', detail: `server "${opts.name}" ran a command without a sandbox: ${why.reason}` });
+    }
+
+    // Progress: output lines, batched so a chatty command cannot flood the agent.
+    const progressToken = req.params._meta?.progressToken;
+    let pending = '';
+    let progress = 0;
+    let flushTimer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      flushTimer = undefined;
+      if (progressToken === undefined || pending === '') return;
+      let message = pending.replace(/\n$/, '');
+      pending = '';
+      if (message.length > PROGRESS_MESSAGE_CHARS) message = '…' + message.slice(-PROGRESS_MESSAGE_CHARS);
+      void extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: ++progress, message } }).catch(() => {});
+    };
+
+    await mkdir(opts.dataDir, { recursive: true }); // it must exist to be mounted read-only
+    let result: RunResult;
+    try {
+      result = await runSandboxed({
+        script: args.command,
+        cwd,
+        writableRoots: roots,
+        readOnly: o.mode === 'read-only',
+        protectedPaths,
+        network: o.network === 'proxy' ? { kind: 'proxy', proxy: opts.egress! } : { kind: 'none' },
+        env: scrubEnv(sourceEnv, o.envAllowlist),
+        timeoutMs: timeoutSeconds * 1000,
+        maxOutputBytes: o.maxOutputBytes,
+        signal: extra.signal,
+        unsandboxed,
+        ...(opts.bwrapPath ? { bwrapPath: opts.bwrapPath } : {}),
+        onOutput: progressToken === undefined ? undefined : (chunk) => {
+          pending += chunk;
+          flushTimer ??= setTimeout(flush, PROGRESS_INTERVAL_MS);
+        },
+        onProtectedPathCreated: (p) => opts.onEvent?.({ kind: 'protected_path_created', detail: `a command created the protected path ${p}; Tollgate removed it` }),
+      });
+    } catch (e) {
+      if (flushTimer) clearTimeout(flushTimer);
+      if (e instanceof SandboxUnavailable) {
+        opts.onEvent?.({ kind: 'sandbox_unavailable', detail: e.reason });
+        return refusal(`Tollgate refused to run this command: ${e.message}`);
+      }
+      return refusal(`Tollgate could not run this command: ${(e as Error).message}`);
+    }
+    if (flushTimer) clearTimeout(flushTimer);
+    flush();
+
+    if (result.timedOut) opts.onEvent?.({ kind: 'timeout', detail: `command exceeded ${timeoutSeconds} s; process tree killed` });
+    else if (extra.signal.aborted) opts.onEvent?.({ kind: 'cancelled', detail: 'request cancelled; process tree killed' });
+
+    return {
+      isError: result.exitCode !== 0 || result.timedOut,
+      content: [{ type: 'text', text: formatResult(result, timeoutSeconds, unsandboxed) }],
+      structuredContent: {
+        exitCode: result.exitCode,
+        signal: result.signal,
+        timedOut: result.timedOut,
+        truncated: result.truncated,
+        durationMs: result.durationMs,
+        sandboxed: !unsandboxed,
+      },
+    };
+  });
+
+  return server;
+}
