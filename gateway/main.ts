@@ -1,0 +1,91 @@
+// CLI entry: `tollgate serve | check | audit | approvals | tools | secrets | tokens | config`.
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { userInfo } from 'node:os';
+import { PinStore } from './upstreams/index.js';
+import { VERSION } from './version.js';
+import { serve, resolveDirs, UsageError, type Io } from './serve.js';
+
+const HELP = `tollgate ${VERSION} — an MCP gateway that enforces approvals
+
+Usage:
+  tollgate serve [--config DIR] [--stdio | --http HOST:PORT]
+  tollgate check [--config DIR] [--json] (--shell "SCRIPT" | --tool NAME --args JSON | --batch)
+  tollgate audit verify | query | stats | explain CALL_ID | export | triage   [--config DIR]
+  tollgate approvals list | approve ID [--session] | deny ID [--reason TEXT]  [--config DIR]
+  tollgate tools list | approve SERVER__TOOL                                  [--config DIR]
+  tollgate secrets set NAME | list | delete NAME
+  tollgate tokens create NAME | list | revoke ID                              [--config DIR]
+  tollgate config show [--origin] | validate                                 [--config DIR]
+
+The config directory (default: the current directory) holds servers.json and tollgate.json.
+Docs: README.md and docs/ in the repository.
+`;
+
+async function tools(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string' }, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  const { stateDir } = await resolveDirs(values.config, io);
+  const pins = new PinStore(stateDir);
+  const [sub, name] = positionals;
+  if (sub === 'list' || sub === undefined) {
+    const list = pins.list();
+    if (values.json) {
+      io.stdout.write(`${JSON.stringify(list.map((p) => ({ tool: p.tool, status: p.pending ? 'changed' : 'pinned', hash: p.hash, pendingHash: p.pending?.hash, approvedAt: p.approvedAt, approvedBy: p.approvedBy })))}\n`);
+      return 0;
+    }
+    if (!list.length) {
+      io.stdout.write('No tools pinned yet: tools are pinned when the gateway first sees them.\n');
+      return 0;
+    }
+    const rows = list.map((p) => [p.tool, p.pending ? 'CHANGED — needs `tollgate tools approve`' : 'pinned', p.hash.slice(0, 12), `${p.approvedBy} ${p.approvedAt}`]);
+    const head = ['TOOL', 'STATUS', 'HASH', 'APPROVED'];
+    const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    for (const r of [head, ...rows]) io.stdout.write(`${r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()}\n`);
+    return 0;
+  }
+  if (sub === 'approve') {
+    if (!name) throw new UsageError('tools approve needs a tool name, e.g. `tollgate tools approve fixture__weather`');
+    const rec = pins.approve(name, `local:${userInfo().username}`);
+    io.stdout.write(`approved the new definition of ${name} (${rec.hash.slice(0, 12)}); it is callable again\n`);
+    return 0;
+  }
+  throw new UsageError(`unknown subcommand "tools ${sub}" (expected list or approve)`);
+}
+
+type Command = (argv: string[], io: Io) => Promise<number>;
+
+const commands: Record<string, Command> = {
+  serve,
+  tools,
+};
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    io.stdout.write(HELP);
+    return cmd ? 0 : 2;
+  }
+  if (cmd === '--version' || cmd === 'version') {
+    io.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const run = commands[cmd];
+  if (!run) {
+    io.stderr.write(`tollgate: unknown command "${cmd}"\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    return await run(rest, io);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    // Bad input gets one clear sentence, never a stack trace (TOLLGATE_DEBUG=1 shows it).
+    if (io.env.TOLLGATE_DEBUG) io.stderr.write(`${err.stack ?? err.message}\n`);
+    const msg = err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ? `${err.message} (see \`tollgate help\`)` : err.message;
+    io.stderr.write(`tollgate ${cmd}: ${msg}\n`);
+    return 2;
+  }
+}
+
+const io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: resolve('.') };
+const code = await main(process.argv.slice(2), io);
+if (code !== -1) process.exitCode = code;

@@ -1,0 +1,207 @@
+// The story of one tool call: route → pin check → policy → review → escalate → forward → result, audited at every arrow.
+import { randomUUID } from 'node:crypto';
+import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { UnknownToolError, UpstreamError, canonicalJson, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
+import type { Decision, PolicyVerdict, DecisionSource, Ports, SessionView, HumanDecision, Elicit } from './ports.js';
+
+export type { Ports } from './ports.js';
+
+/** `_meta` key an agent may use to share the user's request with Tollgate (never forwarded upstream). */
+export const USER_PROMPT_META_KEY = 'tollgate/userPrompt';
+
+export interface ToolCallRequest {
+  name: string;
+  arguments: Record<string, unknown>;
+  meta?: Record<string, unknown>;
+}
+
+export interface CallContext {
+  session: SessionView;
+  peer?: AgentPeer;
+  signal: AbortSignal;
+  /** Relays progress to the agent (no-op when it gave no progress token). */
+  progress: (p: { progress: number; total?: number; message?: string }) => void;
+  elicit?: Elicit;
+  elicitation: { form: boolean; url: boolean };
+}
+
+export interface PipelineOptions {
+  upstreams: Upstreams;
+  ports: Ports;
+  /** Arguments larger than this (bytes of JSON) are refused before anything else. */
+  maxArgumentBytes: number;
+}
+
+/** Every refusal reaches the agent the same way: an error result that says who, why, and that workarounds are not allowed. */
+function refusal(text: string): CallToolResult {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+export function createPipeline(opts: PipelineOptions) {
+  const { upstreams, ports } = opts;
+
+  return async function callTool(req: ToolCallRequest, ctx: CallContext): Promise<CallToolResult> {
+    const callId = randomUUID();
+    const { session } = ctx;
+    const base = { sessionId: session.id, callId, identity: session.identity, tool: req.name };
+    const args = req.arguments ?? {};
+    const argsJson = canonicalJson(args);
+
+    const userPrompt = req.meta?.[USER_PROMPT_META_KEY];
+    if (typeof userPrompt === 'string' && userPrompt.length > 0) {
+      session.context.recordUserPrompt(userPrompt);
+      await ports.audit.record({ name: 'tollgate.user_prompt', ...base, text: userPrompt });
+    }
+
+    // route: namespaced name → upstream + live definition
+    let routed: RoutedTool;
+    try {
+      if (Buffer.byteLength(argsJson) > opts.maxArgumentBytes) {
+        throw new UnknownToolError(req.name, `arguments for "${req.name}" are ${Buffer.byteLength(argsJson)} bytes; the limit is ${opts.maxArgumentBytes} bytes`);
+      }
+      routed = await upstreams.routeTool(req.name, ctx.peer);
+    } catch (e) {
+      const message = e instanceof UnknownToolError || e instanceof UpstreamError ? e.message : `cannot route "${req.name}": ${(e as Error).message}`;
+      await ports.audit.record({ name: 'tollgate.tool_call', ...base, arguments: args, argsDigest: ports.digest(args) });
+      await ports.audit.record({ name: 'tollgate.tool_result', ...base, durationMs: 0, success: false, isError: true, outputBytes: 0, error: message });
+      return refusal(`Tollgate: ${message}`);
+    }
+    const call = { ...base, server: routed.spec.name };
+    const argsDigest = ports.digest(args);
+    await ports.audit.record({ name: 'tollgate.tool_call', ...call, arguments: args, argsDigest });
+    session.context.recordCall(callId, req.name, args);
+
+    const decide = async (decision: 'approved' | 'denied', source: DecisionSource, reasons: string[]) => {
+      // Durable before anything is forwarded: the journal never misses a decision that was acted on.
+      await ports.audit.record({ name: 'tollgate.tool_decision', ...call, decision, source, reasons });
+    };
+
+    // pin check: a changed definition is not callable until an admin re-approves it
+    if (routed.pin.state === 'changed') {
+      const reason = `the definition of "${req.name}" changed since it was approved (rug-pull defence); an admin must review it and run \`tollgate tools approve ${req.name}\``;
+      await decide('denied', 'rule', [reason]);
+      return refusal(ports.denialMessage({ by: 'rule', tool: req.name, reasons: [reason] }));
+    }
+
+    // policy: pure rules, strictest wins
+    const verdict: PolicyVerdict = ports.policy.evaluate(
+      { server: routed.spec.name, tool: routed.name, namespaced: req.name, kind: routed.spec.kind === 'shell' ? 'shell' : 'mcp', args, definition: routed.definition, toolDecisions: routed.spec.toolDecisions },
+      session,
+    );
+    await ports.audit.record({ name: 'tollgate.policy_decision', ...call, decision: verdict.decision, reasons: verdict.reasons, matched: verdict.matched, mode: session.mode });
+
+    if (verdict.decision === 'allow') {
+      await decide('approved', 'rule', verdict.reasons);
+    } else if (verdict.decision === 'deny') {
+      const source: DecisionSource = verdict.fromRequirements ? 'requirements' : 'rule';
+      await decide('denied', source, verdict.reasons);
+      return refusal(ports.denialMessage({ by: source, tool: req.name, reasons: verdict.reasons }));
+    } else {
+      const outcome = await reviewAndEscalate(verdict.decision, verdict, routed, args, argsDigest, ctx, call, decide);
+      if (!outcome.approved) return outcome.result;
+    }
+
+    // forward, with progress and cancellation relayed both ways
+    const started = performance.now();
+    const untrack = upstreams.track(routed.spec, routed.link, session.id);
+    const meta = { ...(req.meta ?? {}) };
+    delete meta[USER_PROMPT_META_KEY];
+    delete meta.progressToken;
+    try {
+      const result = await routed.link.use((client) =>
+        client.request(
+          { method: 'tools/call', params: { name: routed.name, arguments: args, ...(Object.keys(meta).length ? { _meta: meta } : {}) } },
+          CallToolResultSchema,
+          { signal: ctx.signal, onprogress: (p) => ctx.progress(p), timeout: routed.spec.requestTimeoutMs, resetTimeoutOnProgress: true, maxTotalTimeout: routed.spec.requestTimeoutMs },
+        ),
+      );
+      const durationMs = performance.now() - started;
+      const output = JSON.stringify(result.content ?? []);
+      session.context.recordResult(callId, output, result.isError === true);
+      await ports.audit.record({ name: 'tollgate.tool_result', ...call, durationMs, success: result.isError !== true, isError: result.isError === true, outputBytes: Buffer.byteLength(output), output: result.content });
+      return result as CallToolResult;
+    } catch (e) {
+      const durationMs = performance.now() - started;
+      const message = ctx.signal.aborted ? `the call to "${req.name}" was cancelled` : e instanceof Error ? e.message : String(e);
+      await ports.audit.record({ name: 'tollgate.tool_result', ...call, durationMs, success: false, isError: true, outputBytes: 0, error: message });
+      session.context.recordResult(callId, message, true);
+      if (ctx.signal.aborted) throw e;
+      return refusal(`Tollgate: ${message}`);
+    } finally {
+      untrack();
+    }
+  };
+
+  async function reviewAndEscalate(
+    decision: Exclude<Decision, 'allow' | 'deny'>,
+    verdict: PolicyVerdict,
+    routed: RoutedTool,
+    args: Record<string, unknown>,
+    argsDigest: string,
+    ctx: CallContext,
+    call: { sessionId: string; callId: string; identity: string; tool: string; server: string },
+    decide: (d: 'approved' | 'denied', s: DecisionSource, r: string[]) => Promise<void>,
+  ): Promise<{ approved: true } | { approved: false; result: CallToolResult }> {
+    const { session } = ctx;
+    const deny = async (source: DecisionSource, reasons: string[]) => {
+      await decide('denied', source, reasons);
+      return { approved: false as const, result: refusal(ports.denialMessage({ by: source, tool: call.tool, reasons })) };
+    };
+
+    const grant = ports.grants.consume(session.id, routed.spec.name, call.tool, argsDigest);
+    if (grant) {
+      await decide('approved', 'grant', [`covered by a ${grant.scope === 'once' ? 'single-use' : 'session'} approval${grant.argsDigest ? ' for these exact arguments' : ' for this tool'}`]);
+      return { approved: true };
+    }
+    if (session.mode === 'never-ask') {
+      return deny('rule', [...verdict.reasons, `approval mode is never-ask: calls that need review are denied`]);
+    }
+
+    let reviewer: { riskLevel: string; rationale: string } | { failure: string } | undefined;
+    if (decision === 'review' && session.mode === 'auto-review' && ports.reviewer) {
+      const outcome = await ports.reviewer.review(
+        { server: routed.spec.name, tool: call.tool, description: routed.definition.description, annotations: routed.definition.annotations as Record<string, unknown> | undefined, arguments: args, policyReasons: verdict.reasons },
+        session.context,
+        { sessionId: session.id, policyVersion: ports.policy.version(), signal: ctx.signal },
+      );
+      if (outcome.kind === 'verdict') {
+        await ports.audit.record({ name: 'tollgate.review', ...call, model: outcome.model, riskLevel: outcome.verdict.riskLevel, userAuthorization: outcome.verdict.userAuthorization, outcome: outcome.verdict.outcome, rationale: outcome.verdict.rationale, latencyMs: outcome.latencyMs, cached: outcome.cached, autoApproved: outcome.autoApprove });
+        if (outcome.autoApprove) {
+          await decide('approved', 'automated_reviewer', [`auto-review: ${outcome.verdict.riskLevel} risk — ${outcome.verdict.rationale}`]);
+          return { approved: true };
+        }
+        reviewer = { riskLevel: outcome.verdict.riskLevel, rationale: outcome.verdict.rationale };
+      } else {
+        await ports.audit.record({ name: 'tollgate.review', ...call, model: outcome.model, latencyMs: outcome.latencyMs, cached: false, failure: outcome.reason, autoApproved: false, rationale: outcome.detail });
+        reviewer = { failure: `${outcome.reason}: ${outcome.detail}` };
+      }
+    }
+
+    // escalate: a person decides; no person, timeout or cancel → deny
+    const human: HumanDecision = await ports.escalate(
+      { id: call.callId, sessionId: session.id, identity: session.identity, server: routed.spec.name, tool: call.tool, arguments: args, argsDigest, reviewer, policyReasons: verdict.reasons },
+      ctx,
+    );
+    await ports.audit.record({ name: 'tollgate.human_decision', ...call, channel: human.channel, decision: human.decision, approver: human.approver, reason: human.reason, waitMs: human.waitMs });
+    if (human.decision === 'approve_once' || human.decision === 'approve_session' || human.decision === 'approve_tool_session') {
+      if (human.decision !== 'approve_once') {
+        ports.grants.grant({ sessionId: session.id, server: routed.spec.name, tool: call.tool, argsDigest: human.decision === 'approve_session' ? argsDigest : undefined, scope: 'session' });
+      }
+      await decide('approved', 'user', [`approved by ${human.approver ?? 'a person'} via ${human.channel}${human.decision === 'approve_once' ? '' : ' for this session'}`]);
+      return { approved: true };
+    }
+    const why =
+      human.decision === 'deny'
+        ? `denied by ${human.approver ?? 'a person'}${human.reason ? `: ${human.reason}` : ''}`
+        : human.decision === 'timeout'
+          ? 'nobody approved it in time'
+          : human.decision === 'cancel'
+            ? 'the approval request was cancelled'
+            : `no way to ask a person (${human.reason ?? 'the client supports no elicitation and no approval queue is watched'})`;
+    const reasons = [...verdict.reasons];
+    if (reviewer && 'riskLevel' in reviewer) reasons.push(`auto-review rated it ${reviewer.riskLevel} risk: ${reviewer.rationale}`);
+    if (reviewer && 'failure' in reviewer) reasons.push(`auto-review unavailable (${reviewer.failure})`);
+    reasons.push(why);
+    return deny('user', reasons);
+  }
+}

@@ -1,0 +1,114 @@
+// The narrow interfaces the pipeline calls; policy/, review/ and audit/ implement them and main.ts wires them.
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+
+export type Decision = 'allow' | 'review' | 'ask' | 'deny';
+export type DecisionSource = 'rule' | 'grant' | 'automated_reviewer' | 'user' | 'requirements';
+export type ApprovalMode = 'auto-review' | 'human' | 'never-ask';
+
+export interface PolicyVerdict {
+  decision: Decision;
+  reasons: string[];
+  matched: string[];
+  /** The deciding rule was pinned by admin requirements. */
+  fromRequirements?: boolean;
+}
+
+export interface PolicyCallView {
+  server: string;
+  /** The upstream's own tool name. */
+  tool: string;
+  namespaced: string;
+  kind: 'mcp' | 'shell';
+  args: Record<string, unknown>;
+  definition: Tool;
+  toolDecisions: Record<string, Decision>;
+}
+
+export interface SessionContextPort {
+  recordUserPrompt(text: string): void;
+  recordCall(callId: string, tool: string, args: Record<string, unknown>): void;
+  recordResult(callId: string, summary: string, isError: boolean): void;
+}
+
+/** What the pipeline knows about the agent session a call came from. */
+export interface SessionView {
+  id: string;
+  identity: string;
+  groups: string[];
+  mode: ApprovalMode;
+  context: SessionContextPort;
+}
+
+export interface AuditEvent {
+  name: string;
+  [field: string]: unknown;
+}
+
+export interface ReviewVerdict {
+  riskLevel: 'low' | 'medium' | 'high' | 'critical';
+  userAuthorization: 'unknown' | 'low' | 'medium' | 'high';
+  outcome: 'allow' | 'deny';
+  rationale: string;
+}
+export type ReviewOutcome =
+  | { kind: 'verdict'; verdict: ReviewVerdict; autoApprove: boolean; cached: boolean; latencyMs: number; model: string }
+  | { kind: 'failure'; reason: string; detail: string; latencyMs: number; model: string };
+
+export interface EscalationRequest {
+  id: string;
+  sessionId: string;
+  identity?: string;
+  server: string;
+  tool: string;
+  arguments: Record<string, unknown>;
+  argsDigest: string;
+  reviewer?: { riskLevel: string; rationale: string } | { failure: string };
+  policyReasons: string[];
+}
+
+export interface HumanDecision {
+  decision: 'approve_once' | 'approve_session' | 'approve_tool_session' | 'deny' | 'timeout' | 'cancel' | 'unavailable';
+  channel: 'form' | 'url' | 'queue' | 'none';
+  approver?: string;
+  reason?: string;
+  waitMs: number;
+}
+
+/** Sends an elicitation to the agent on the stream of the in-flight tools/call (relatedRequestId set). */
+export type Elicit = (params: Record<string, unknown>, opts: { timeoutMs: number; signal: AbortSignal }) => Promise<{ action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> }>;
+
+export interface EscalationContext {
+  session: SessionView;
+  signal: AbortSignal;
+  progress: (p: { progress: number; total?: number; message?: string }) => void;
+  /** Undefined when the agent's client declared no elicitation support. */
+  elicit?: Elicit;
+  elicitation: { form: boolean; url: boolean };
+}
+
+export interface GrantView {
+  scope: 'once' | 'session';
+  argsDigest?: string;
+}
+
+export interface Ports {
+  policy: {
+    evaluate(call: PolicyCallView, session: SessionView): PolicyVerdict;
+    version(): string;
+  };
+  audit: { record(event: AuditEvent): Promise<void> };
+  reviewer?: {
+    review(
+      action: { server: string; tool: string; description?: string; annotations?: Record<string, unknown>; arguments: Record<string, unknown>; policyReasons: string[] },
+      context: SessionContextPort,
+      opts: { sessionId: string; policyVersion: string; signal?: AbortSignal },
+    ): Promise<ReviewOutcome>;
+  };
+  grants: {
+    consume(sessionId: string, server: string, tool: string, argsDigest: string): GrantView | undefined;
+    grant(g: { sessionId: string; server: string; tool: string; argsDigest?: string; scope: 'once' | 'session' }): void;
+  };
+  escalate(req: EscalationRequest, ctx: EscalationContext): Promise<HumanDecision>;
+  digest(args: Record<string, unknown>): string;
+  denialMessage(d: { by: DecisionSource; tool: string; reasons: string[] }): string;
+}

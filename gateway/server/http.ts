@@ -1,0 +1,178 @@
+// Streamable HTTP downstream (Hono): stateful sessions with SSE responses, idle TTL, Host/Origin checks.
+import { Hono, type Context } from 'hono';
+import { serve, type ServerType } from '@hono/node-server';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { Session } from './session.js';
+
+export interface Identity {
+  identity: string;
+  groups: string[];
+}
+
+export interface HttpOptions {
+  host: string;
+  port: number;
+  /** Host header values accepted (DNS-rebinding defence); defaults to loopback names on the bound port. */
+  allowedHosts?: string[];
+  /** Origin header values accepted when present; defaults to the loopback origins of the bound port. */
+  allowedOrigins?: string[];
+  sessionIdleMs: number;
+  maxBodyBytes: number;
+  createSession: (who: Identity) => Session;
+  /** Undefined: no authentication (loopback default); every session is `anonymous`. */
+  authenticate?: (req: Request) => Promise<({ ok: true } & Identity) | { ok: false; status: number; wwwAuthenticate?: string; reason: string }>;
+  onSessionEnd: (s: Session, reason: 'closed' | 'idle_timeout' | 'shutdown') => void | Promise<void>;
+  /** Extra routes (console, well-known metadata) mounted before /mcp. */
+  mount?: (app: Hono) => void;
+}
+
+interface Live {
+  session: Session;
+  transport: WebStandardStreamableHTTPServerTransport;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK.has(host) || host.startsWith('127.');
+}
+
+function jsonRpcError(c: Context, status: number, code: number, message: string, headers?: Record<string, string>) {
+  return c.json({ jsonrpc: '2.0', error: { code, message }, id: null }, status as never, headers);
+}
+
+export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
+  const live = new Map<string, Live>();
+  const app = new Hono();
+
+  const hostsFor = () => {
+    const p = opts.boundPort();
+    if (opts.allowedHosts?.length) return new Set(opts.allowedHosts);
+    const names = isLoopbackHost(opts.host) ? ['127.0.0.1', 'localhost', '[::1]'] : [opts.host];
+    return new Set(names.flatMap((n) => [`${n}:${p}`, n]));
+  };
+  const originsFor = () => {
+    if (opts.allowedOrigins?.length) return new Set(opts.allowedOrigins);
+    return new Set([...hostsFor()].filter((h) => h.includes(':') && !h.endsWith(']')).map((h) => `http://${h}`));
+  };
+
+  // DNS-rebinding defence: a browser page on another origin must not reach a loopback gateway.
+  app.use('*', async (c, next) => {
+    const host = c.req.header('host') ?? '';
+    if (!hostsFor().has(host)) return c.text(`Tollgate: Host "${host}" is not allowed (listen.allowedHosts)`, 403);
+    const origin = c.req.header('origin');
+    if (origin && !originsFor().has(origin)) return c.text(`Tollgate: Origin "${origin}" is not allowed (listen.allowedOrigins)`, 403);
+    await next();
+  });
+
+  opts.mount?.(app);
+
+  app.all('/mcp', async (c) => {
+    const len = Number(c.req.header('content-length') ?? '0');
+    if (len > opts.maxBodyBytes) return jsonRpcError(c, 413, -32600, `request body of ${len} bytes exceeds the ${opts.maxBodyBytes}-byte limit`);
+
+    let who: Identity = { identity: 'anonymous', groups: [] };
+    if (opts.authenticate) {
+      const r = await opts.authenticate(c.req.raw);
+      if (!r.ok) return jsonRpcError(c, r.status, -32001, `Unauthorized: ${r.reason}`, r.wwwAuthenticate ? { 'WWW-Authenticate': r.wwwAuthenticate } : undefined);
+      who = { identity: r.identity, groups: r.groups };
+    }
+
+    const sid = c.req.header('mcp-session-id');
+    if (sid) {
+      const l = live.get(sid);
+      if (!l) return jsonRpcError(c, 404, -32001, 'Session not found: it ended or expired; start a new session with initialize');
+      // A session belongs to the identity that opened it: another token cannot ride on it.
+      if (l.session.identity !== who.identity) return jsonRpcError(c, 403, -32001, 'this session belongs to another identity');
+      l.session.lastActivity = Date.now();
+      return l.transport.handleRequest(c.req.raw);
+    }
+
+    if (c.req.method !== 'POST') return jsonRpcError(c, 400, -32000, 'Bad Request: missing Mcp-Session-Id header (initialize first with POST)');
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch (e) {
+      return jsonRpcError(c, 400, -32700, `Parse error: request body is not valid JSON (${(e as Error).message})`);
+    }
+    const first = Array.isArray(body) ? body[0] : body;
+    if (!first || typeof first !== 'object' || (first as { method?: unknown }).method !== 'initialize') {
+      return jsonRpcError(c, 400, -32000, 'Bad Request: no session; the first request must be initialize');
+    }
+    const session = opts.createSession(who);
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => session.id,
+      onsessioninitialized: (id) => {
+        live.set(id, { session, transport });
+      },
+      onsessionclosed: async (id) => {
+        const l = live.get(id);
+        live.delete(id);
+        if (l) await opts.onSessionEnd(l.session, 'closed');
+      },
+      maxRequestBodySize: opts.maxBodyBytes,
+    });
+    await session.connect(transport);
+    return transport.handleRequest(c.req.raw, { parsedBody: body });
+  });
+
+  app.notFound((c) => c.text('Tollgate: not found (MCP is served at /mcp, the console at /console)', 404));
+  app.onError((err, c) => {
+    process.stderr.write(`tollgate: http error: ${err.message}\n`);
+    return jsonRpcError(c, 500, -32603, 'Internal error');
+  });
+
+  const sweep = setInterval(() => {
+    const cutoff = Date.now() - opts.sessionIdleMs;
+    for (const [id, l] of live) {
+      if (l.session.lastActivity < cutoff) {
+        live.delete(id);
+        void (async () => {
+          await opts.onSessionEnd(l.session, 'idle_timeout');
+          await l.transport.close().catch(() => undefined);
+        })();
+      }
+    }
+  }, Math.max(250, Math.min(30_000, opts.sessionIdleMs / 4)));
+  sweep.unref();
+
+  return {
+    app,
+    live,
+    async closeAll() {
+      clearInterval(sweep);
+      await Promise.allSettled(
+        [...live.entries()].map(async ([id, l]) => {
+          live.delete(id);
+          await opts.onSessionEnd(l.session, 'shutdown');
+          await l.transport.close().catch(() => undefined);
+        }),
+      );
+    },
+  };
+}
+
+export async function serveHttp(opts: HttpOptions): Promise<{ url: string; port: number; close(): Promise<void>; sessions: Map<string, Live> }> {
+  let port = opts.port;
+  const h = createHttpApp({ ...opts, boundPort: () => port });
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: h.app.fetch, hostname: opts.host, port: opts.port }, (info) => {
+      port = info.port;
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return {
+    url: `http://${hostForUrl}:${port}/mcp`,
+    port,
+    sessions: h.live,
+    async close() {
+      await h.closeAll();
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+    },
+  };
+}

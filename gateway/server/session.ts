@@ -1,0 +1,265 @@
+// One agent connection: its identity, client capabilities, recent context, and the MCP server that answers it.
+import { randomUUID } from 'node:crypto';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CallToolRequestSchema,
+  CompleteRequestSchema,
+  CreateMessageResultSchema,
+  ElicitResultSchema,
+  ErrorCode,
+  GetPromptRequestSchema,
+  GetPromptResultSchema,
+  ListPromptsRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListResourcesRequestSchema,
+  ListRootsResultSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  ReadResourceResultSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+  CompleteResultSchema,
+  EmptyResultSchema,
+  type ClientCapabilities,
+  type Notification,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { UnknownToolError, UpstreamError, type AgentPeer, type Upstreams } from '../upstreams/index.js';
+import type { ApprovalMode, SessionContextPort, SessionView } from '../ports.js';
+import type { CallContext, ToolCallRequest } from '../pipeline.js';
+import { VERSION } from '../version.js';
+
+export interface SessionDeps {
+  upstreams: Upstreams;
+  callTool: (req: ToolCallRequest, ctx: CallContext) => Promise<import('@modelcontextprotocol/sdk/types.js').CallToolResult>;
+  newContext: () => SessionContextPort;
+  mode: () => ApprovalMode;
+  instructions?: string;
+  onInitialized: (s: Session) => void;
+}
+
+/** How long an upstream's elicitation/sampling request may wait for the agent's user. */
+const RELAY_TIMEOUT_MS = 10 * 60_000;
+
+export class Session implements AgentPeer, SessionView {
+  readonly id: string;
+  readonly server: Server;
+  readonly context: SessionContextPort;
+  readonly startedAt = Date.now();
+  lastActivity = Date.now();
+  calls = 0;
+  private readonly subscriptions = new Set<string>();
+  /** Downstream tools/call request ids in flight, per upstream server: where upstream requests are relayed. */
+  private readonly inflight = new Map<string, RequestId[]>();
+  private closed = false;
+
+  constructor(
+    readonly transportKind: 'stdio' | 'http',
+    readonly identity: string,
+    readonly groups: string[],
+    private readonly deps: SessionDeps,
+    id?: string,
+  ) {
+    this.id = id ?? randomUUID();
+    this.context = deps.newContext();
+    this.server = new Server(
+      { name: 'tollgate', version: VERSION, title: 'Tollgate MCP gateway' },
+      {
+        capabilities: {
+          tools: { listChanged: true },
+          resources: { subscribe: true, listChanged: true },
+          prompts: { listChanged: true },
+          completions: {},
+          logging: {},
+        },
+        instructions:
+          deps.instructions ??
+          'Tollgate is an approval gateway. Tools are named <server>__<tool>. Some calls are reviewed or need a person to approve them; a denied call returns an error that explains why — do not try to work around a denial.',
+      },
+    );
+    this.server.oninitialized = () => deps.onInitialized(this);
+    this.install();
+  }
+
+  get mode(): ApprovalMode {
+    return this.deps.mode();
+  }
+
+  get capabilities(): ClientCapabilities {
+    return this.server.getClientCapabilities() ?? {};
+  }
+
+  get clientInfo(): { name?: string; version?: string } {
+    return this.server.getClientVersion() ?? {};
+  }
+
+  get elicitation(): { form: boolean; url: boolean } {
+    const e = this.capabilities.elicitation as { form?: unknown; url?: unknown } | undefined;
+    if (!e) return { form: false, url: false };
+    // An empty `elicitation: {}` means form mode (the pre-URL-mode declaration).
+    return { form: e.form !== undefined || e.url === undefined, url: e.url !== undefined };
+  }
+
+  subscribedTo(uri: string): boolean {
+    return this.subscriptions.has(uri);
+  }
+
+  notify(n: Notification): void {
+    if (this.closed) return;
+    this.server.notification(n as never).catch(() => undefined);
+  }
+
+  async request(method: string, params: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const schema = method === 'elicitation/create' ? ElicitResultSchema : method === 'sampling/createMessage' ? CreateMessageResultSchema : method === 'roots/list' ? ListRootsResultSchema : undefined;
+    if (!schema) throw new McpError(ErrorCode.MethodNotFound, `Tollgate does not relay "${method}"`);
+    // Relay on the stream of a tools/call in flight, so Streamable HTTP delivers it (not a GET stream that may be absent).
+    const related = [...this.inflight.values()].flat().at(-1);
+    return (await this.server.request({ method, params } as never, schema, { signal, timeout: RELAY_TIMEOUT_MS, relatedRequestId: related })) as Record<string, unknown>;
+  }
+
+  async connect(transport: Transport): Promise<void> {
+    await this.server.connect(transport);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.server.close().catch(() => undefined);
+  }
+
+  private touch(): void {
+    this.lastActivity = Date.now();
+  }
+
+  private install(): void {
+    const s = this.server;
+    const up = this.deps.upstreams;
+    const fail = (e: unknown): never => {
+      if (e instanceof McpError) throw e;
+      if (e instanceof UnknownToolError) throw new McpError(ErrorCode.InvalidParams, e.message);
+      if (e instanceof UpstreamError) throw new McpError(ErrorCode.InternalError, e.message);
+      throw new McpError(ErrorCode.InternalError, (e as Error).message);
+    };
+
+    s.setRequestHandler(ListToolsRequestSchema, async () => {
+      this.touch();
+      return { tools: up.listTools(this.id) };
+    });
+
+    s.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+      this.touch();
+      this.calls++;
+      const progressToken = req.params._meta?.progressToken;
+      const parsed = up.parse(req.params.name);
+      const key = parsed?.upstream.spec.name ?? '';
+      const list = this.inflight.get(key) ?? [];
+      list.push(extra.requestId);
+      this.inflight.set(key, list);
+      try {
+        return await this.deps.callTool(
+          { name: req.params.name, arguments: (req.params.arguments ?? {}) as Record<string, unknown>, meta: req.params._meta as Record<string, unknown> | undefined },
+          {
+            session: this,
+            peer: this,
+            signal: extra.signal,
+            progress: (p) => {
+              if (progressToken === undefined) return;
+              extra.sendNotification({ method: 'notifications/progress', params: { progressToken, ...p } }).catch(() => undefined);
+            },
+            elicitation: this.elicitation,
+            elicit: this.capabilities.elicitation
+              ? async (params, opts) =>
+                  (await extra.sendRequest({ method: 'elicitation/create', params } as never, ElicitResultSchema, { timeout: opts.timeoutMs, signal: opts.signal })) as never
+              : undefined,
+          },
+        );
+      } finally {
+        const l = this.inflight.get(key) ?? [];
+        l.splice(l.indexOf(extra.requestId), 1);
+        if (!l.length) this.inflight.delete(key);
+        this.touch();
+      }
+    });
+
+    s.setRequestHandler(ListResourcesRequestSchema, async () => {
+      this.touch();
+      return { resources: up.listResources() };
+    });
+    s.setRequestHandler(ListResourceTemplatesRequestSchema, async () => {
+      this.touch();
+      return { resourceTemplates: up.listResourceTemplates() };
+    });
+    s.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
+      this.touch();
+      try {
+        const u = up.routeResource(req.params.uri);
+        return await up.linkFor(u, this).use((c) => c.request({ method: 'resources/read', params: req.params }, ReadResourceResultSchema, { signal: extra.signal }));
+      } catch (e) {
+        return fail(e);
+      }
+    });
+    s.setRequestHandler(SubscribeRequestSchema, async (req, extra) => {
+      this.touch();
+      try {
+        const u = up.routeResource(req.params.uri);
+        await up.linkFor(u, this).use((c) => c.request({ method: 'resources/subscribe', params: req.params }, EmptyResultSchema, { signal: extra.signal }));
+        this.subscriptions.add(req.params.uri);
+        return {};
+      } catch (e) {
+        return fail(e);
+      }
+    });
+    s.setRequestHandler(UnsubscribeRequestSchema, async (req, extra) => {
+      this.touch();
+      this.subscriptions.delete(req.params.uri);
+      try {
+        const u = up.routeResource(req.params.uri);
+        await up.linkFor(u, this).use((c) => c.request({ method: 'resources/unsubscribe', params: req.params }, EmptyResultSchema, { signal: extra.signal }));
+        return {};
+      } catch (e) {
+        return fail(e);
+      }
+    });
+
+    s.setRequestHandler(ListPromptsRequestSchema, async () => {
+      this.touch();
+      return { prompts: up.listPrompts() };
+    });
+    s.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
+      this.touch();
+      try {
+        const { upstream, name } = up.routePrompt(req.params.name);
+        return await up.linkFor(upstream, this).use((c) => c.request({ method: 'prompts/get', params: { ...req.params, name } }, GetPromptResultSchema, { signal: extra.signal }));
+      } catch (e) {
+        return fail(e);
+      }
+    });
+
+    s.setRequestHandler(CompleteRequestSchema, async (req, extra) => {
+      this.touch();
+      try {
+        const ref = req.params.ref;
+        let target;
+        let params = req.params;
+        if (ref.type === 'ref/prompt') {
+          const routed = up.routePrompt(ref.name);
+          target = routed.upstream;
+          params = { ...req.params, ref: { ...ref, name: routed.name } };
+        } else target = up.routeResource(ref.uri);
+        if (!target.catalog.serverCapabilities?.completions) return { completion: { values: [], hasMore: false } };
+        return await up.linkFor(target, this).use((c) => c.request({ method: 'completion/complete', params }, CompleteResultSchema, { signal: extra.signal }));
+      } catch (e) {
+        return fail(e);
+      }
+    });
+
+    s.setRequestHandler(SetLevelRequestSchema, async (req) => {
+      this.touch();
+      await up.setLogLevel(this, req.params.level);
+      return {};
+    });
+  }
+}

@@ -1,0 +1,325 @@
+// Upstreams: the registered MCP servers (stdio, Streamable HTTP, built-in shell), their connections, routing and pins.
+import picomatch from 'picomatch';
+import type { ClientCapabilities, Notification, Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { UpstreamLink, UpstreamError, type UpstreamEvent } from './link.js';
+import { PinStore, type PinStatus } from './pins.js';
+import type { Registry, ServerSpec, ValueRef } from './registry.js';
+
+export { UpstreamLink, UpstreamError, type UpstreamEvent } from './link.js';
+export { PinStore, canonicalJson, definitionHash, type PinRecord, type PinStatus } from './pins.js';
+export { loadRegistry, parseRegistry, parseJsonFile, RegistryError, formatIssuePath, ValueRefSchema, type Registry, type ServerSpec, type ValueRef } from './registry.js';
+
+/** What the upstream layer needs from an agent session (implemented downstream, in server/). */
+export interface AgentPeer {
+  readonly id: string;
+  readonly capabilities: ClientCapabilities;
+  /** Sends a server-to-client request (elicitation, sampling, roots) to this agent. */
+  request(method: string, params: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Record<string, unknown>>;
+  notify(notification: Notification): void;
+  subscribedTo(uri: string): boolean;
+}
+
+export interface UpstreamsOptions {
+  registry: Registry;
+  separator: string;
+  pins: PinStore;
+  resolveValue: (ref: ValueRef, where: string) => Promise<string>;
+  createShellServer?: (spec: Extract<ServerSpec, { kind: 'shell' }>) => Server;
+  peers: { get(id: string): AgentPeer | undefined; all(): Iterable<AgentPeer> };
+  onEvent: (e: UpstreamEvent) => void;
+  onDefinitionChanged: (e: { server: string; tool: string; previousHash: string; currentHash: string; sessionId?: string }) => void;
+}
+
+export interface RoutedTool {
+  spec: ServerSpec;
+  /** The upstream's own tool name. */
+  name: string;
+  namespaced: string;
+  definition: Tool;
+  pin: PinStatus;
+  link: UpstreamLink;
+}
+
+/** Capabilities the shared link declares: only for `shared` servers, whose requests are routed by in-flight call. */
+const SHARED_CAPS: ClientCapabilities = { elicitation: { form: {}, url: {} }, sampling: {}, roots: { listChanged: true } };
+
+class Upstream {
+  readonly catalog: UpstreamLink;
+  readonly sessionLinks = new Map<string, UpstreamLink>();
+  /** Sessions with a call in flight on the shared link: the only ones a server request may be routed to. */
+  readonly inflight = new Map<string, number>();
+  readonly allow?: (name: string) => boolean;
+  readonly deny?: (name: string) => boolean;
+
+  constructor(readonly spec: ServerSpec, make: (spec: ServerSpec, sessionId: string | undefined, caps: ClientCapabilities) => UpstreamLink) {
+    this.catalog = make(spec, undefined, spec.isolation === 'shared' ? SHARED_CAPS : {});
+    if (spec.toolAllow) this.allow = picomatch(spec.toolAllow);
+    if (spec.toolDeny) this.deny = picomatch(spec.toolDeny);
+  }
+
+  exposes(tool: string): boolean {
+    if (this.deny?.(tool)) return false;
+    return this.allow ? this.allow(tool) : true;
+  }
+}
+
+export class Upstreams {
+  private readonly byPrefix = new Map<string, Upstream>();
+  private readonly byName = new Map<string, Upstream>();
+  private listeners = new Set<(kind: 'tools' | 'resources' | 'prompts', sessionId?: string) => void>();
+
+  constructor(private readonly opts: UpstreamsOptions) {
+    for (const spec of opts.registry.servers) {
+      if (!spec.enabled) continue;
+      const u = new Upstream(spec, (s, sessionId, caps) => this.makeLink(s, sessionId, caps));
+      this.byPrefix.set(spec.prefix, u);
+      this.byName.set(spec.name, u);
+    }
+  }
+
+  get servers(): ServerSpec[] {
+    return [...this.byName.values()].map((u) => u.spec);
+  }
+
+  status(): Array<{ name: string; kind: string; state: string; error?: string; tools: number }> {
+    return [...this.byName.values()].map((u) => ({ name: u.spec.name, kind: u.spec.kind, state: u.catalog.state, error: u.catalog.lastError, tools: u.catalog.tools.size }));
+  }
+
+  onListChanged(fn: (kind: 'tools' | 'resources' | 'prompts', sessionId?: string) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Starts every catalog link; resolves once each is ready or has failed/timed out, so one slow server blocks no one. */
+  async start(): Promise<void> {
+    await Promise.allSettled([...this.byName.values()].map((u) => u.catalog.start()));
+  }
+
+  private makeLink(spec: ServerSpec, sessionId: string | undefined, capabilities: ClientCapabilities): UpstreamLink {
+    return new UpstreamLink({
+      spec,
+      sessionId,
+      capabilities,
+      resolveValue: this.opts.resolveValue,
+      createShellServer: this.opts.createShellServer,
+      hooks: {
+        onEvent: this.opts.onEvent,
+        onServerRequest: (server, req, signal) => this.routeServerRequest(server, sessionId, req, signal),
+        onNotification: (server, n) => this.routeNotification(server, sessionId, n),
+        onCatalogChanged: (link) => this.observePins(link),
+      },
+    });
+  }
+
+  private observePins(link: UpstreamLink): void {
+    const u = this.byName.get(link.name);
+    if (!u) return;
+    for (const tool of link.tools.values()) {
+      if (!u.exposes(tool.name)) continue;
+      const namespaced = this.namespaced(u.spec, tool.name);
+      const st = this.opts.pins.observe(namespaced, tool);
+      if (st.state === 'changed' && st.newlyChanged) {
+        this.opts.onDefinitionChanged({ server: u.spec.name, tool: namespaced, previousHash: st.previousHash, currentHash: st.currentHash, sessionId: link.sessionId });
+      }
+    }
+  }
+
+  private async routeServerRequest(server: string, sessionId: string | undefined, req: { method: string; params?: Record<string, unknown> }, signal: AbortSignal): Promise<Record<string, unknown>> {
+    let peer: AgentPeer | undefined;
+    if (sessionId) peer = this.opts.peers.get(sessionId);
+    else {
+      const u = this.byName.get(server);
+      const candidates = u ? [...u.inflight.keys()] : [];
+      if (candidates.length === 1) peer = this.opts.peers.get(candidates[0]!);
+      else if (candidates.length > 1) {
+        throw new UpstreamError(server, `Tollgate cannot tell which agent session "${req.method}" from shared upstream "${server}" belongs to; set "isolation": "session" for it`);
+      }
+    }
+    if (!peer) throw new UpstreamError(server, `no agent session is waiting on upstream "${server}" to answer "${req.method}"`);
+    return peer.request(req.method, req.params, signal);
+  }
+
+  private routeNotification(server: string, sessionId: string | undefined, n: Notification): void {
+    const kind = n.method === 'notifications/tools/list_changed' ? 'tools' : n.method === 'notifications/resources/list_changed' ? 'resources' : n.method === 'notifications/prompts/list_changed' ? 'prompts' : undefined;
+    if (kind) {
+      for (const fn of this.listeners) fn(kind, sessionId);
+      return;
+    }
+    const targets: AgentPeer[] = [];
+    if (sessionId) {
+      const p = this.opts.peers.get(sessionId);
+      if (p) targets.push(p);
+    } else if (n.method === 'notifications/resources/updated') {
+      const uri = String((n.params as { uri?: unknown } | undefined)?.uri ?? '');
+      for (const p of this.opts.peers.all()) if (p.subscribedTo(uri)) targets.push(p);
+    } else if (n.method === 'notifications/message') {
+      targets.push(...this.opts.peers.all());
+    } else {
+      const u = this.byName.get(server);
+      for (const id of u?.inflight.keys() ?? []) {
+        const p = this.opts.peers.get(id);
+        if (p) targets.push(p);
+      }
+    }
+    for (const p of targets) {
+      if (n.method === 'notifications/message') {
+        const params = (n.params ?? {}) as Record<string, unknown>;
+        p.notify({ method: n.method, params: { ...params, logger: params.logger ? `${server}/${String(params.logger)}` : server } });
+      } else p.notify(n);
+    }
+  }
+
+  namespaced(spec: ServerSpec, tool: string): string {
+    return `${spec.prefix}${this.opts.separator}${tool}`;
+  }
+
+  /** Splits `prefix<sep>tool`; undefined when no enabled server has that prefix. */
+  parse(namespaced: string): { upstream: Upstream; name: string } | undefined {
+    const i = namespaced.indexOf(this.opts.separator);
+    if (i <= 0) return undefined;
+    const upstream = this.byPrefix.get(namespaced.slice(0, i));
+    if (!upstream) return undefined;
+    return { upstream, name: namespaced.slice(i + this.opts.separator.length) };
+  }
+
+  /** The link that serves this session: its own (created on first use) or the shared one. */
+  linkFor(upstream: Upstream, peer: AgentPeer | undefined): UpstreamLink {
+    if (upstream.spec.isolation === 'shared' || !peer) return upstream.catalog;
+    let link = upstream.sessionLinks.get(peer.id);
+    if (!link) {
+      const caps: ClientCapabilities = {};
+      if (peer.capabilities.elicitation) caps.elicitation = peer.capabilities.elicitation;
+      if (peer.capabilities.sampling) caps.sampling = peer.capabilities.sampling;
+      if (peer.capabilities.roots) caps.roots = peer.capabilities.roots;
+      link = this.makeLink(upstream.spec, peer.id, caps);
+      upstream.sessionLinks.set(peer.id, link);
+    }
+    return link;
+  }
+
+  /** Visible tools of one link (the session's own once it exists), namespaced. */
+  private toolsOf(u: Upstream, sessionId?: string): Tool[] {
+    const link = (sessionId && u.sessionLinks.get(sessionId)?.state === 'ready' ? u.sessionLinks.get(sessionId) : undefined) ?? u.catalog;
+    const out: Tool[] = [];
+    for (const t of link.tools.values()) if (u.exposes(t.name)) out.push({ ...t, name: this.namespaced(u.spec, t.name) });
+    return out;
+  }
+
+  listTools(sessionId?: string): Tool[] {
+    return [...this.byName.values()].flatMap((u) => this.toolsOf(u, sessionId));
+  }
+
+  /**
+   * Routes a namespaced tool for a session: starts the session's link if needed, then finds the live
+   * definition and its pin status. Throws a user-facing error for unknown or hidden tools.
+   */
+  async routeTool(namespaced: string, peer: AgentPeer | undefined): Promise<RoutedTool> {
+    const parsed = this.parse(namespaced);
+    if (!parsed) throw new UnknownToolError(namespaced, `unknown tool "${namespaced}": no enabled server has that prefix (tools are named <server>${this.opts.separator}<tool>)`);
+    const { upstream, name } = parsed;
+    if (!upstream.exposes(name)) throw new UnknownToolError(namespaced, `tool "${namespaced}" is not exposed: servers.json hides "${name}" on server "${upstream.spec.name}"`);
+    const link = this.linkFor(upstream, peer);
+    await link.start().catch((e) => {
+      throw e instanceof UpstreamError ? e : new UpstreamError(upstream.spec.name, (e as Error).message);
+    });
+    const definition = link.tools.get(name);
+    if (!definition) throw new UnknownToolError(namespaced, `unknown tool "${namespaced}": server "${upstream.spec.name}" has no tool "${name}"`);
+    const pin = this.opts.pins.observe(namespaced, definition);
+    return { spec: upstream.spec, name, namespaced, definition, pin, link };
+  }
+
+  /** Marks a call in flight on the shared link so server requests during it reach the right session. */
+  track(spec: ServerSpec, link: UpstreamLink, sessionId: string): () => void {
+    const u = this.byName.get(spec.name);
+    if (!u || link !== u.catalog) return () => undefined;
+    u.inflight.set(sessionId, (u.inflight.get(sessionId) ?? 0) + 1);
+    return () => {
+      const n = (u.inflight.get(sessionId) ?? 1) - 1;
+      if (n <= 0) u.inflight.delete(sessionId);
+      else u.inflight.set(sessionId, n);
+    };
+  }
+
+  /** Forwards logging/setLevel to every upstream that logs: the shared link and this session's own links. */
+  async setLogLevel(peer: AgentPeer, level: string): Promise<void> {
+    await Promise.allSettled(
+      [...this.byName.values()].flatMap((u) =>
+        [u.catalog, u.sessionLinks.get(peer.id)]
+          .filter((l): l is UpstreamLink => !!l && l.state === 'ready' && !!l.serverCapabilities?.logging)
+          .map((l) => l.use((c) => c.setLoggingLevel(level as never))),
+      ),
+    );
+  }
+
+  listResources(): Resource[] {
+    return [...this.byName.values()].flatMap((u) => u.catalog.resources);
+  }
+
+  listResourceTemplates(): ResourceTemplate[] {
+    return [...this.byName.values()].flatMap((u) => u.catalog.templates);
+  }
+
+  listPrompts(): Prompt[] {
+    return [...this.byName.values()].flatMap((u) => u.catalog.prompts.map((p) => ({ ...p, name: this.namespaced(u.spec, p.name) })));
+  }
+
+  routePrompt(namespaced: string): { upstream: Upstream; name: string } {
+    const parsed = this.parse(namespaced);
+    if (!parsed || !parsed.upstream.catalog.prompts.some((p) => p.name === parsed.name)) {
+      throw new UnknownToolError(namespaced, `unknown prompt "${namespaced}" (prompts are named <server>${this.opts.separator}<prompt>)`);
+    }
+    return parsed;
+  }
+
+  /** Finds the server of a resource URI: listed resources first, then URI templates, then the only server with resources. */
+  routeResource(uri: string): Upstream {
+    const all = [...this.byName.values()];
+    const listed = all.find((u) => u.catalog.resources.some((r) => r.uri === uri));
+    if (listed) return listed;
+    const templated = all.find((u) => u.catalog.templates.some((t) => templateMatches(t.uriTemplate, uri)));
+    if (templated) return templated;
+    const withResources = all.filter((u) => u.catalog.serverCapabilities?.resources);
+    if (withResources.length === 1) return withResources[0]!;
+    throw new UnknownToolError(uri, `no upstream server provides resource "${uri}"`);
+  }
+
+  async closeSession(sessionId: string): Promise<void> {
+    await Promise.allSettled(
+      [...this.byName.values()].map(async (u) => {
+        const link = u.sessionLinks.get(sessionId);
+        u.sessionLinks.delete(sessionId);
+        u.inflight.delete(sessionId);
+        await link?.close();
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(
+      [...this.byName.values()].flatMap((u) => [u.catalog.close(), ...[...u.sessionLinks.values()].map((l) => l.close())]),
+    );
+  }
+
+  sessionLinkCount(): number {
+    let n = 0;
+    for (const u of this.byName.values()) n += u.sessionLinks.size;
+    return n;
+  }
+}
+
+export class UnknownToolError extends Error {
+  override name = 'UnknownToolError';
+  constructor(readonly what: string, message: string) {
+    super(message);
+  }
+}
+
+/** RFC 6570 level-1 matching, enough to route a URI to the server whose template produced it. */
+export function templateMatches(template: string, uri: string): boolean {
+  const re = template
+    .split(/(\{[^}]+\})/)
+    .map((part) => (part.startsWith('{') ? (part.startsWith('{+') ? '.+' : '[^/]+') : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${re}$`).test(uri);
+}

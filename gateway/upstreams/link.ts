@@ -1,0 +1,320 @@
+// One live MCP client connection to one upstream, whatever its kind, with restart and re-initialisation.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  ErrorCode,
+  McpError,
+  type ClientCapabilities,
+  type Notification,
+  type Prompt,
+  type Resource,
+  type ResourceTemplate,
+  type ServerCapabilities,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { ServerSpec, ValueRef } from './registry.js';
+
+export type UpstreamEventKind = 'started' | 'ready' | 'exited' | 'restarted' | 'failed' | 'reinitialized';
+export interface UpstreamEvent {
+  server: string;
+  event: UpstreamEventKind;
+  sessionId?: string;
+  pid?: number;
+  exitCode?: number | null;
+  attempt?: number;
+  error?: string;
+}
+
+/** Where a link sends what the upstream initiates: server-to-client requests, notifications, lifecycle events. */
+export interface LinkHooks {
+  onServerRequest(server: string, request: { method: string; params?: Record<string, unknown> }, signal: AbortSignal): Promise<Record<string, unknown>>;
+  onNotification(server: string, notification: Notification): void;
+  onEvent(event: UpstreamEvent): void;
+  onCatalogChanged(link: UpstreamLink): void;
+}
+
+export interface LinkOptions {
+  spec: ServerSpec;
+  /** The agent session this link belongs to; undefined for the shared (catalog) link. */
+  sessionId?: string;
+  capabilities: ClientCapabilities;
+  hooks: LinkHooks;
+  resolveValue: (ref: ValueRef, where: string) => Promise<string>;
+  /** Builds the in-process server for `shell` kind upstreams. */
+  createShellServer?: (spec: Extract<ServerSpec, { kind: 'shell' }>) => Server;
+}
+
+/** An error that names the upstream, shown to agents as-is. */
+export class UpstreamError extends Error {
+  override name = 'UpstreamError';
+  constructor(readonly server: string, message: string) {
+    super(message);
+  }
+}
+
+const MAX_BACKOFF_MS = 30_000;
+const MAX_PAGES = 100;
+
+export class UpstreamLink {
+  readonly spec: ServerSpec;
+  readonly sessionId?: string;
+  state: 'idle' | 'starting' | 'ready' | 'down' | 'closed' = 'idle';
+  lastError?: string;
+  client?: Client;
+  serverCapabilities?: ServerCapabilities;
+  tools = new Map<string, Tool>();
+  resources: Resource[] = [];
+  templates: ResourceTemplate[] = [];
+  prompts: Prompt[] = [];
+  private ready?: Promise<void>;
+  private attempt = 0;
+  private restartTimer?: NodeJS.Timeout;
+  private stderrTail: string[] = [];
+  private connectedAt = 0;
+  private readonly opts: LinkOptions;
+
+  constructor(opts: LinkOptions) {
+    this.opts = opts;
+    this.spec = opts.spec;
+    this.sessionId = opts.sessionId;
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** Starts (once) and resolves when ready; rejects with an UpstreamError on failure or start-up timeout. */
+  start(): Promise<void> {
+    if (this.state === 'closed') return Promise.reject(new UpstreamError(this.name, `upstream "${this.name}" is closed`));
+    if (!this.ready) {
+      this.ready = this.connect().catch((e) => {
+        this.ready = undefined;
+        throw e;
+      });
+      this.ready.catch(() => undefined);
+    }
+    return this.ready;
+  }
+
+  private async connect(): Promise<void> {
+    this.state = 'starting';
+    const spec = this.spec;
+    const client = new Client(
+      { name: 'tollgate', version: '0.1.0' },
+      { capabilities: this.opts.capabilities },
+    );
+    this.installHandlers(client);
+    let transport: Transport;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      transport = await this.makeTransport();
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new UpstreamError(this.name, `upstream "${this.name}" did not finish starting within ${spec.startupTimeoutMs / 1000}s${this.stderrHint()}`)),
+          spec.startupTimeoutMs,
+        );
+      });
+      try {
+        await Promise.race([client.connect(transport, { timeout: spec.startupTimeoutMs }), timeout]);
+      } catch (e) {
+        if (spec.kind === 'http' && !spec.legacySse && !(e instanceof UpstreamError)) {
+          // Pre-2025 servers speak only HTTP+SSE: fall back once, as the MCP spec recommends.
+          await client.close().catch(() => undefined);
+          transport = new SSEClientTransport(new URL(spec.url), { requestInit: { headers: await this.headers() } });
+          await Promise.race([client.connect(transport, { timeout: spec.startupTimeoutMs }), timeout]);
+        } else throw e;
+      }
+    } catch (e) {
+      clearTimeout(timer);
+      await client.close().catch(() => undefined);
+      const message = e instanceof UpstreamError ? e.message : `upstream "${this.name}" failed to start: ${(e as Error).message}${this.stderrHint()}`;
+      this.lastError = message;
+      this.state = 'down';
+      this.opts.hooks.onEvent({ server: this.name, sessionId: this.sessionId, event: 'failed', attempt: this.attempt, error: message });
+      this.scheduleRestart();
+      throw new UpstreamError(this.name, message);
+    }
+    clearTimeout(timer);
+    this.client = client;
+    this.serverCapabilities = client.getServerCapabilities() ?? {};
+    this.connectedAt = Date.now();
+    this.state = 'ready';
+    this.lastError = undefined;
+    transport.onclose = chain(transport.onclose, () => this.onTransportClosed(client));
+    const pid = transport instanceof StdioClientTransport ? transport.pid ?? undefined : undefined;
+    this.opts.hooks.onEvent({ server: this.name, sessionId: this.sessionId, event: this.attempt > 0 ? 'restarted' : 'started', pid, attempt: this.attempt });
+    await this.refreshCatalog().catch((e) => {
+      this.lastError = `listing failed: ${(e as Error).message}`;
+    });
+  }
+
+  private async headers(): Promise<Record<string, string>> {
+    if (this.spec.kind !== 'http') return {};
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.spec.headers)) out[k] = await this.opts.resolveValue(v, `${this.name}.headers.${k}`);
+    return out;
+  }
+
+  private async makeTransport(): Promise<Transport> {
+    const spec = this.spec;
+    if (spec.kind === 'stdio') {
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(spec.env)) env[k] = await this.opts.resolveValue(v, `${this.name}.env.${k}`);
+      const t = new StdioClientTransport({ command: spec.command, args: spec.args, env, cwd: spec.cwd, stderr: 'pipe' });
+      this.stderrTail = [];
+      t.stderr?.on('data', (chunk: Buffer) => {
+        for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.stderrTail.push(line.slice(0, 400));
+        if (this.stderrTail.length > 20) this.stderrTail.splice(0, this.stderrTail.length - 20);
+      });
+      return t;
+    }
+    if (spec.kind === 'http') {
+      const headers = await this.headers();
+      if (spec.legacySse) return new SSEClientTransport(new URL(spec.url), { requestInit: { headers } });
+      return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers } });
+    }
+    if (!this.opts.createShellServer) throw new Error('the built-in shell kind is not available in this build');
+    const server = this.opts.createShellServer(spec);
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverSide);
+    return clientSide;
+  }
+
+  private stderrHint(): string {
+    const tail = this.stderrTail.slice(-3).join(' | ');
+    return tail ? ` (stderr: ${tail})` : '';
+  }
+
+  private installHandlers(client: Client): void {
+    const relay = (method: string) => async (req: { params?: Record<string, unknown> }, extra: { signal: AbortSignal }) =>
+      this.opts.hooks.onServerRequest(this.name, { method, params: req.params }, extra.signal) as never;
+    if (this.opts.capabilities.elicitation) client.setRequestHandler(ElicitRequestSchema, relay('elicitation/create'));
+    if (this.opts.capabilities.sampling) client.setRequestHandler(CreateMessageRequestSchema, relay('sampling/createMessage'));
+    if (this.opts.capabilities.roots) client.setRequestHandler(ListRootsRequestSchema, relay('roots/list'));
+    client.fallbackNotificationHandler = async (n) => {
+      if (n.method === 'notifications/tools/list_changed' || n.method === 'notifications/resources/list_changed' || n.method === 'notifications/prompts/list_changed') {
+        await this.refreshCatalog().catch(() => undefined);
+      }
+      this.opts.hooks.onNotification(this.name, n);
+    };
+  }
+
+  /** Re-reads tools, resources, templates and prompts (all pages) and tells the owner. */
+  async refreshCatalog(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    const caps = this.serverCapabilities ?? {};
+    const all = async <T>(fetch: (cursor?: string) => Promise<{ nextCursor?: string } & Record<string, unknown>>, key: string): Promise<T[]> => {
+      const out: T[] = [];
+      let cursor: string | undefined;
+      for (let i = 0; i < MAX_PAGES; i++) {
+        const page = await fetch(cursor);
+        out.push(...((page[key] as T[]) ?? []));
+        cursor = page.nextCursor;
+        if (!cursor) break;
+      }
+      return out;
+    };
+    if (caps.tools) {
+      const tools = await all<Tool>((cursor) => client.listTools(cursor ? { cursor } : undefined), 'tools');
+      this.tools = new Map(tools.map((t) => [t.name, t]));
+    }
+    if (caps.resources) {
+      this.resources = await all<Resource>((cursor) => client.listResources(cursor ? { cursor } : undefined), 'resources').catch(() => []);
+      this.templates = await all<ResourceTemplate>((cursor) => client.listResourceTemplates(cursor ? { cursor } : undefined), 'resourceTemplates').catch(() => []);
+    }
+    if (caps.prompts) this.prompts = await all<Prompt>((cursor) => client.listPrompts(cursor ? { cursor } : undefined), 'prompts').catch(() => []);
+    this.opts.hooks.onCatalogChanged(this);
+  }
+
+  /**
+   * Runs one request against the live client. Fails fast with a message naming the server when it
+   * is down; an HTTP upstream that lost its session (404) is re-initialised and the request retried once.
+   */
+  async use<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+    if (this.state === 'down' && this.lastError) throw new UpstreamError(this.name, `upstream "${this.name}" is unavailable: ${this.lastError}`);
+    await this.start();
+    const client = this.client!;
+    try {
+      return await fn(client);
+    } catch (e) {
+      if (e instanceof StreamableHTTPError && e.code === 404 && this.spec.kind === 'http') {
+        this.opts.hooks.onEvent({ server: this.name, sessionId: this.sessionId, event: 'reinitialized', error: 'session not found (404)' });
+        await this.reconnect();
+        return await fn(this.client!);
+      }
+      throw this.explain(e);
+    }
+  }
+
+  private explain(e: unknown): unknown {
+    if (e instanceof McpError && e.code === ErrorCode.ConnectionClosed) {
+      return new UpstreamError(this.name, `upstream "${this.name}" closed the connection while handling the request${this.stderrHint()}`);
+    }
+    if (e instanceof McpError && e.code === ErrorCode.RequestTimeout) {
+      return new UpstreamError(this.name, `upstream "${this.name}" did not answer in time (${e.message})`);
+    }
+    if (e instanceof McpError) return e;
+    if (e instanceof Error && /fetch failed|ECONNREFUSED|ECONNRESET|socket hang up/.test(e.message)) {
+      return new UpstreamError(this.name, `upstream "${this.name}" is unreachable: ${e.message}`);
+    }
+    return e;
+  }
+
+  private async reconnect(): Promise<void> {
+    const old = this.client;
+    this.client = undefined;
+    this.ready = undefined;
+    if (old) {
+      old.onclose = undefined;
+      await old.close().catch(() => undefined);
+    }
+    await this.start();
+  }
+
+  private onTransportClosed(client: Client): void {
+    if (this.state === 'closed' || this.client !== client) return;
+    this.client = undefined;
+    this.ready = undefined;
+    this.state = 'down';
+    this.lastError = `the process exited${this.stderrHint()}`;
+    if (Date.now() - this.connectedAt > 10_000) this.attempt = 0;
+    this.opts.hooks.onEvent({ server: this.name, sessionId: this.sessionId, event: 'exited', error: this.lastError, attempt: this.attempt });
+    this.scheduleRestart();
+  }
+
+  private scheduleRestart(): void {
+    if (this.state === 'closed' || this.restartTimer) return;
+    const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.attempt);
+    this.attempt++;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.state === 'closed') return;
+      this.start().catch(() => undefined);
+    }, delay);
+    this.restartTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.state = 'closed';
+    clearTimeout(this.restartTimer);
+    const c = this.client;
+    this.client = undefined;
+    if (c) await c.close().catch(() => undefined);
+  }
+}
+
+function chain(a: (() => void) | undefined, b: () => void): () => void {
+  return () => {
+    a?.();
+    b();
+  };
+}

@@ -1,0 +1,236 @@
+// servers.json: the admin's registry of upstream MCP servers, validated once, applied whole or not at all.
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+
+/** A header or environment value: literal, or a reference resolved at start-up (never stored in plain files). */
+export const ValueRefSchema = z.union([
+  z.string(),
+  z.object({ secret: z.string().min(1) }).strict(),
+  z.object({ env: z.string().min(1) }).strict(),
+]);
+export type ValueRef = z.infer<typeof ValueRefSchema>;
+
+const DecisionSchema = z.enum(['allow', 'review', 'ask', 'deny']);
+
+/** Fields every kind shares: Tollgate's own additions to the common `mcpServers` shape. */
+const common = {
+  enabled: z.boolean().optional(),
+  /** Other clients' spelling of `enabled: false`; accepted so their configs paste in. */
+  disabled: z.boolean().optional(),
+  prefix: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" or "-"').optional(),
+  description: z.string().optional(),
+  tools: z
+    .object({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() })
+    .strict()
+    .optional(),
+  /** Per-tool decision overrides (tool name globs, un-namespaced); policy treats them as rules. */
+  toolDecisions: z.record(z.string(), DecisionSchema).optional(),
+  /** `session`: one upstream connection per agent session (default); `shared`: one for all sessions. */
+  isolation: z.enum(['session', 'shared']).optional(),
+  startupTimeoutSeconds: z.number().positive().max(600).optional(),
+  requestTimeoutSeconds: z.number().positive().max(86_400).optional(),
+  /** Keys other MCP clients use that Tollgate deliberately ignores (its policy decides instead). */
+  autoApprove: z.array(z.string()).optional(),
+  alwaysAllow: z.array(z.string()).optional(),
+  timeout: z.number().optional(),
+};
+
+const StdioEntrySchema = z
+  .object({
+    type: z.literal('stdio').optional(),
+    command: z.string().min(1),
+    args: z.array(z.string()).optional(),
+    env: z.record(z.string(), ValueRefSchema).optional(),
+    cwd: z.string().optional(),
+    ...common,
+  })
+  .strict();
+
+const HttpEntrySchema = z
+  .object({
+    type: z.enum(['http', 'streamable-http', 'streamableHttp', 'sse']).optional(),
+    url: z.url({ protocol: /^https?$/ }),
+    headers: z.record(z.string(), ValueRefSchema).optional(),
+    ...common,
+  })
+  .strict();
+
+const ShellEntrySchema = z
+  .object({
+    type: z.literal('shell'),
+    roots: z.array(z.string().min(1)).min(1),
+    ...common,
+  })
+  .passthrough();
+
+export const ServersFileSchema = z
+  .object({
+    mcpServers: z.record(
+      z.string().regex(/^[A-Za-z0-9_-]+$/, 'server names use letters, digits, "_" or "-"'),
+      z.unknown(),
+    ),
+  })
+  .strict();
+
+export type StdioEntry = z.infer<typeof StdioEntrySchema>;
+export type HttpEntry = z.infer<typeof HttpEntrySchema>;
+export type ShellEntry = z.infer<typeof ShellEntrySchema>;
+
+interface ServerBase {
+  name: string;
+  /** Namespace used in tool names (`prefix` or the server name). */
+  prefix: string;
+  enabled: boolean;
+  toolAllow?: string[];
+  toolDeny?: string[];
+  toolDecisions: Record<string, z.infer<typeof DecisionSchema>>;
+  isolation: 'session' | 'shared';
+  startupTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Keys present that Tollgate ignores on purpose (reported once at load). */
+  ignoredKeys: string[];
+}
+export type ServerSpec =
+  | (ServerBase & { kind: 'stdio'; command: string; args: string[]; env: Record<string, ValueRef>; cwd?: string })
+  | (ServerBase & { kind: 'http'; url: string; headers: Record<string, ValueRef>; legacySse: boolean })
+  | (ServerBase & { kind: 'shell'; options: Record<string, unknown> });
+
+export interface Registry {
+  file: string;
+  servers: ServerSpec[];
+  warnings: string[];
+}
+
+/** A bad servers.json: the message names the file, the JSON path and what was expected. */
+export class RegistryError extends Error {
+  override name = 'RegistryError';
+}
+
+export function formatIssuePath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$-]*$/.test(String(p)) ? `${out ? '.' : ''}${String(p)}` : `[${JSON.stringify(String(p))}]`;
+  return out || '(root)';
+}
+
+function describeIssues(file: string, prefix: ReadonlyArray<PropertyKey>, err: z.ZodError): string {
+  return err.issues
+    .map((i) => {
+      const path = formatIssuePath([...prefix, ...i.path]);
+      if (i.code === 'unrecognized_keys') return `${file}: ${path}: unknown key(s) ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+      return `${file}: ${path}: ${i.message}`;
+    })
+    .join('\n');
+}
+
+/** Reads JSON with an error that points at the line and column of a syntax error. */
+export function parseJsonFile(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const m = /position (\d+)/.exec(msg);
+    if (m) {
+      const pos = Number(m[1]);
+      const before = text.slice(0, pos);
+      const line = before.split('\n').length;
+      const col = pos - before.lastIndexOf('\n');
+      throw new RegistryError(`${file}:${line}:${col}: invalid JSON (${msg.replace(/ in JSON at position \d+.*$/, '')})`);
+    }
+    throw new RegistryError(`${file}: invalid JSON (${msg})`);
+  }
+}
+
+function entryKind(raw: unknown): 'stdio' | 'http' | 'shell' | undefined {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const r = raw as Record<string, unknown>;
+  if (r.type === 'shell') return 'shell';
+  if (r.type === 'stdio' || 'command' in r) return 'stdio';
+  if ('url' in r || (typeof r.type === 'string' && ['http', 'streamable-http', 'streamableHttp', 'sse'].includes(r.type))) return 'http';
+  return undefined;
+}
+
+/**
+ * Validates a whole servers.json document. Pure: all-or-nothing, every problem reported at once.
+ * `configDir` resolves relative `cwd` and shell roots.
+ */
+export function parseRegistry(file: string, doc: unknown, configDir: string, separator = '__'): Registry {
+  const top = ServersFileSchema.safeParse(doc);
+  if (!top.success) throw new RegistryError(describeIssues(file, [], top.error));
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const servers: ServerSpec[] = [];
+  const prefixes = new Map<string, string>();
+  for (const [name, raw] of Object.entries(top.data.mcpServers)) {
+    const at = ['mcpServers', name];
+    const kind = entryKind(raw);
+    if (!kind) {
+      problems.push(`${file}: ${formatIssuePath(at)}: expected an object with "command" (stdio), "url" (Streamable HTTP) or "type": "shell"`);
+      continue;
+    }
+    const schema = kind === 'stdio' ? StdioEntrySchema : kind === 'http' ? HttpEntrySchema : ShellEntrySchema;
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      problems.push(describeIssues(file, at, parsed.error));
+      continue;
+    }
+    const e = parsed.data as Omit<StdioEntry, 'type'> & Omit<HttpEntry, 'type'> & Omit<ShellEntry, 'type'> & { type?: string };
+    const prefix = e.prefix ?? name;
+    if (prefix.includes(separator)) {
+      problems.push(`${file}: ${formatIssuePath([...at, e.prefix ? 'prefix' : ''].filter(Boolean))}: "${prefix}" contains the tool separator "${separator}"; rename it or set "prefix"`);
+      continue;
+    }
+    const clash = prefixes.get(prefix);
+    if (clash) {
+      problems.push(`${file}: ${formatIssuePath(at)}: prefix "${prefix}" is already used by server "${clash}"; set a distinct "prefix"`);
+      continue;
+    }
+    prefixes.set(prefix, name);
+    const ignoredKeys = ['autoApprove', 'alwaysAllow', 'timeout'].filter((k) => k in (raw as object));
+    if (ignoredKeys.length) warnings.push(`${file}: ${formatIssuePath(at)}: ignoring ${ignoredKeys.join(', ')} (Tollgate's policy decides approvals; use "requestTimeoutSeconds" for timeouts)`);
+    const base: ServerBase = {
+      name,
+      prefix,
+      enabled: e.enabled ?? !(e.disabled ?? false),
+      toolAllow: e.tools?.allow,
+      toolDeny: e.tools?.deny,
+      toolDecisions: e.toolDecisions ?? {},
+      isolation: e.isolation ?? (kind === 'shell' ? 'shared' : 'session'),
+      startupTimeoutMs: (e.startupTimeoutSeconds ?? 30) * 1000,
+      requestTimeoutMs: (e.requestTimeoutSeconds ?? 600) * 1000,
+      ignoredKeys,
+    };
+    const x = (v: string) => v.replaceAll('${configDir}', configDir);
+    if (kind === 'stdio') {
+      servers.push({
+        ...base,
+        kind,
+        command: x(e.command),
+        args: (e.args ?? []).map(x),
+        env: Object.fromEntries(Object.entries(e.env ?? {}).map(([k, v]) => [k, typeof v === 'string' ? x(v) : v])),
+        // Relative paths in args resolve against the config directory, like the file that names them.
+        cwd: e.cwd === undefined ? configDir : isAbsolute(x(e.cwd)) ? x(e.cwd) : resolve(configDir, x(e.cwd)),
+      });
+    } else if (kind === 'http') {
+      servers.push({ ...base, kind, url: e.url, headers: e.headers ?? {}, legacySse: e.type === 'sse' });
+    } else {
+      const { type: _t, enabled: _e, disabled: _d, prefix: _p, description: _de, tools: _to, toolDecisions: _td, isolation: _i, startupTimeoutSeconds: _s, requestTimeoutSeconds: _r, autoApprove: _a, alwaysAllow: _aa, timeout: _ti, ...options } = parsed.data as ShellEntry;
+      servers.push({ ...base, kind, options: { ...options, roots: (parsed.data as ShellEntry).roots.map((r: string) => (isAbsolute(x(r)) ? x(r) : resolve(configDir, x(r)))) } });
+    }
+  }
+  if (problems.length) throw new RegistryError(problems.join('\n'));
+  return { file, servers, warnings };
+}
+
+export async function loadRegistry(configDir: string, separator = '__'): Promise<Registry> {
+  const file = resolve(configDir, 'servers.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new RegistryError(`${file}: not found; create it with {"mcpServers": {…}} or pass --config DIR`);
+    throw new RegistryError(`${file}: cannot read (${code ?? (e as Error).message})`);
+  }
+  return parseRegistry(file, parseJsonFile(file, text), configDir, separator);
+}
