@@ -1,0 +1,124 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApprovalQueue, canonicalArgsDigest, escalationFor, queueEscalation, type EscalationRequest } from '../../gateway/review/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+
+function cli(stateDir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', join(here, 'approvals-entry.ts'), stateDir, ...args], { cwd: root, env: { ...process.env, USER: 'carol' } }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const request = (args: Record<string, unknown> = { path: '/etc/hosts', apiKey: 'sk-live-should-not-be-on-disk-123456' }): EscalationRequest => ({
+  id: 'call-1',
+  sessionId: 's1',
+  identity: 'dev@example.com',
+  server: 'fs',
+  tool: 'fs__write_file',
+  arguments: args,
+  argsDigest: canonicalArgsDigest(args),
+  reviewer: { riskLevel: 'high', rationale: 'Writes a system file.' },
+  policyReasons: ['writes need review'],
+});
+
+let stateDir: string;
+beforeEach(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'tollgate-queue-'));
+});
+afterEach(() => rm(stateDir, { recursive: true, force: true }));
+
+async function pendingId(queue: ApprovalQueue): Promise<string> {
+  for (;;) {
+    const items = await queue.list();
+    if (items[0]) return items[0].id;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('approvals queue decided from another process', () => {
+  it('list shows the pending call without its token or secrets; approve --session decides it', async () => {
+    const queue = new ApprovalQueue({ stateDir, pollMs: 100 });
+    const waiting = queueEscalation(queue).decide(request(), { signal: new AbortController().signal, timeoutMs: 30_000 });
+    const id = await pendingId(queue);
+    const onDisk = await readFile(join(stateDir, 'approvals', `${id}.json`), 'utf8');
+    expect(onDisk).not.toContain('sk-live-should-not-be-on-disk');
+
+    const list = await cli(stateDir, 'list');
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain(id);
+    expect(list.stdout).toContain('fs__write_file');
+    expect(list.stdout).toContain('Writes a system file.');
+    const item = (await queue.get(id))!;
+    expect(list.stdout).not.toContain(item.token);
+    const json = await cli(stateDir, 'list', '--json');
+    expect(JSON.parse(json.stdout)[0]).not.toHaveProperty('token');
+
+    const approve = await cli(stateDir, 'approve', id, '--session');
+    expect(approve).toMatchObject({ code: 0 });
+    const d = await waiting;
+    expect(d).toMatchObject({ decision: 'approve_session', channel: 'queue', approver: 'cli:carol' });
+    expect(await readdir(join(stateDir, 'approvals'))).toEqual([]); // cleaned up
+  });
+
+  it('deny --reason from the CLI; a second decision is refused', async () => {
+    const queue = new ApprovalQueue({ stateDir, pollMs: 100 });
+    const waiting = queueEscalation(queue).decide(request(), { signal: new AbortController().signal, timeoutMs: 30_000 });
+    const id = await pendingId(queue);
+    expect(await cli(stateDir, 'deny', id, '--reason', 'not today')).toMatchObject({ code: 0 });
+    const second = await cli(stateDir, 'approve', id);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/already decided|no pending approval/);
+    expect(await waiting).toMatchObject({ decision: 'deny', reason: 'not today' });
+  });
+
+  it('bad input gets a precise message and exit 2; unknown id exit 1', async () => {
+    expect(await cli(stateDir, 'approve')).toMatchObject({ code: 2, stderr: expect.stringMatching(/missing approval ID/) });
+    expect(await cli(stateDir, 'deny', 'abcdefgh', '--reason')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--reason needs/) });
+    expect(await cli(stateDir, 'frobnicate')).toMatchObject({ code: 2 });
+    expect(await cli(stateDir, 'approve', 'abcdefgh')).toMatchObject({ code: 1, stderr: expect.stringMatching(/no pending approval/) });
+    expect((await cli(stateDir, 'list')).stdout).toMatch(/No pending approvals/);
+  });
+});
+
+describe('queue timeouts and cancellation', () => {
+  it('no decision in time → timeout; abort → cancel; onWaiting fires meanwhile', async () => {
+    const queue = new ApprovalQueue({ stateDir, pollMs: 50 });
+    const beats: number[] = [];
+    const t = await queueEscalation(queue, { waitingIntervalMs: 30 }).decide(request(), { signal: new AbortController().signal, timeoutMs: 200, onWaiting: (ms) => beats.push(ms) });
+    expect(t.decision).toBe('timeout');
+    expect(beats.length).toBeGreaterThan(0);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 50);
+    expect((await queueEscalation(queue).decide(request(), { signal: ac.signal, timeoutMs: 10_000 })).decision).toBe('cancel');
+    expect(await queue.list()).toEqual([]);
+  });
+
+  it('a client without elicitation and no queue gets "unavailable" (deny)', async () => {
+    const d = await escalationFor({ elicitationForm: false, elicitationUrl: false }, {}).decide(request(), { signal: new AbortController().signal, timeoutMs: 1000 });
+    expect(d).toMatchObject({ decision: 'unavailable', channel: 'none' });
+  });
+
+  it('identical concurrent escalations become one question', async () => {
+    const queue = new ApprovalQueue({ stateDir, pollMs: 50 });
+    const esc = escalationFor({ elicitationForm: false, elicitationUrl: false }, { queue });
+    const opts = { signal: new AbortController().signal, timeoutMs: 30_000 };
+    const a = esc.decide(request(), opts);
+    const b = esc.decide(request(), opts);
+    const c = esc.decide(request({ path: '/other' }), opts);
+    await new Promise((r) => setTimeout(r, 100));
+    const items = await queue.list();
+    expect(items).toHaveLength(2);
+    for (const i of items) await queue.decide(i.id, { decision: i.arguments.path === '/other' ? 'deny' : 'approve_once', channel: 'cli' });
+    expect((await a).decision).toBe('approve_once');
+    expect((await b).decision).toBe('approve_once');
+    expect((await c).decision).toBe('deny');
+  });
+});
