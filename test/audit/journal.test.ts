@@ -1,0 +1,194 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { auditCommand, canonicalJson, openAudit, verifyJournal } from '../../gateway/audit/index.js';
+import { recordAll, scriptedSession } from './session.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const dirs: string[] = [];
+function tmp(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-journal-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function files(dataDir: string): string[] {
+  const dir = path.join(dataDir, 'audit');
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort().map((f) => path.join(dir, f));
+}
+
+async function runCli(dataDir: string, argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await auditCommand(argv, {
+    stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) },
+    stdin: process.stdin, env: {}, cwd: dataDir,
+  }, { dataDir });
+  return { code, out, err };
+}
+
+async function journalWith(n: number, maxFileBytes?: number): Promise<string> {
+  const dataDir = tmp();
+  const audit = await openAudit({ dataDir, serviceVersion: '1', env: {}, ...(maxFileBytes ? { journal: { maxFileBytes } } : {}) });
+  const events = scriptedSession();
+  await recordAll(audit, Array.from({ length: n }, (_, i) => events[i % events.length]!));
+  await audit.close();
+  return dataDir;
+}
+
+describe('journal', () => {
+  it('writes canonical hash-chained lines that verify', async () => {
+    const dataDir = await journalWith(22);
+    const lines = fs.readFileSync(files(dataDir)[0]!, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(22);
+    const recs = lines.map((l) => JSON.parse(l));
+    expect(recs.map((r) => r.seq)).toEqual(Array.from({ length: 22 }, (_, i) => i + 1));
+    expect(recs[0].prev).toBe('0'.repeat(64));
+    for (let i = 1; i < recs.length; i++) expect(recs[i].prev).toBe(recs[i - 1].hash);
+    expect(lines[0]).toBe(canonicalJson(recs[0]));
+    const v = await runCli(dataDir, ['verify']);
+    expect(v.code).toBe(0);
+    expect(v.out).toMatch(/OK: 22 records in 1 file\(s\), chain intact through seq 22/);
+  });
+
+  it('catches a modified line, naming file:line and why', async () => {
+    const dataDir = await journalWith(10);
+    const f = files(dataDir)[0]!;
+    const lines = fs.readFileSync(f, 'utf8').split('\n');
+    lines[4] = lines[4]!.replace('"alice"', '"mallory"').replace('"allow"', '"deny"').replace('"closed"', '"error"');
+    const changed = lines.join('\n');
+    expect(changed).not.toBe(fs.readFileSync(f, 'utf8'));
+    fs.writeFileSync(f, changed);
+    const v = await runCli(dataDir, ['verify']);
+    expect(v.code).toBe(1);
+    expect(v.out).toContain('BROKEN at journal-000001.jsonl:5 (seq 5): hash does not match the record content');
+  });
+
+  it('catches a modified line even when its hash was recomputed (the next link breaks)', async () => {
+    const dataDir = await journalWith(10);
+    const f = files(dataDir)[0]!;
+    const lines = fs.readFileSync(f, 'utf8').split('\n');
+    const rec = JSON.parse(lines[3]!);
+    rec.identity = 'mallory';
+    const { recordHash } = await import('../../gateway/audit/chain.js');
+    rec.hash = recordHash(rec);
+    lines[3] = canonicalJson(rec);
+    fs.writeFileSync(f, lines.join('\n'));
+    const v = await runCli(dataDir, ['verify', '--json']);
+    expect(v.code).toBe(1);
+    expect(JSON.parse(v.out).problem).toMatchObject({ file: 'journal-000001.jsonl', line: 5, seq: 5 });
+    expect(JSON.parse(v.out).problem.why).toMatch(/prev does not match/);
+  });
+
+  it('catches a deleted line', async () => {
+    const dataDir = await journalWith(10);
+    const f = files(dataDir)[0]!;
+    const lines = fs.readFileSync(f, 'utf8').split('\n');
+    lines.splice(6, 1);
+    fs.writeFileSync(f, lines.join('\n'));
+    const v = await runCli(dataDir, ['verify']);
+    expect(v.code).toBe(1);
+    expect(v.out).toContain('BROKEN at journal-000001.jsonl:7 (seq 8): seq 8 after seq 6: 1 record(s) deleted');
+  });
+
+  it('catches reordered lines', async () => {
+    const dataDir = await journalWith(10);
+    const f = files(dataDir)[0]!;
+    const lines = fs.readFileSync(f, 'utf8').split('\n');
+    [lines[2], lines[3]] = [lines[3]!, lines[2]!];
+    fs.writeFileSync(f, lines.join('\n'));
+    const v = await runCli(dataDir, ['verify']);
+    expect(v.code).toBe(1);
+    expect(v.out).toMatch(/BROKEN at journal-000001\.jsonl:3 \(seq 4\): seq 4 after seq 2/);
+  });
+
+  it('rotates by size, carries the chain across files, and catches a removed file', async () => {
+    const dataDir = await journalWith(60, 2048);
+    const fl = files(dataDir);
+    expect(fl.length).toBeGreaterThan(3);
+    for (const f of fl) expect(fs.statSync(f).size).toBeLessThanOrEqual(2048 + 4096); // one oversized record may stand alone
+    const first = (f: string) => JSON.parse(fs.readFileSync(f, 'utf8').split('\n')[0]!);
+    const last = (f: string) => JSON.parse(fs.readFileSync(f, 'utf8').trim().split('\n').at(-1)!);
+    expect(first(fl[1]!).prev).toBe(last(fl[0]!).hash);
+    expect(first(fl[1]!).seq).toBe(last(fl[0]!).seq + 1);
+    expect((await verifyJournal(path.join(dataDir, 'audit'))).records).toBe(60);
+    // reopening resumes the chain in the newest file
+    const audit = await openAudit({ dataDir, serviceVersion: '1', env: {}, journal: { maxFileBytes: 2048 } });
+    await audit.record({ name: 'tollgate.upstream', server: 'fs', event: 'ready' });
+    await audit.close();
+    expect(await verifyJournal(path.join(dataDir, 'audit'))).toMatchObject({ ok: true, records: 61, lastSeq: 61 });
+    fs.rmSync(fl[1]!);
+    const v = await runCli(dataDir, ['verify']);
+    expect(v.code).toBe(1);
+    expect(v.out).toContain(`file ${path.basename(fl[2]!)} follows a missing file`);
+  });
+
+  it('a torn final line is reported by verify and at open, left in place, and the chain continues in a new file', async () => {
+    const dataDir = await journalWith(5);
+    const f = files(dataDir)[0]!;
+    fs.appendFileSync(f, '{"seq":6,"time":"2026-'); // a crash mid-write
+    const v1 = await runCli(dataDir, ['verify']);
+    expect(v1.code).toBe(0);
+    expect(v1.out).toContain('torn tail: journal-000001.jsonl:6: 22 bytes after the last complete record');
+    const audit = await openAudit({ dataDir, serviceVersion: '1', env: {} });
+    expect(audit.tornTail).toMatchObject({ file: f, line: 6, bytes: 22 });
+    await audit.record({ name: 'tollgate.upstream', server: 'fs', event: 'ready' });
+    await audit.close();
+    expect(files(dataDir)).toHaveLength(2);
+    expect(fs.readFileSync(f, 'utf8').endsWith('"time":"2026-')).toBe(true);
+    const v2 = await verifyJournal(path.join(dataDir, 'audit'));
+    expect(v2).toMatchObject({ ok: true, records: 6, lastSeq: 6, tornTails: [{ file: 'journal-000001.jsonl', line: 6, bytes: 22 }] });
+  });
+
+  it('refuses a second writer on the same journal', async () => {
+    const dataDir = tmp();
+    const a = await openAudit({ dataDir, serviceVersion: '1', env: {} });
+    fs.writeFileSync(path.join(dataDir, 'audit', 'journal.lock'), String(process.ppid)); // a live foreign pid
+    await expect(openAudit({ dataDir, serviceVersion: '1', env: {} })).rejects.toThrow(/in use by process/);
+    await a.close();
+  });
+
+  it('SIGKILL in the middle of a burst loses no record whose record() resolved', async () => {
+    const dataDir = tmp();
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'burst-child.ts'), dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const acked: string[] = [];
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    let buf = '';
+    const killed = new Promise<void>((resolve, reject) => {
+      child.on('exit', () => resolve());
+      child.on('error', reject);
+      child.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const parts = buf.split('\n');
+        buf = parts.pop()!;
+        for (const p of parts) if (p.startsWith('c-')) acked.push(p);
+        if (acked.length >= 600 && !child.killed) child.kill('SIGKILL');
+      });
+    });
+    await killed;
+    expect(stderr).toBe('');
+    expect(acked.length).toBeGreaterThanOrEqual(600);
+    const recs = files(dataDir).flatMap((f) => fs.readFileSync(f, 'utf8').split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l)));
+    const written = new Set(recs.map((r) => r.callId));
+    const lost = acked.filter((c) => !written.has(c));
+    expect(lost).toEqual([]);
+    expect(files(dataDir).length).toBeGreaterThan(1); // the burst crossed a rotation
+    const v = await verifyJournal(path.join(dataDir, 'audit'));
+    expect(v.ok).toBe(true);
+    expect(v.records).toBe(recs.length);
+    // a torn tail, if the kill landed mid-write, can only be at the end of the newest file
+    for (const t of v.tornTails) expect(t.file).toBe(path.basename(files(dataDir).at(-1)!));
+    // the stale lock of the dead writer is taken over, and the chain resumes
+    const audit = await openAudit({ dataDir, serviceVersion: '1', env: {} });
+    await audit.record({ name: 'tollgate.upstream', server: 'fs', event: 'ready' });
+    await audit.close();
+    expect(await verifyJournal(path.join(dataDir, 'audit'))).toMatchObject({ ok: true, records: recs.length + 1 });
+  });
+});
