@@ -1,0 +1,53 @@
+// Sandbox start-up cost per command: median wall time of `true` via bash, unsandboxed vs bubblewrap.
+// Run: npx tsx bench/sandbox-startup.ts [runs]
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createEgressProxy, probeSandbox, runSandboxed, type RunOptions } from '../gateway/sandbox/index.js';
+
+const runs = Number(process.argv[2] ?? 40);
+
+function stats(xs: number[]): string {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+  return `median ${q(0.5).toFixed(1)} ms  p90 ${q(0.9).toFixed(1)} ms  min ${s[0]!.toFixed(1)} ms  (n=${s.length})`;
+}
+
+async function time(fn: () => Promise<unknown>): Promise<number[]> {
+  await fn(); // warm-up
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await fn();
+    out.push(performance.now() - t);
+  }
+  return out;
+}
+
+const probe = await probeSandbox();
+if (!probe.ok) {
+  console.error(`sandbox unavailable: ${probe.reason}`);
+  process.exit(1);
+}
+const ws = await mkdtemp(path.join(os.tmpdir(), 'tollgate-bench-'));
+const proxy = await createEgressProxy({ decide: async () => ({ allow: false, reason: 'bench' }) });
+const base: RunOptions = {
+  script: 'true', cwd: ws, writableRoots: [ws], readOnly: false, protectedPaths: [],
+  network: { kind: 'none' }, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeoutMs: 10_000, maxOutputBytes: 65_536,
+};
+
+const rawSpawn = await time(() => new Promise<void>((resolve) => spawn('bash', ['-c', 'true'], { stdio: 'ignore' }).on('close', () => resolve())));
+const unsandboxed = await time(() => runSandboxed({ ...base, unsandboxed: true }));
+const sandboxed = await time(() => runSandboxed(base));
+const proxied = await time(() => runSandboxed({ ...base, network: { kind: 'proxy', proxy } }));
+
+const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+console.log(`node ${process.version}, ${os.cpus().length} cpus, bwrap ${probe.bwrap}, ${runs} runs each`);
+console.log(`spawn bash -c true (bare)          ${stats(rawSpawn)}`);
+console.log(`runSandboxed unsandboxed           ${stats(unsandboxed)}`);
+console.log(`runSandboxed bwrap, network none   ${stats(sandboxed)}`);
+console.log(`runSandboxed bwrap, network proxy  ${stats(proxied)}`);
+console.log(`sandbox overhead (median): +${(med(sandboxed) - med(unsandboxed)).toFixed(1)} ms (none), +${(med(proxied) - med(unsandboxed)).toFixed(1)} ms (proxy, includes the node bridge)`);
+await proxy.close();
+await rm(ws, { recursive: true, force: true });
