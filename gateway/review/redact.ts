@@ -1,4 +1,5 @@
 // Secret redaction for everything that leaves Tollgate towards the reviewer, a human or the state dir.
+import { redactText as auditRedactText } from '../audit/index.js';
 
 const SECRET_KEY = /(pass(word|wd|phrase)?|secret|token|api[-_]?key|apikey|auth(orization)?|credential|private[-_]?key|cookie|session[-_]?id|access[-_]?key)/i;
 
@@ -20,12 +21,12 @@ const PATTERNS: ReadonlyArray<[kind: string, re: RegExp]> = [
 // `key=value` / `"key": "value"` / `KEY: value` where the key name says it holds a secret.
 const ASSIGNMENT = /((?:[A-Za-z0-9_.-]*)(?:pass(?:word|wd|phrase)?|secret|token|api[-_]?key|apikey|authorization|credential|private[-_]?key|access[-_]?key)[A-Za-z0-9_.-]*["']?\s*[:=]\s*["']?)([^\s"',;&}]{4,})/gi;
 
-/** Replaces known secret shapes in free text. Pure. */
+/** Replaces known secret shapes in free text: the audit trail's shapes plus the reviewer's broader key names. Pure. */
 export function redactText(text: string): string {
-  let out = text;
+  let out = auditRedactText(text);
   for (const [kind, re] of PATTERNS) out = out.replace(re, `[REDACTED:${kind}]`);
   return out.replace(ASSIGNMENT, (_m, key: string, value: string) =>
-    value.startsWith('[REDACTED') ? `${key}${value}` : `${key}[REDACTED]`,
+    value.includes('[REDACTED') ? `${key}${value}` : `${key}[REDACTED]`,
   );
 }
 

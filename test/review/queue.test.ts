@@ -80,11 +80,18 @@ describe('approvals queue decided from another process', () => {
   });
 
   it('bad input gets a precise message and exit 2; unknown id exit 1', async () => {
-    expect(await cli(stateDir, 'approve')).toMatchObject({ code: 2, stderr: expect.stringMatching(/missing approval ID/) });
-    expect(await cli(stateDir, 'deny', 'abcdefgh', '--reason')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--reason needs/) });
-    expect(await cli(stateDir, 'frobnicate')).toMatchObject({ code: 2 });
-    expect(await cli(stateDir, 'approve', 'abcdefgh')).toMatchObject({ code: 1, stderr: expect.stringMatching(/no pending approval/) });
-    expect((await cli(stateDir, 'list')).stdout).toMatch(/No pending approvals/);
+    const [a, b, c, d, e] = await Promise.all([
+      cli(stateDir, 'approve'),
+      cli(stateDir, 'deny', 'abcdefgh', '--reason'),
+      cli(stateDir, 'frobnicate'),
+      cli(stateDir, 'approve', 'abcdefgh'),
+      cli(stateDir, 'list'),
+    ]);
+    expect(a).toMatchObject({ code: 2, stderr: expect.stringMatching(/missing approval ID/) });
+    expect(b).toMatchObject({ code: 2, stderr: expect.stringMatching(/--reason needs/) });
+    expect(c).toMatchObject({ code: 2 });
+    expect(d).toMatchObject({ code: 1, stderr: expect.stringMatching(/no pending approval/) });
+    expect(e.stdout).toMatch(/No pending approvals/);
   });
 });
 

@@ -1,0 +1,110 @@
+// The approval page for one queued call: GET shows it, POST decides it. Mounted by the integrator under /console.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import { getCookie, setCookie } from 'hono/cookie';
+import { ApprovalQueue, ApprovalQueueError, type PendingApproval } from '../review/index.js';
+
+export interface ApprovalPageOptions {
+  queue: ApprovalQueue;
+  /** Who is deciding, e.g. from console auth; defaults to "approval-page". */
+  approverOf?: (c: Context) => string | undefined;
+}
+
+const CSRF_COOKIE = 'tollgate_csrf';
+const DECISIONS = { approve_once: 'Approve once', approve_session: 'Approve for this session', approve_tool_session: 'Approve this tool for the session', deny: 'Deny' } as const;
+type PageDecision = keyof typeof DECISIONS;
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
+
+function secureHeaders(c: Context) {
+  c.header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+  c.header('X-Frame-Options', 'DENY'); // an approval page must never be clickjacked
+  c.header('Referrer-Policy', 'no-referrer'); // the token is in the URL
+  c.header('Cache-Control', 'no-store');
+  c.header('X-Content-Type-Options', 'nosniff');
+}
+
+function layout(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(title)} · Tollgate</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}pre{background:#f4f4f4;padding:.75rem;overflow:auto;white-space:pre-wrap;word-break:break-word}dt{font-weight:600}dd{margin:0 0 .6rem 0}button{font:inherit;padding:.4rem .9rem;margin:.2rem .3rem .2rem 0;cursor:pointer}.deny{background:#b00020;color:#fff;border:0}.risk{font-weight:600}</style></head><body>${body}</body></html>`;
+}
+
+function pendingPage(item: PendingApproval, csrf: string, action: string): string {
+  const review = !item.reviewer
+    ? '<p>Automated review: not run.</p>'
+    : 'failure' in item.reviewer
+      ? `<p>Automated review failed (${esc(item.reviewer.failure)}), so a person must decide.</p>`
+      : `<p>Automated reviewer: <span class="risk">${esc(item.reviewer.riskLevel)} risk</span> — ${esc(item.reviewer.rationale)}</p>`;
+  const reasons = item.policyReasons.length ? `<dt>Why approval is needed</dt><dd><ul>${item.policyReasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul></dd>` : '';
+  const hidden = `<input type="hidden" name="csrf" value="${esc(csrf)}">`;
+  const approveButtons = (['approve_once', 'approve_session', 'approve_tool_session'] as const)
+    .map((d) => `<button type="submit" name="decision" value="${d}">${esc(DECISIONS[d])}</button>`)
+    .join('');
+  return layout(
+    `Approve ${item.tool}?`,
+    `<h1>Approve this tool call?</h1>
+<dl><dt>Tool</dt><dd><code>${esc(item.tool)}</code> on server <code>${esc(item.server)}</code></dd>
+<dt>Session</dt><dd><code>${esc(item.sessionId)}</code>${item.identity ? ` (${esc(item.identity)})` : ''}</dd>
+<dt>Arguments</dt><dd><pre>${esc(JSON.stringify(item.arguments, null, 2))}</pre></dd>${reasons}</dl>
+${review}
+<form method="post" action="${esc(action)}">${hidden}${approveButtons}</form>
+<form method="post" action="${esc(action)}">${hidden}<p><label>Reason (shown to the agent)<br><input type="text" name="reason" maxlength="500" size="50"></label></p><button class="deny" type="submit" name="decision" value="deny">Deny</button></form>
+<p><small>Expires ${esc(item.expiresAt)}. Secrets in the arguments are hidden.</small></p>`,
+  );
+}
+
+const message = (title: string, text: string) => layout(title, `<h1>${esc(title)}</h1><p>${esc(text)}</p>`);
+
+function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Origin must be our own when the browser sends it; a cross-site form post is refused. */
+function originAllowed(c: Context): boolean {
+  const origin = c.req.header('origin');
+  if (!origin) return c.req.header('sec-fetch-site') !== 'cross-site';
+  try {
+    return new URL(origin).host === (c.req.header('host') ?? new URL(c.req.url).host);
+  } catch {
+    return false;
+  }
+}
+
+export function approvalPage(opts: ApprovalPageOptions): Hono {
+  const app = new Hono();
+  const { queue } = opts;
+
+  app.get('/approve/:token', async (c) => {
+    secureHeaders(c);
+    const item = await queue.getByToken(c.req.param('token'));
+    if (!item) return c.html(message('Nothing to approve', 'This approval link is unknown, expired or already decided.'), 404);
+    const csrf = getCookie(c, CSRF_COOKIE) ?? randomBytes(24).toString('base64url');
+    setCookie(c, CSRF_COOKIE, csrf, { httpOnly: true, sameSite: 'Strict', path: '/', secure: new URL(c.req.url).protocol === 'https:' });
+    return c.html(pendingPage(item, csrf, c.req.path));
+  });
+
+  app.post('/approve/:token', async (c) => {
+    secureHeaders(c);
+    if (!originAllowed(c)) return c.html(message('Refused', 'This request did not come from the Tollgate approval page.'), 403);
+    const form = await c.req.parseBody();
+    const cookie = getCookie(c, CSRF_COOKIE);
+    const sent = typeof form.csrf === 'string' ? form.csrf : '';
+    if (!cookie || !sent || !sameToken(cookie, sent)) return c.html(message('Refused', 'The form has expired; reload the approval page and try again.'), 403);
+    const decision = form.decision;
+    if (typeof decision !== 'string' || !(decision in DECISIONS)) return c.html(message('Refused', 'Unknown decision; choose one of the buttons on the page.'), 400);
+    const item = await queue.getByToken(c.req.param('token'));
+    if (!item) return c.html(message('Nothing to approve', 'This approval link is unknown, expired or already decided.'), 404);
+    const reason = typeof form.reason === 'string' && form.reason.trim() ? form.reason.trim().slice(0, 500) : undefined;
+    try {
+      await queue.decide(item.id, { decision: decision as PageDecision, channel: 'url', approver: opts.approverOf?.(c) ?? 'approval-page', ...(reason ? { reason } : {}) });
+    } catch (err) {
+      if (err instanceof ApprovalQueueError) return c.html(message('Already decided', 'Someone else decided this call first, or it expired.'), 409);
+      throw err;
+    }
+    return c.html(message('Decision recorded', `${DECISIONS[decision as PageDecision]}: ${item.tool}. You can close this page.`));
+  });
+
+  return app;
+}
