@@ -55,6 +55,13 @@ describe('shell exec through an MCP client', () => {
     expect(existsSync(path.join(w.ws, 'sub-moved'))).toBe(false);
   });
 
+  it('has no capabilities: cannot remount the read-only root', async () => {
+    const r = await c.call({ command: 'grep CapEff /proc/self/status; mount -o remount,rw / && touch /etc/tollgate-remounted' });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toContain('CapEff:\t0000000000000000');
+    expect(existsSync('/etc/tollgate-remounted')).toBe(false);
+  });
+
   it('$HOME inside is private and discarded', async () => {
     const r = await c.call({ command: 'echo $HOME; echo kept > "$HOME/note" && cat "$HOME/note"' });
     expect(text(r)).toContain('/tmp/home');
