@@ -31,7 +31,7 @@ const SECRET_SHAPES: ReadonlyArray<[label: string, pattern: RegExp, keep?: strin
   ['auth-header', /\b((?:proxy-)?authorization|x-api-key|api-key|cookie)(\s*[:=]\s*)[^\r\n"',}]+/gi, '$1$2'],
   ['bearer', /\b(Bearer|Basic|Token)(\s+)[A-Za-z0-9._~+/=-]{8,}/g, '$1$2'],
   // user:password@ in any URL
-  ['url-password', /\b([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s@/]+@/gi, '$1'],
+  ['url-password', /\b([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s@/]+(?=@)/gi, '$1'],
   // KEY=value assignments in env dumps and shell lines
   ['assignment', /\b([A-Za-z0-9_]*(?:SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|ACCESS_?KEY)[A-Za-z0-9_]*)(\s*[=:]\s*)(?!\[REDACTED)["']?[^\s"'&;]{4,}["']?/gi, '$1$2'],
 ];

@@ -17,19 +17,19 @@ export interface Evidence {
 
 const MAX_EVIDENCE_RECORDS = 400;
 
-/** Pure: picks the records in [around-window, around+window], narrowed to calls that touched `host` when given. */
+/** Pure: picks the records in [around-window, around+window], narrowed to the sessions that touched `host` when given. */
 export function assembleEvidence(records: Rec[], o: { alert: string; around: Date; windowMinutes: number; host?: string }): Evidence {
   const from = o.around.getTime() - o.windowMinutes * 60_000;
   const to = o.around.getTime() + o.windowMinutes * 60_000;
   let inWindow = records.filter((r) => { const t = Date.parse(r.time); return t >= from && t <= to; });
   if (o.host) {
+    // the records that name the host, plus everything their sessions did in the window (the intent around it)
     const host = o.host.toLowerCase();
-    const touched = new Set(inWindow.filter((r) => r.callId && (
+    const hits = new Set(inWindow.filter((r) =>
       (r.name === 'tollgate.network_decision' && String(r.host).toLowerCase() === host)
-      || (r.name === 'tollgate.tool_call' && JSON.stringify(r.arguments ?? '').toLowerCase().includes(host))
-    )).map((r) => r.callId as string));
-    const sessions = new Set(inWindow.filter((r) => r.callId && touched.has(r.callId)).map((r) => r.sessionId));
-    inWindow = inWindow.filter((r) => (r.callId ? touched.has(r.callId) : sessions.has(r.sessionId)));
+      || (r.name === 'tollgate.tool_call' && JSON.stringify(r.arguments ?? '').toLowerCase().includes(host))));
+    const sessions = new Set([...hits].map((r) => r.sessionId).filter((s) => s !== undefined));
+    inWindow = inWindow.filter((r) => hits.has(r) || (r.sessionId !== undefined && sessions.has(r.sessionId)));
   }
   const picked = inWindow.slice(-MAX_EVIDENCE_RECORDS);
   const callIds = [...new Set(picked.map((r) => r.callId).filter((c): c is string => typeof c === 'string'))];

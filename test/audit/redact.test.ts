@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { redact, redactText } from '../../gateway/audit/index.js';
+
+const SHAPES: Array<[string, string]> = [
+  ['openai', 'sk-proj-abcdefghijklmnopqrstuvwxyz0123456789'],
+  ['anthropic', 'sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345'],
+  ['github', 'ghp_abcdefghijklmnopqrstuvwxyz0123456789AB'],
+  ['github-pat', 'github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz'],
+  ['aws', 'AKIAIOSFODNN7EXAMPLE'],
+  ['slack', 'xoxb-123456789012-abcdefghijklmnop'],
+  ['jwt', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U'],
+];
+
+describe('redact', () => {
+  it.each(SHAPES)('removes a %s secret from free text', (_label, secret) => {
+    const out = redactText(`before ${secret} after`);
+    expect(out).not.toContain(secret);
+    expect(out).toMatch(/^before \[REDACTED:[a-z-]+\] after$/);
+  });
+
+  it('removes bearer tokens, Authorization headers, URL passwords, private keys and KEY=value assignments', () => {
+    const text = [
+      'curl -H "Authorization: Bearer abc.def.ghi123456" https://x',
+      'Bearer zzzzzzzzzzzzzzzzzzzz',
+      'git clone https://bob:hunter2secret@git.example.com/repo.git',
+      '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----',
+      'DB_PASSWORD=correcthorse export MY_TOKEN="tok_live_123456"',
+    ].join('\n');
+    const out = redactText(text);
+    for (const s of ['abc.def.ghi123456', 'zzzzzzzzzzzzzzzzzzzz', 'hunter2secret', 'MIIEowIBAAKCAQEA', 'correcthorse', 'tok_live_123456']) {
+      expect(out).not.toContain(s);
+    }
+    expect(out).toContain('https://bob:[REDACTED:url-password]@git.example.com/repo.git');
+    expect(out).toContain('DB_PASSWORD=[REDACTED:assignment]');
+  });
+
+  it('leaves ordinary text alone', () => {
+    const text = 'git push origin main && ls -la /tmp; max_tokens=512 see https://example.com/a?b=c';
+    expect(redactText(text)).toBe(text);
+  });
+
+  it('replaces values of sensitive and configured keys at any depth, and does not mutate its input', () => {
+    const input = { headers: { Authorization: 'x', 'X-Api-Key': 'y' }, nested: [{ password: 'p', customerSsn: '123-45-6789', ok: 1 }] };
+    const copy = structuredClone(input);
+    const out = redact(input, { keys: ['customer_ssn'] }) as typeof input;
+    expect(out.headers).toEqual({ Authorization: '[REDACTED:key]', 'X-Api-Key': '[REDACTED:key]' });
+    expect(out.nested[0]).toEqual({ password: '[REDACTED:key]', customerSsn: '[REDACTED:key]', ok: 1 });
+    expect(input).toEqual(copy);
+  });
+
+  it('caps long strings and oversized values, after redacting', () => {
+    const long = `${'a'.repeat(5000)} sk-proj-abcdefghijklmnopqrstuvwxyz0123456789`;
+    const s = redact(long, { maxFieldBytes: 1000 }) as string;
+    expect(Buffer.byteLength(s)).toBeLessThan(1100);
+    expect(s).toMatch(/…\[truncated \d+ bytes\]$/);
+    const big = redact({ items: Array.from({ length: 500 }, (_, i) => `item-${i} ghp_abcdefghijklmnopqrstuvwxyz0123456789AB`) }, { maxFieldBytes: 2000 }) as Record<string, unknown>;
+    expect(big.$truncated).toBe(true);
+    expect(big.bytes).toBeGreaterThan(2000);
+    expect(String(big.preview)).not.toContain('ghp_abc');
+  });
+
+  it('survives cycles and odd values', () => {
+    const a: Record<string, unknown> = { n: 1n, d: new Date(0), u: undefined };
+    a.self = a;
+    expect(redact(a)).toEqual({ n: '1', d: '1970-01-01T00:00:00.000Z', self: '[cycle]' });
+  });
+});
