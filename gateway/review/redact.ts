@@ -1,7 +1,7 @@
 // Secret redaction for everything that leaves Tollgate towards the reviewer, a human or the state dir.
 import { redactText as auditRedactText } from '../audit/index.js';
 
-const SECRET_KEY = /(pass(word|wd|phrase)?|secret|token|api[-_]?key|apikey|auth(orization)?|credential|private[-_]?key|cookie|session[-_]?id|access[-_]?key)/i;
+const SECRET_KEY = /(pass(word|wd|phrase)?|secret|token|api[-_]?key|apikey|authorization|auth[-_]?(token|key|header)|credential|private[-_]?key|cookie|session[-_]?id|access[-_]?key)/i;
 
 // Known credential shapes; each replaced by a marker that still says what kind of thing was there.
 const PATTERNS: ReadonlyArray<[kind: string, re: RegExp]> = [
@@ -15,18 +15,17 @@ const PATTERNS: ReadonlyArray<[kind: string, re: RegExp]> = [
   ['google-api-key', /\bAIza[0-9A-Za-z_-]{35}\b/g],
   ['stripe-key', /\b[rs]k_(live|test)_[A-Za-z0-9]{16,}/g],
   ['bearer', /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{12,}/gi],
-  ['url-credentials', /(?<=[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:)[^\s/@]+(?=@)/gi],
 ];
 
-// `key=value` / `"key": "value"` / `KEY: value` where the key name says it holds a secret.
-const ASSIGNMENT = /((?:[A-Za-z0-9_.-]*)(?:pass(?:word|wd|phrase)?|secret|token|api[-_]?key|apikey|authorization|credential|private[-_]?key|access[-_]?key)[A-Za-z0-9_.-]*["']?\s*[:=]\s*["']?)([^\s"',;&}]{4,})/gi;
+// `key=value` / `"key": "value"` / `KEY: value`; the key name is checked separately to keep the scan linear.
+const ASSIGNMENT = /\b([A-Za-z][A-Za-z0-9_.-]{0,63})(["']?\s*[:=]\s*["']?)([^\s"',;&}]{4,})/g;
 
 /** Replaces known secret shapes in free text: the audit trail's shapes plus the reviewer's broader key names. Pure. */
 export function redactText(text: string): string {
   let out = auditRedactText(text);
   for (const [kind, re] of PATTERNS) out = out.replace(re, `[REDACTED:${kind}]`);
-  return out.replace(ASSIGNMENT, (_m, key: string, value: string) =>
-    value.includes('[REDACTED') ? `${key}${value}` : `${key}[REDACTED]`,
+  return out.replace(ASSIGNMENT, (m, key: string, sep: string, value: string) =>
+    SECRET_KEY.test(key) && !value.includes('[REDACTED') ? `${key}${sep}[REDACTED]` : m,
   );
 }
 
@@ -38,7 +37,7 @@ export function redactValue(value: unknown, depth = 0): unknown {
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      out[k] = SECRET_KEY.test(k) && v !== null && v !== '' && typeof v !== 'boolean' ? '[REDACTED]' : redactValue(v, depth + 1);
+      out[k] = SECRET_KEY.test(k) && v !== null && v !== '' && typeof v !== 'boolean' && typeof v !== 'number' ? '[REDACTED]' : redactValue(v, depth + 1);
     }
     return out;
   }

@@ -73,6 +73,9 @@ describe('redaction', () => {
   });
   it('leaves ordinary text alone', () => {
     expect(redactText('git push origin main; ls -la /tmp')).toBe('git push origin main; ls -la /tmp');
+    expect(redactText('author: Jane Doe, authorized=yes')).toBe('author: Jane Doe, authorized=yes');
+    expect(redactText('db_password=hunter22 and MY_SERVICE_TOKEN: abcd1234')).toMatch(/^db_password=\[REDACTED[^\]]*\] and MY_SERVICE_TOKEN: \[REDACTED[^\]]*\]$/);
+    expect(redactText('{"dbPasswd": "xyz12345", "sessionId": "abcd-efgh"}')).toBe('{"dbPasswd": "[REDACTED]", "sessionId": "[REDACTED]"}');
   });
   it('redacts values under secret-named keys, deeply', () => {
     expect(redactValue({ a: { apiKey: 'x1', nested: [{ token: 'abc' }] }, path: '/tmp' })).toEqual({ a: { apiKey: '[REDACTED]', nested: [{ token: '[REDACTED]' }] }, path: '/tmp' });
