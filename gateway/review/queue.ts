@@ -225,6 +225,27 @@ export class ApprovalQueue {
     }
   }
 
+  /** Removes items whose deadline passed more than `graceMs` ago (left behind by a gateway that stopped). */
+  async prune(graceMs = 60 * 60_000): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return 0;
+    }
+    let removed = 0;
+    for (const n of names) {
+      if (!n.endsWith('.json') || n.endsWith('.decision.json') || n.startsWith('.')) continue;
+      const id = n.slice(0, -'.json'.length);
+      const item = await this.get(id);
+      if (item && Date.parse(item.expiresAt) + graceMs < Date.now()) {
+        await this.remove(id);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   /** Removes an item and its decision (the gateway does this once it has acted). */
   async remove(id: string): Promise<void> {
     await unlink(this.#itemPath(id)).catch(() => {});

@@ -108,6 +108,16 @@ describe('queue timeouts and cancellation', () => {
     expect(await queue.list()).toEqual([]);
   });
 
+  it('expired items are not listed and stale ones are pruned', async () => {
+    const queue = new ApprovalQueue({ stateDir });
+    await queue.enqueue(request(), { timeoutMs: 1 });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(await queue.list()).toEqual([]);
+    expect(await queue.prune(60_000)).toBe(0);
+    expect(await queue.prune(0)).toBe(1);
+    expect(await readdir(join(stateDir, 'approvals'))).toEqual([]);
+  });
+
   it('a client without elicitation and no queue gets "unavailable" (deny)', async () => {
     const d = await escalationFor({ elicitationForm: false, elicitationUrl: false }, {}).decide(request(), { signal: new AbortController().signal, timeoutMs: 1000 });
     expect(d).toMatchObject({ decision: 'unavailable', channel: 'none' });
