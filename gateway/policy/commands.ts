@@ -1,0 +1,605 @@
+// Built-in knowledge of shell commands: the read-only set with flag guards, wrappers, and known-dangerous patterns.
+import { posix } from 'node:path';
+import type { Decision } from './schema.js';
+import { stricter } from './verdict.js';
+import { hostOfUrl, normalizeHost } from './network.js';
+
+/** A shell word: its static value when provable (quotes removed), else null; glob = unquoted * ? [ present. */
+export type Word = { value: string | null; raw: string; glob: boolean };
+
+export type Classification = {
+  decision: Decision;
+  reasons: string[];
+  matched: string[];
+  /** A known-dangerous pattern: rules may tighten it but never lower it below ask. */
+  dangerous: boolean;
+  hosts: string[];
+};
+
+export type ClassifyContext = {
+  /** 0 for a top-level stage, >0 when the command reads the previous pipeline stage's output. */
+  pipeIndex: number;
+  /** Parse and classify a nested script (bash -c, eval); depth-limited by the caller. */
+  nested(script: string): Classification;
+  /** Applies admin shell rules to one argv; null when none matched. */
+  rules(argv: (string | null)[]): { decision: Decision; reasons: string[]; matched: string[] } | null;
+  protectedPaths: string[];
+};
+
+export const empty = (): Classification => ({ decision: 'allow', reasons: [], matched: [], dangerous: false, hosts: [] });
+const allow = (reason: string): Classification => ({ ...empty(), reasons: [reason] });
+const review = (reason: string): Classification => ({ ...empty(), decision: 'review', reasons: [reason] });
+const ask = (reason: string): Classification => ({ ...empty(), decision: 'ask', reasons: [reason], dangerous: true });
+
+export function merge(...parts: Classification[]): Classification {
+  const out = empty();
+  for (const p of parts) {
+    out.decision = stricter(out.decision, p.decision);
+    out.dangerous ||= p.dangerous;
+    for (const r of p.reasons) if (!out.reasons.includes(r)) out.reasons.push(r);
+    for (const m of p.matched) if (!out.matched.includes(m)) out.matched.push(m);
+    for (const h of p.hosts) if (!out.hosts.includes(h)) out.hosts.push(h);
+  }
+  // allow-reasons are noise once something stricter applies
+  if (out.decision !== 'allow') out.reasons = out.reasons.filter((r) => !r.startsWith('read-only:'));
+  return out;
+}
+
+/** Commands that only read, whatever their flags. */
+const SIMPLE_SAFE = new Set(
+  ('ls cat head tail wc grep egrep fgrep zgrep zcat bzcat xzcat du df ps stat file diff cmp which whereis pwd echo printf true false : test [ ' +
+    'basename dirname realpath readlink uname whoami id groups uptime free nproc lscpu lsblk cut tr nl column paste join comm fold fmt rev tac ' +
+    'expand unexpand seq md5sum sha1sum sha224sum sha256sum sha384sum sha512sum b2sum cksum sum od hexdump strings jq pgrep pstree sleep cd ' +
+    'pushd popd dirs type locale arch tty expr cal vmstat w who lsof getconf numfmt tsort wait').split(' '),
+);
+const SYSTEM_DIRS = ['/bin/', '/usr/bin/', '/usr/local/bin/', '/sbin/', '/usr/sbin/', '/opt/homebrew/bin/'];
+const DISK_TOOLS = /^(dd|mkfs(\..+)?|mke2fs|fdisk|sfdisk|cfdisk|gdisk|sgdisk|parted|wipefs|mkswap|swapon|swapoff|mount|umount|losetup|cryptsetup|shred|wipe|blkdiscard|hdparm|diskutil|format)$/;
+const SYSTEM_TOOLS = /^(shutdown|reboot|halt|poweroff|init|telinit|iptables|ip6tables|nft|ufw|modprobe|insmod|rmmod|useradd|userdel|usermod|groupadd|groupdel|passwd|chpasswd|visudo|chroot|setenforce|launchctl)$/;
+const PRIV = /^(sudo|doas|su|pkexec|runuser)$/;
+const SHELLS = /^(bash|sh|zsh|dash|ksh|mksh|fish|ash|csh|tcsh)$/;
+const INTERPRETERS = /^(python[0-9.]*|pypy[0-9.]*|node|nodejs|deno|bun|perl[0-9.]*|ruby[0-9.]*|irb|php[0-9.]*|lua[0-9.]*|luajit|Rscript|osascript|pwsh|powershell|tclsh|wish|julia|elixir|erl|groovy|jshell)$/;
+const VERSION_TOOLS = /^(node|npm|npx|pnpm|yarn|python[0-9.]*|pip[0-9.]*|go|cargo|rustc|rustup|java|javac|tsc|make|cmake|gcc|g\+\+|clang|docker|kubectl|gh|git|deno|bun|ruby|perl|php|terraform|helm|uv|poetry|bash|zsh)$/;
+const SAFE_ENV_VARS = /^(LANG|LC_[A-Z]+|TZ|NO_COLOR|FORCE_COLOR|CLICOLOR|COLUMNS|LINES|TERM|CI|GIT_PAGER|PAGER)$/;
+/** Names worth flagging when a script cannot be fully parsed. */
+export const DANGEROUS_NAMES = /^(rm|sudo|doas|su|pkexec|dd|mkfs(\..+)?|fdisk|sfdisk|parted|wipefs|shred|mkswap|chmod|chown|chgrp|shutdown|reboot|halt|poweroff|eval|exec)$/;
+
+const isFlag = (v: string | null): boolean => v !== null && v.startsWith('-') && v !== '-';
+/** Short flag letters of `-abc` style words, up to `--`. */
+function shortFlags(args: (string | null)[]): Set<string> {
+  const s = new Set<string>();
+  for (const a of args) {
+    if (a === '--') break;
+    if (a && /^-[A-Za-z0-9]+$/.test(a)) for (const c of a.slice(1)) s.add(c);
+  }
+  return s;
+}
+const hasLong = (args: (string | null)[], ...names: string[]): boolean =>
+  args.some((a) => a !== null && names.some((n) => a === n || a.startsWith(`${n}=`)));
+const positionals = (args: (string | null)[]): (string | null)[] => {
+  const out: (string | null)[] = [];
+  let dashdash = false;
+  for (const a of args) {
+    if (!dashdash && a === '--') dashdash = true;
+    else if (dashdash || !isFlag(a)) out.push(a);
+  }
+  return out;
+};
+
+/** Writes here can change how future commands or logins behave, or the system itself. */
+export function isSensitivePath(p: string, protectedPaths: string[] = []): boolean {
+  if (/^(~|\$HOME|\$\{HOME\})/.test(p)) return true;
+  if (/^\/dev\/(null|stdout|stderr|tty|fd\/\d+)$/.test(p)) return false;
+  if (/^\/(etc|usr|bin|sbin|lib|lib64|boot|sys|proc|root|var|opt|dev|home|Library|System)(\/|$)/.test(p) || p === '/') return true;
+  const segments = p.split('/').filter((s) => s !== '' && s !== '.' && s !== '..');
+  if (segments.some((s) => s.startsWith('.'))) return true;
+  const norm = posix.normalize(p).replace(/^\.\//, '');
+  return protectedPaths.some((pp) => norm === pp || norm.startsWith(`${pp.replace(/\/$/, '')}/`));
+}
+
+function writes(what: string, targets: (string | null)[], raw: string[], ctx: ClassifyContext): Classification {
+  const shown = targets.map((t, i) => t ?? raw[i] ?? '?');
+  const sensitive = shown.filter((t) => isSensitivePath(t, ctx.protectedPaths));
+  if (sensitive.length) return ask(`${what} writes to a protected location (${sensitive.join(', ')}): dotfiles, shell rc, .ssh, .git internals and system paths`);
+  return review(`${what} modifies files`);
+}
+
+/** Classifies one simple command (argv after quote removal), unwrapping wrappers like env, command, xargs, sudo. */
+export function classifyArgv(words: Word[], ctx: ClassifyContext, restricted = false): Classification {
+  if (words.length === 0) return empty();
+  const vals = words.map((w) => w.value);
+  const first = words[0]!;
+  if (first.value === null) {
+    const lead = /^[\w./-]*/.exec(first.raw.replace(/["'\\]/g, ''))![0];
+    const c = review(`command name "${first.raw}" is dynamic`);
+    return DANGEROUS_NAMES.test(posix.basename(lead)) ? merge(c, ask(`dynamic command name starts like ${posix.basename(lead)}`)) : c;
+  }
+  const name0 = first.value;
+  if (/[^\x20-\x7e]/.test(name0)) {
+    const look = name0.normalize('NFKC');
+    return ask(`command name "${name0}" contains non-ASCII characters${look !== name0 ? ` (looks like "${look}")` : ''}; look-alike commands are not trusted`);
+  }
+  const name = posix.basename(name0);
+  const pathQualified = name0.includes('/');
+  const args = vals.slice(1);
+  let builtin = classifyBuiltin(name, args, words.slice(1), ctx, restricted);
+  if (pathQualified && !SYSTEM_DIRS.some((d) => name0 === d + name) && builtin.decision === 'allow') {
+    builtin = review(`${name0} is not a system binary; only known commands from system directories are auto-allowed`);
+  }
+  if (restricted && builtin.decision === 'allow' && !SIMPLE_SAFE.has(name)) {
+    builtin = review(`${name} receives file names from find/xargs as extra arguments; only flag-free read-only commands are auto-allowed there`);
+  }
+  const rule = ctx.rules([name, ...args]);
+  if (!rule) return builtin;
+  let decision = rule.decision;
+  const reasons = [...rule.reasons];
+  if (builtin.dangerous && decision !== 'deny' && decision !== 'ask') {
+    decision = 'ask';
+    reasons.push(...builtin.reasons, 'a rule cannot lower a known-dangerous command below ask');
+  } else if (builtin.decision === 'deny') {
+    decision = 'deny';
+    reasons.push(...builtin.reasons);
+  }
+  return { decision, reasons, matched: [...builtin.matched, ...rule.matched], dangerous: builtin.dangerous, hosts: builtin.hosts };
+}
+
+function classifyBuiltin(name: string, args: (string | null)[], words: Word[], ctx: ClassifyContext, restricted: boolean): Classification {
+  const inner = (from: number, r = restricted) => classifyArgv(words.slice(from), ctx, r);
+  const dynamicArg = args.findIndex((a) => a === null);
+
+  if (SIMPLE_SAFE.has(name)) return allow(`read-only: ${name}`);
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V' || args[0] === 'version') && VERSION_TOOLS.test(name)) {
+    return allow(`read-only: ${name} ${args[0]}`);
+  }
+  if (PRIV.test(name)) {
+    let i = 0;
+    while (i < args.length && isFlag(args[i]!)) i += /^-[ugCrthpU]$/.test(args[i]!) ? 2 : 1;
+    const c = ask(`${name} runs a command with elevated privileges`);
+    if (name === 'su') return c;
+    return i < args.length ? merge(c, inner(i)) : c;
+  }
+  if (DISK_TOOLS.test(name)) return ask(`${name} is a disk/low-level data tool`);
+  if (SYSTEM_TOOLS.test(name)) return ask(`${name} changes system state (power, firewall, users, kernel)`);
+
+  switch (name) {
+    case 'command': {
+      if (args[0] === '-v' || args[0] === '-V') return allow('read-only: command -v');
+      let i = 0;
+      while (args[i] === '-p' || args[i] === '--') i++;
+      return i < args.length ? inner(i) : allow('read-only: command');
+    }
+    case 'builtin':
+    case 'exec':
+    case 'nohup':
+    case 'setsid':
+      return args.length ? inner(0) : review(`${name} without a command`);
+    case 'nice': {
+      let i = 0;
+      while (i < args.length && isFlag(args[i]!)) i += args[i] === '-n' ? 2 : 1;
+      return i < args.length ? inner(i) : allow('read-only: nice');
+    }
+    case 'time': {
+      let i = 0;
+      while (i < args.length && isFlag(args[i]!)) {
+        if (args[i] === '-o' || args[i] === '--output') return review('time -o writes a file');
+        i += args[i] === '-f' ? 2 : 1;
+      }
+      return i < args.length ? inner(i) : allow('read-only: time');
+    }
+    case 'timeout': {
+      let i = 0;
+      while (i < args.length && isFlag(args[i]!)) i += args[i] === '-s' || args[i] === '-k' ? 2 : 1;
+      return i + 1 < args.length ? inner(i + 1) : review('timeout without a command');
+    }
+    case 'stdbuf':
+    case 'ionice': {
+      let i = 0;
+      while (i < args.length && isFlag(args[i]!)) i += /^-[ioecnp]$/.test(args[i]!) ? 2 : 1;
+      return i < args.length ? inner(i) : review(`${name} without a command`);
+    }
+    case 'env': {
+      let i = 0;
+      const parts: Classification[] = [];
+      for (; i < args.length; i++) {
+        const a = args[i]!;
+        if (a === null) return review('env with a dynamic argument');
+        if (a === '-S' || a.startsWith('--split-string') || /^-[a-zA-Z]*S/.test(a)) return ask('env -S runs a string as a command line');
+        if (a === '-u' || a === '-C' || a === '--chdir' || a === '--unset') { i++; continue; }
+        if (isFlag(a)) continue;
+        const m = /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(a);
+        if (!m) break;
+        parts.push(envAssignment(m[1]!, a.slice(m[0].length)));
+      }
+      if (i >= args.length) return review('env without a command prints the whole environment, which may hold secrets');
+      return merge(...parts, inner(i));
+    }
+    case 'printenv':
+      return review('printenv may print secrets from the environment');
+    case 'xargs': {
+      let i = 0;
+      for (; i < args.length; i++) {
+        const a = args[i]!;
+        if (a === null) return review('xargs with a dynamic argument');
+        if (!isFlag(a)) break;
+        if (/^-[IinPdELsa]$/.test(a) || /^--(max-args|max-procs|delimiter|arg-file|eof|max-lines|max-chars|replace)$/.test(a)) i++;
+      }
+      return i < args.length ? inner(i, true) : allow('read-only: xargs echo');
+    }
+    case 'eval': {
+      if (dynamicArg >= 0) return ask('eval of a dynamic string');
+      return merge(review('eval runs a constructed command line'), ctx.nested(args.join(' ')));
+    }
+    case 'source':
+    case '.':
+      return review(`${name} runs a script file in the current shell`);
+    case 'rm': {
+      if (restricted) return ask('rm fed by find/xargs deletes many files');
+      const f = shortFlags(args);
+      if (f.has('r') || f.has('R') || f.has('f') || hasLong(args, '--recursive', '--force', '--no-preserve-root', '--dir')) {
+        return ask('rm with recursive/force flags (irreversible deletion)');
+      }
+      if (words.some((w) => w.glob)) return ask('rm with a wildcard');
+      const targets = positionals(args);
+      return writes('rm', targets, words.filter((w) => !isFlag(w.value)).map((w) => w.raw), ctx);
+    }
+    case 'rmdir':
+    case 'unlink':
+    case 'mkdir':
+    case 'touch':
+    case 'truncate':
+    case 'cp':
+    case 'mv':
+    case 'ln':
+    case 'install':
+    case 'tee':
+    case 'patch':
+    case 'split':
+    case 'csplit':
+      if (name === 'tee' && positionals(args).every((t) => t === '/dev/null')) return allow('read-only: tee /dev/null');
+      return writes(name, positionals(args), positionals(words.map((w) => w.raw)) as string[], ctx);
+    case 'chmod': {
+      const f = shortFlags(args);
+      if (f.has('R') || hasLong(args, '--recursive')) return ask('chmod -R changes permissions recursively');
+      const mode = positionals(args)[0] ?? '';
+      if (mode === null || /^[0-7]*[2367]$/.test(mode) || /^[2-7][0-7]{3}$/.test(mode) || /s/.test(mode) || /(^|,)[ao]*[+=][rwxX]*w/.test(mode)) {
+        return ask(`chmod ${mode ?? '(dynamic)'} makes files world-writable or setuid`);
+      }
+      return writes('chmod', positionals(args).slice(1), [], ctx);
+    }
+    case 'chown':
+    case 'chgrp': {
+      if (shortFlags(args).has('R') || hasLong(args, '--recursive')) return ask(`${name} -R changes ownership recursively`);
+      return writes(name, positionals(args).slice(1), [], ctx);
+    }
+    case 'kill':
+    case 'killall':
+    case 'pkill':
+      return review(`${name} stops processes`);
+    case 'crontab':
+      return args.length === 1 && args[0] === '-l' ? allow('read-only: crontab -l') : ask('crontab changes scheduled jobs');
+    case 'git':
+      return classifyGit(args, words, ctx);
+    case 'find':
+      return classifyFind(args, words, ctx);
+    case 'fd':
+    case 'fdfind': {
+      const i = args.findIndex((a) => a === '-x' || a === '--exec' || a === '-X' || a === '--exec-batch');
+      if (i < 0) return dynamicArg >= 0 ? review(`${name} with a dynamic argument`) : allow(`read-only: ${name}`);
+      return merge(allow(`read-only: ${name}`), inner(i + 1, true));
+    }
+    case 'rg':
+      if (hasLong(args, '--pre')) return ask('rg --pre runs a program on every file');
+      if (dynamicArg >= 0) return review('rg with a dynamic argument (could be --pre)');
+      return allow('read-only: rg');
+    case 'sed':
+      return classifySed(args, words, ctx);
+    case 'awk':
+    case 'gawk':
+    case 'mawk':
+    case 'nawk': {
+      if (dynamicArg >= 0) return review(`${name} with a dynamic argument`);
+      if (args.some((a) => a === '-f' || a === '--file' || a === '-l' || a === '--load' || a === '-i' || a === '--include')) return review(`${name} runs a program file or extension`);
+      const prog = positionals(args.filter((a, i) => !(args[i - 1] === '-v' || args[i - 1] === '-F')))[0] ?? '';
+      if (/system|getline|[|>]|@load|fflush|close\s*\(/.test(prog ?? '')) return review(`${name} program can run commands or write files`);
+      return allow(`read-only: ${name} print program`);
+    }
+    case 'sort': {
+      if (hasLong(args, '--compress-program')) return ask('sort --compress-program runs a program');
+      const o = args.findIndex((a) => a === '-o' || (a !== null && (a.startsWith('--output') || /^-[a-zA-Z]*o/.test(a))));
+      if (o >= 0) return writes('sort -o', [args[o]!.includes('=') ? args[o]!.split('=')[1]! : (args[o + 1] ?? null)], [], ctx);
+      return allow('read-only: sort');
+    }
+    case 'uniq':
+      return positionals(args).length > 1 ? writes('uniq', positionals(args).slice(1), [], ctx) : allow('read-only: uniq');
+    case 'tree':
+      if (args.some((a) => a === '-o' || a === '-R')) return review('tree -o/-R writes files');
+      return allow('read-only: tree');
+    case 'date':
+      if (hasLong(args, '--set') || args.includes('-s') || positionals(args).some((p) => p !== null && !p.startsWith('+'))) return review('date can set the system clock');
+      return allow('read-only: date');
+    case 'hostname':
+      return positionals(args).length || hasLong(args, '--file') || args.includes('-F') ? review('hostname can rename the host') : allow('read-only: hostname');
+    case 'xxd':
+      return args.includes('-r') || hasLong(args, '-revert') || positionals(args).length > 1 ? review('xxd -r / output file writes') : allow('read-only: xxd');
+    case 'base64':
+      return allow('read-only: base64');
+    case 'tar': {
+      if (args.some((a) => a !== null && /^--(to-command|use-compress-program|checkpoint-action|info-script|new-volume-script|rsh-command)/.test(a)) || args.includes('-I') || args.includes('-F')) {
+        return ask('tar option runs an external command');
+      }
+      const modeWord = args[0] ?? '';
+      const letters = (modeWord ?? '').replace(/^-/, '');
+      const list = hasLong(args, '--list') || (/^[a-zA-Z]+$/.test(letters) && letters.includes('t') && !/[cxruA]/.test(letters));
+      return list ? allow('read-only: tar list') : review('tar creates or extracts files');
+    }
+    case 'unzip':
+      return args.some((a) => a === '-l' || a === '-v' || a === '-t' || a === '-Z' || a === '-lv') ? allow('read-only: unzip -l') : review('unzip extracts files');
+    case 'curl':
+      return classifyCurl(args);
+    case 'wget': {
+      const hosts = args.flatMap((a) => (a && !isFlag(a) ? [hostOfUrl(a) ?? bareHost(a)].filter((h): h is string => !!h) : []));
+      const toStdout = args.some((a, i) => a === '-qO-' || a === '-O-' || (a === '-O' && args[i + 1] === '-') || (a === '-qO' && args[i + 1] === '-'));
+      const c = toStdout && !args.some((a) => a !== null && /^--(post|method|body|execute)/.test(a)) ? allow('read-only: wget to stdout') : review('wget downloads files');
+      return { ...c, hosts };
+    }
+    case 'ssh':
+    case 'scp':
+    case 'sftp':
+    case 'rsync': {
+      const hosts = positionals(args).flatMap((a) => {
+        const m = a && /^(?:[^@/\s]+@)?([A-Za-z0-9.-]+\.[A-Za-z]{2,}|\d+\.\d+\.\d+\.\d+)(:|$)/.exec(a);
+        return m && (name === 'ssh' || m[2] === ':') ? [normalizeHost(m[1]!)] : [];
+      });
+      if (name === 'rsync' && hasLong(args, '--delete', '--delete-before', '--delete-after', '--delete-during', '--remove-source-files')) {
+        return { ...ask('rsync --delete removes files'), hosts };
+      }
+      if (args.some((a) => a !== null && /^-[a-zA-Z]*e$|^--rsh|^-oProxyCommand|^ProxyCommand/i.test(a))) return { ...ask(`${name} option runs a local command`), hosts };
+      return { ...review(`${name} runs remote commands or copies files over the network`), hosts };
+    }
+    case 'nc':
+    case 'ncat':
+    case 'netcat':
+    case 'socat':
+    case 'telnet': {
+      if (name === 'socat' || args.some((a) => a === '-e' || a === '-c' || a === '--exec' || a === '--sh-exec')) return ask(`${name} can bind a shell to a socket`);
+      const hosts = positionals(args).flatMap((a) => (a && !/^\d+$/.test(a) ? [normalizeHost(a)] : []));
+      return { ...review(`${name} opens raw network connections`), hosts };
+    }
+    case 'npm':
+    case 'pnpm':
+    case 'yarn':
+      if (['ls', 'list', 'll', 'la', '-v', '--version', 'why', 'explain'].includes(args[0] ?? '') || (args[0] === 'config' && (args[1] === 'get' || args[1] === 'list'))) return allow(`read-only: ${name} ${args[0]}`);
+      return review(`${name} ${args[0] ?? ''} runs package scripts or changes dependencies`.trim());
+    case 'pip':
+    case 'pip3':
+      if (['list', 'show', 'freeze', '--version', 'check'].includes(args[0] ?? '')) return allow(`read-only: ${name} ${args[0]}`);
+      return review(`${name} ${args[0] ?? ''} changes installed packages`.trim());
+    case 'docker':
+    case 'podman':
+      if (['ps', 'images', 'version', 'info', 'inspect', 'logs'].includes(args[0] ?? '')) return allow(`read-only: ${name} ${args[0]}`);
+      return review(`${name} ${args[0] ?? ''} changes containers`.trim());
+    case 'set':
+      if (args.every((a) => a !== null && (/^[-+][a-zA-Z]+$/.test(a) || /^[a-z]+$/.test(a)))) return allow('read-only: set shell options');
+      return review('set with positional values');
+  }
+
+  if (SHELLS.test(name)) return classifyShell(name, args, words, ctx);
+  if (INTERPRETERS.test(name)) return classifyInterpreter(name, args, ctx);
+  return review(`${name} is not in the known read-only set`);
+}
+
+function envAssignment(name: string, value: string | null): Classification {
+  if (SAFE_ENV_VARS.test(name) && (!/PAGER$/.test(name) || value === 'cat' || value === '')) return empty();
+  if (/^(LD_PRELOAD|LD_LIBRARY_PATH|DYLD_.*|BASH_ENV|ENV|PROMPT_COMMAND|PYTHONSTARTUP|NODE_OPTIONS|PERL5OPT|RUBYOPT|GIT_SSH_COMMAND|GIT_EXTERNAL_DIFF|GIT_CONFIG.*|PATH)$/.test(name)) {
+    return ask(`setting ${name} can make a command run other code`);
+  }
+  return review(`command runs with ${name} set`);
+}
+
+/** Environment assignments written before a command name (`X=1 cmd`). */
+export function classifyAssignments(assignments: { name: string; value: string | null }[]): Classification {
+  return merge(...assignments.map((a) => envAssignment(a.name, a.value)));
+}
+
+function bareHost(a: string): string | null {
+  return /^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}(:\d+)?(\/.*)?$/i.test(a) ? normalizeHost(a.split(/[/:]/)[0]!) : null;
+}
+
+const CURL_VALUE_OPTS = new Set(
+  '-o -H -d -X -u -A -e -b -c -T -F -w -m -x -r -Y -y -z -K -D -E -U -Q -t -C --output --header --data --data-raw --data-binary --data-urlencode --request --user --user-agent --referer --cookie --cookie-jar --upload-file --form --write-out --max-time --connect-timeout --retry --proxy --resolve --cacert --cert --key --config --dump-header --range --url --output-dir --json'.split(' '),
+);
+const CURL_WRITE_OR_SEND = /^(-o|-O|-T|-d|-F|-X|-K|-c|-D|-J|--output|--remote-name.*|--upload-file|--data.*|--form.*|--request|--config|--cookie-jar|--dump-header|--json|--output-dir|-[a-zA-Z]*[oOTdFXKcDJ])$/;
+
+function classifyCurl(args: (string | null)[]): Classification {
+  const hosts: string[] = [];
+  let sends = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === null) return review('curl with a dynamic argument');
+    if (isFlag(a)) {
+      const base = a.split('=')[0]!;
+      if (CURL_WRITE_OR_SEND.test(base)) sends = true;
+      if (base === '--url' && args[i + 1]) {
+        const h = hostOfUrl(args[i + 1]!) ?? bareHost(args[i + 1]!);
+        if (h) hosts.push(h);
+      }
+      if (CURL_VALUE_OPTS.has(base) && !a.includes('=')) i++;
+      continue;
+    }
+    const h = hostOfUrl(a) ?? bareHost(a);
+    if (h) hosts.push(h);
+  }
+  const c = sends ? review('curl writes files, uploads or sends data') : allow('read-only: curl GET to stdout');
+  return { ...c, hosts };
+}
+
+const GIT_READ = new Set(
+  'status log show diff blame annotate shortlog describe rev-parse rev-list ls-files ls-tree cat-file grep merge-base name-rev count-objects for-each-ref show-ref show-branch whatchanged check-ignore check-attr check-ref-format var version help cherry range-diff diff-tree diff-files diff-index verify-commit verify-tag fsck ls-remote'.split(' '),
+);
+
+function classifyGit(args: (string | null)[], words: Word[], ctx: ClassifyContext): Classification {
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === null) return review('git with a dynamic argument');
+    if (!a.startsWith('-')) break;
+    if (a === '-c' || /^-c./.test(a) || a.startsWith('--config-env') || a.startsWith('--exec-path=')) {
+      return ask('git -c/--config-env can make git run arbitrary programs (core.pager, core.sshCommand, diff.external ...)');
+    }
+    if (a === '-C' || a === '--git-dir' || a === '--work-tree' || a === '--namespace') i++;
+  }
+  const sub = args[i] ?? undefined;
+  const rest = args.slice(i + 1);
+  if (sub === undefined || sub === null) return allow('read-only: git');
+  if (rest.some((a) => a === null)) return review(`git ${sub} with a dynamic argument`);
+  const r = rest as string[];
+  if (hasLong(r, '--upload-pack', '--receive-pack', '--exec') || r.includes('-O') || hasLong(r, '--open-files-in-pager')) {
+    return ask(`git ${sub} option runs an arbitrary program`);
+  }
+  if (hasLong(r, '--output')) return review(`git ${sub} --output writes a file`);
+  if (hasLong(r, '--ext-diff', '--textconv')) return review(`git ${sub} --ext-diff/--textconv runs configured programs`);
+  const hosts = r.flatMap((a) => {
+    const h = hostOfUrl(a);
+    return h ? [h] : [];
+  });
+  const f = shortFlags(r);
+  const pos = positionals(r);
+  const withHosts = (c: Classification): Classification => ({ ...c, hosts });
+  switch (sub) {
+    case 'branch': {
+      if (f.has('D') || (f.has('d') && f.has('f')) || (hasLong(r, '--delete') && hasLong(r, '--force'))) return ask('git branch -D force-deletes a branch');
+      if (/[dDmMcCfu]/.test([...f].join('')) || hasLong(r, '--delete', '--move', '--copy', '--force', '--set-upstream-to', '--unset-upstream', '--edit-description')) return review('git branch changes branches');
+      const listing = f.has('l') || f.has('a') || f.has('r') || hasLong(r, '--list', '--contains', '--merged', '--no-merged', '--points-at', '--show-current', '--all', '--remotes');
+      return pos.length && !listing ? review('git branch NAME creates a branch') : allow('read-only: git branch');
+    }
+    case 'tag':
+      if (/[dasmfFu]/.test([...f].join('')) || hasLong(r, '--delete', '--annotate', '--sign', '--message', '--force', '--file')) return review('git tag changes tags');
+      return pos.length && !(f.has('l') || hasLong(r, '--list', '--contains', '--points-at')) ? review('git tag NAME creates a tag') : allow('read-only: git tag');
+    case 'remote':
+      if (r.length === 0 || (r.length === 1 && r[0] === '-v') || r[0] === 'show' || r[0] === 'get-url') return allow('read-only: git remote');
+      return withHosts(review('git remote changes remotes'));
+    case 'config': {
+      const reads = hasLong(r, '--get', '--get-all', '--get-regexp', '--list', '--get-urlmatch', '--get-color', '--get-colorbool') || f.has('l') || r[0] === 'get' || r[0] === 'list';
+      const writesCfg = hasLong(r, '--add', '--unset', '--unset-all', '--replace-all', '--edit', '--rename-section', '--remove-section') || f.has('e') || ['set', 'unset', 'edit', 'rename-section', 'remove-section'].includes(r[0] ?? '');
+      if (reads && !writesCfg) return allow('read-only: git config read');
+      if (hasLong(r, '--global', '--system')) return ask('git config --global/--system writes a dotfile that changes how git runs');
+      return review('git config writes configuration');
+    }
+    case 'stash':
+      if (r[0] === 'list' || r[0] === 'show') return allow('read-only: git stash list/show');
+      if (r[0] === 'clear') return ask('git stash clear discards all stashes');
+      return review('git stash changes the working tree');
+    case 'reflog':
+      if (r[0] === 'expire' || r[0] === 'delete') return ask('git reflog expire/delete removes recovery points');
+      return allow('read-only: git reflog');
+    case 'worktree':
+      return r[0] === 'list' ? allow('read-only: git worktree list') : review('git worktree changes worktrees');
+    case 'submodule':
+      return r[0] === 'status' || r[0] === 'summary' ? allow('read-only: git submodule status') : review('git submodule changes submodules');
+    case 'notes':
+      return r[0] === 'list' || r[0] === 'show' || r.length === 0 ? allow('read-only: git notes list') : review('git notes changes notes');
+    case 'symbolic-ref':
+      return pos.length <= 1 && !f.has('d') && !hasLong(r, '--delete') ? allow('read-only: git symbolic-ref') : review('git symbolic-ref changes refs');
+    case 'push':
+      if (f.has('f') || f.has('d') || hasLong(r, '--force', '--force-with-lease', '--mirror', '--delete', '--prune') || pos.some((p) => p !== null && (p.startsWith('+') || p.startsWith(':')))) {
+        return withHosts(ask('git push with force/delete/mirror rewrites or removes remote history'));
+      }
+      return withHosts(review('git push publishes commits'));
+    case 'reset':
+      return hasLong(r, '--hard', '--merge', '--keep') ? ask('git reset --hard discards uncommitted work') : review('git reset moves HEAD');
+    case 'clean':
+      if (f.has('n') || hasLong(r, '--dry-run')) return allow('read-only: git clean --dry-run');
+      return f.has('f') || hasLong(r, '--force') ? ask('git clean -f deletes untracked files') : review('git clean');
+    case 'checkout':
+    case 'restore':
+    case 'switch':
+      return f.has('f') || hasLong(r, '--force') ? ask(`git ${sub} --force discards local changes`) : review(`git ${sub} changes the working tree`);
+    case 'filter-branch':
+    case 'filter-repo':
+      return ask(`git ${sub} rewrites history`);
+    case 'update-ref':
+      return f.has('d') ? ask('git update-ref -d deletes a ref') : review('git update-ref changes refs');
+    case 'gc':
+    case 'prune':
+      return hasLong(r, '--prune') || sub === 'prune' ? ask(`git ${sub} prunes unreachable objects`) : review('git gc');
+  }
+  if (GIT_READ.has(sub)) return withHosts(allow(`read-only: git ${sub}`));
+  void words;
+  void ctx;
+  return withHosts(review(`git ${sub} changes the repository or is not known to be read-only`));
+}
+
+function classifyFind(args: (string | null)[], words: Word[], ctx: ClassifyContext): Classification {
+  const parts: Classification[] = [allow('read-only: find')];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === null) return review('find with a dynamic argument (could expand to an action like -delete)');
+    if (a === '-delete') parts.push(ask('find -delete removes files'));
+    else if (/^-(fprint|fprint0|fprintf|fls)$/.test(a)) parts.push(review(`find ${a} writes a file`));
+    else if (/^-(exec|execdir|ok|okdir)$/.test(a)) {
+      let j = i + 1;
+      while (j < args.length && args[j] !== ';' && args[j] !== '+') j++;
+      const innerWords = words.slice(i + 1, j).filter((w) => w.value !== '{}');
+      parts.push(innerWords.length ? classifyArgv(innerWords, ctx, true) : review(`find ${a} without a command`));
+      i = j;
+    }
+  }
+  return merge(...parts);
+}
+
+const SED_ADDR = String.raw`(\d+|\$|/(?:[^/\\]|\\.)*/I?)(~\d+)?`;
+const SED_SAFE = new RegExp(String.raw`^\s*((${SED_ADDR}(\s*,\s*(${SED_ADDR}|\+\d+))?)?\s*!?\s*[pq=l]\s*(;\s*|$))+$`);
+
+function classifySed(args: (string | null)[], _words: Word[], _ctx: ClassifyContext): Classification {
+  if (args.some((a) => a === null)) return review('sed with a dynamic argument');
+  const a = args as string[];
+  if (a.some((x) => /^-[a-zA-Z]*i/.test(x) || x.startsWith('--in-place'))) {
+    return writes('sed -i', positionals(a).slice(a.some((x) => x === '-e' || x.startsWith('--expression')) ? 0 : 1), [], _ctx);
+  }
+  if (a.length === 1 && (a[0] === '--version' || a[0] === '--help')) return allow('read-only: sed --version');
+  const quiet = a.some((x) => /^-[a-zA-Z]*n[a-zA-Z]*$/.test(x) || x === '--quiet' || x === '--silent');
+  if (!quiet) return review('sed without -n is not auto-allowed (only sed -n with print commands)');
+  if (a.some((x) => x === '-f' || x.startsWith('--file'))) return review('sed -f runs a script file');
+  const scripts: string[] = [];
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === '-e' || a[i] === '--expression') scripts.push(a[++i] ?? '');
+    else if (a[i]!.startsWith('--expression=')) scripts.push(a[i]!.slice(13));
+  }
+  if (scripts.length === 0) scripts.push(positionals(a)[0] ?? '');
+  return scripts.every((s) => SED_SAFE.test(s)) ? allow('read-only: sed -n print') : review('sed script is not a plain print script (w/e/s commands can write or execute)');
+}
+
+function classifyShell(name: string, args: (string | null)[], words: Word[], ctx: ClassifyContext): Classification {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === null) return ask(`${name} with a dynamic argument`);
+    if (/^-[a-zA-Z]*c[a-zA-Z]*$/.test(a)) {
+      const script = words[i + 1];
+      if (!script || script.value === null) return ask(`${name} -c with a dynamic script`);
+      return ctx.nested(script.value);
+    }
+    if (a === '-s' || a === '-') break;
+    if (!isFlag(a)) return review(`${name} runs a script file`);
+    if (a === '-o' || a === '+o') i++;
+  }
+  if (ctx.pipeIndex > 0) return ask(`piping into ${name} runs downloaded or generated code (e.g. curl | sh)`);
+  return review(`${name} reads commands from stdin`);
+}
+
+function classifyInterpreter(name: string, args: (string | null)[], ctx: ClassifyContext): Classification {
+  if (args.length === 1 && ['--version', '-V', '-v', 'version'].includes(args[0] ?? '')) return allow(`read-only: ${name} --version`);
+  for (const a of args) {
+    if (a === null) return ask(`${name} with a dynamic argument`);
+    if (!isFlag(a)) {
+      if (name === 'deno' && (a === 'eval' || a === 'repl')) return ask('deno eval runs inline code');
+      break;
+    }
+    if (/^-[a-zA-Z]*[ceEpr]$/.test(a) || /^--(eval|print|command|require|import|loader)/i.test(a) || /^-(Command|EncodedCommand|eval)$/i.test(a)) {
+      return ask(`${name} ${a} runs inline code (interpreter escape)`);
+    }
+    if (/^-m$/.test(a)) return review(`${name} -m runs a module`);
+  }
+  if (positionals(args).length === 0) {
+    return ctx.pipeIndex > 0 ? ask(`piping into ${name} runs generated code`) : review(`${name} reads a program from stdin`);
+  }
+  return review(`${name} runs a program`);
+}

@@ -1,0 +1,188 @@
+// The policy decision: a pure function of (call, effective config, session) → verdict.
+import picomatch from 'picomatch';
+import type { Decision, EffectiveConfig, Rule, TollgateConfig } from './schema.js';
+import { compileRule, ruleLabel, strictestHit, type CompiledRule, type Session } from './rules.js';
+import { analyzeScript, policyReady } from './shell.js';
+import { decideHost, hostOfUrl } from './network.js';
+import { stricter, type PolicyVerdict } from './verdict.js';
+
+export type ToolAnnotations = { readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean; openWorldHint?: boolean };
+export type PolicyCall = {
+  server: string;
+  /** Un-namespaced tool name. */
+  tool: string;
+  args: Record<string, unknown>;
+  kind: 'mcp' | 'shell';
+  toolDef?: { description?: string; inputSchema?: unknown; annotations?: ToolAnnotations };
+  /** Per-tool decisions an admin set for this server in servers.json (tool glob → decision). */
+  serverOverrides?: { toolDecisions?: Record<string, Decision> };
+};
+export type PolicyConfig = TollgateConfig | EffectiveConfig;
+
+type Compiled = { tool: CompiledRule[]; shell: CompiledRule[] };
+const cache = new WeakMap<object, Compiled>();
+
+/** Requirement rules are part of config.rules already (see loadEffectiveConfig); labels say where each came from. */
+export function compilePolicy(config: PolicyConfig): Compiled {
+  let c = cache.get(config);
+  if (c) return c;
+  const reqCount = 'requirements' in config && config.requirements?.rules ? config.requirements.rules.length : 0;
+  const compiled = config.rules.map((r: Rule, i: number) =>
+    compileRule(r, i < reqCount ? ruleLabel(r, i, 'requirements.rules') : ruleLabel(r, i - reqCount), config.toolSeparator),
+  );
+  c = { tool: compiled.filter((r) => r.matchesTool), shell: compiled.filter((r) => r.matchesArgv) };
+  cache.set(config, c);
+  return c;
+}
+
+/**
+ * Decides one call. Pure and synchronous; throws only when initPolicy() has not run.
+ * Unmatched MCP tools: read-only (and not also destructive) + closed-world → allow; read-only + open-world whose
+ * URL arguments all point at allowed domains → allow; everything else → review.
+ */
+export function evaluate(call: PolicyCall, config: PolicyConfig, session?: Session): PolicyVerdict {
+  if (!policyReady()) throw new Error('policy not initialised: call `await initPolicy()` once before evaluate()');
+  const compiled = compilePolicy(config);
+  const sep = config.toolSeparator;
+  const namespaced = `${call.server}${sep}${call.tool}`;
+  const args = call.args && typeof call.args === 'object' ? call.args : {};
+  const toolHits = compiled.tool.filter((r) => r.appliesTo(session) && r.matchesTool!(call.server, call.tool, namespaced, args));
+  const overrideHits = Object.entries(call.serverOverrides?.toolDecisions ?? {})
+    .filter(([g]) => picomatch(g, { dot: true })(call.tool))
+    .map(([g, d]): CompiledRule => ({ rule: { decision: d, justification: 'per-tool decision in servers.json' }, label: `servers.json ${call.server}.toolDecisions["${g}"]`, appliesTo: () => true }));
+  const explicit = strictestHit([...toolHits, ...overrideHits]);
+
+  if (call.kind === 'shell') {
+    const script = args.command;
+    if (typeof script !== 'string') return { decision: 'deny', reasons: ['shell call without a string "command" argument'], matched: [] };
+    const shellRules = compiled.shell.filter((r) => r.appliesTo(session));
+    const cls = analyzeScript(
+      script,
+      (argv) => strictestHit(shellRules.filter((r) => r.matchesArgv!(argv))),
+      config.sandbox.protectedPaths,
+    );
+    let decision = cls.decision;
+    const reasons = cls.decision === 'allow' && cls.reasons.length === 0 ? ['every command is known read-only'] : [...cls.reasons];
+    const matched = [...cls.matched];
+    // tool-level rules on the shell tool itself can only tighten: the script analysis stays in charge of allow
+    if (explicit && explicit.decision !== 'allow') {
+      decision = stricter(decision, explicit.decision);
+      reasons.push(...explicit.reasons);
+      matched.push(...explicit.matched);
+    }
+    const net = hostVerdicts(cls.hosts, config);
+    decision = stricter(decision, net.decision);
+    reasons.push(...net.reasons);
+    return { decision, reasons, matched, ...(cls.hosts.length ? { hosts: cls.hosts } : {}) };
+  }
+
+  const hosts = urlHosts(args);
+  const net = hostVerdicts(hosts, config);
+  let decision: Decision;
+  const reasons: string[] = [];
+  const matched: string[] = [];
+  if (explicit) {
+    decision = explicit.decision;
+    reasons.push(...explicit.reasons);
+    matched.push(...explicit.matched);
+  } else {
+    const a = call.toolDef?.annotations ?? {};
+    const readOnly = a.readOnlyHint === true && a.destructiveHint !== true;
+    const openWorld = a.openWorldHint !== false;
+    if (readOnly && !openWorld) {
+      decision = 'allow';
+      reasons.push('no rule matched; annotated read-only and closed-world');
+    } else if (readOnly && hosts.length > 0 && net.decision === 'allow') {
+      decision = 'allow';
+      reasons.push('no rule matched; annotated read-only and every URL argument is an allowed domain');
+    } else {
+      decision = 'review';
+      const why = a.readOnlyHint === true && a.destructiveHint === true ? 'annotations claim both read-only and destructive (destructive wins)'
+        : readOnly ? 'annotated read-only but open-world (missing openWorldHint counts as open-world)'
+        : 'not annotated read-only (missing hints count as destructive, open-world)';
+      reasons.push(`no rule matched; ${why}`);
+    }
+  }
+  decision = stricter(decision, net.decision);
+  reasons.push(...net.reasons.filter(() => net.decision !== 'allow' || !explicit));
+  return { decision, reasons, matched, ...(hosts.length ? { hosts } : {}) };
+}
+
+function hostVerdicts(hosts: string[], config: PolicyConfig): { decision: Decision; reasons: string[] } {
+  let decision: Decision = 'allow';
+  const reasons: string[] = [];
+  for (const h of hosts) {
+    const d = decideHost(h, undefined, config);
+    decision = stricter(decision, d.decision);
+    reasons.push(...d.reasons.map((r) => `network: ${r}`));
+  }
+  return { decision, reasons };
+}
+
+/** Hostnames of every string argument that is a whole URL (bounded walk). */
+function urlHosts(args: unknown): string[] {
+  const out = new Set<string>();
+  let budget = 1000;
+  const walk = (v: unknown, depth: number) => {
+    if (budget-- <= 0 || depth > 10) return;
+    if (typeof v === 'string') {
+      const h = hostOfUrl(v);
+      if (h) out.add(h);
+    } else if (v && typeof v === 'object') for (const x of Array.isArray(v) ? v : Object.values(v)) walk(x, depth + 1);
+  };
+  walk(args, 0);
+  return [...out];
+}
+
+export type ServerIdentity = { name: string; command?: string; args?: string[]; url?: string; kind: 'stdio' | 'http' | 'shell' };
+
+/** Requirements may restrict servers to an allowlist by name and by command/URL identity. Fails closed. */
+export function checkServerAllowed(server: ServerIdentity, config: PolicyConfig): { allowed: boolean; reason?: string } {
+  const list = 'requirements' in config ? config.requirements?.servers?.allowlist : undefined;
+  if (!list) return { allowed: true };
+  const entries = list.filter((e) => e.name === server.name);
+  if (entries.length === 0) return { allowed: false, reason: `server "${server.name}" is not in the requirements server allowlist` };
+  const mismatch: string[] = [];
+  for (const e of entries) {
+    const problems: string[] = [];
+    if (e.kind && e.kind !== server.kind) problems.push(`kind ${server.kind} ≠ ${e.kind}`);
+    if (e.command !== undefined && e.command !== server.command) problems.push(`command "${server.command ?? ''}" ≠ "${e.command}"`);
+    if (e.args !== undefined && JSON.stringify(e.args) !== JSON.stringify(server.args ?? [])) problems.push('args differ from the allowlisted args');
+    if (e.url !== undefined && !(e.url.endsWith('*') ? (server.url ?? '').startsWith(e.url.slice(0, -1)) : e.url === server.url)) problems.push('url differs from the allowlisted url');
+    if (problems.length === 0) return { allowed: true };
+    mismatch.push(problems.join(', '));
+  }
+  return { allowed: false, reason: `server "${server.name}" does not match its allowlisted identity: ${mismatch.join('; ')}` };
+}
+
+/** Checks every rule's match/notMatch examples; returns one message per failing example (empty = all pass). */
+export function verifyRuleExamples(config: PolicyConfig): string[] {
+  if (!policyReady()) throw new Error('policy not initialised: call `await initPolicy()` first');
+  const compiled = compilePolicy(config);
+  const errors: string[] = [];
+  for (const r of [...compiled.tool, ...compiled.shell]) {
+    for (const [key, expect] of [['match', true], ['notMatch', false]] as const) {
+      r.rule[key]?.forEach((ex, i) => {
+        let hit: boolean;
+        if (r.matchesArgv) {
+          hit = false;
+          analyzeScript(ex as string, (argv) => {
+            if (r.matchesArgv!(argv)) hit = true;
+            return null;
+          }, []);
+        } else {
+          const ex2 = typeof ex === 'string' ? { tool: ex } : ex;
+          const at = ex2.tool.indexOf(config.toolSeparator);
+          const server = at >= 0 ? ex2.tool.slice(0, at) : '';
+          const tool = at >= 0 ? ex2.tool.slice(at + config.toolSeparator.length) : ex2.tool;
+          const session = { identity: ex2.identity, groups: ex2.groups };
+          hit = r.appliesTo(session) && r.matchesTool!(server, tool, ex2.tool, ex2.args ?? {});
+        }
+        if (hit !== expect) {
+          errors.push(`rule ${r.label}: example ${key}[${i}] ${JSON.stringify(ex)} ${expect ? 'does not match the rule' : 'matches the rule but must not'}`);
+        }
+      });
+    }
+  }
+  return errors;
+}

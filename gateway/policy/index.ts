@@ -1,0 +1,22 @@
+// Policy: rules, shell-command analysis, annotations, network domains and config layers → allow | review | ask | deny.
+export {
+  TollgateConfigSchema,
+  RequirementsSchema,
+  RuleSchema,
+  DecisionSchema,
+  ApprovalModeSchema,
+  type TollgateConfig,
+  type TollgateConfigInput,
+  type EffectiveConfig,
+  type Requirements,
+  type Rule,
+  type Decision,
+  type ApprovalMode,
+} from './schema.js';
+export { ConfigError, loadEffectiveConfig, watchEffectiveConfig, DEFAULT_REQUIREMENTS, type LoadOptions, type EffectiveConfigResult } from './layers.js';
+export { evaluate, checkServerAllowed, verifyRuleExamples, type PolicyCall, type PolicyConfig, type ServerIdentity, type ToolAnnotations } from './evaluate.js';
+export { initPolicy } from './shell.js';
+export { applyMode, stricter, type PolicyVerdict } from './verdict.js';
+export { decideHost, decideHostResolved, type HostDecision, type Lookup } from './network.js';
+export { checkCommand, configCommand, type CliIO } from './cli.js';
+export type { Session } from './rules.js';

@@ -1,0 +1,324 @@
+// Config layers: built-in defaults < tollgate.json < admin requirements, with provenance and safe reload.
+import { createHash } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import type { z } from 'zod';
+import { RequirementsSchema, TollgateConfigSchema, type EffectiveConfig, type Requirements, type TollgateConfig } from './schema.js';
+import { domainMatches } from './network.js';
+import { initPolicy } from './shell.js';
+import { verifyRuleExamples } from './evaluate.js';
+
+/** Invalid config or requirements; the message names file, JSON path and what was expected. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    readonly file: string,
+    readonly issues: string[],
+  ) {
+    super(issues.map((i) => `${file}: ${i}`).join('\n'));
+  }
+}
+
+export type LoadOptions = { configDir: string; env?: NodeJS.ProcessEnv };
+export type EffectiveConfigResult = {
+  config: EffectiveConfig;
+  /** Dotted path → "default" | tollgate.json path | "requirements:<source>". */
+  origins: Record<string, string>;
+  violations: string[];
+  /** Stable hash of the effective config; changes whenever any effective value does. */
+  policyVersion: string;
+};
+
+export const DEFAULT_REQUIREMENTS = '/etc/tollgate/requirements.json';
+
+function jsonPath(path: PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out || '(root)';
+}
+
+function zodIssues(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${jsonPath(i.path)}: ${i.message}`);
+}
+
+function parseJson(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const pos = /position (\d+)/.exec(msg);
+    let where = '';
+    if (pos) {
+      const before = text.slice(0, Number(pos[1]));
+      const line = before.split('\n').length;
+      where = ` at line ${line} column ${before.length - before.lastIndexOf('\n')}`;
+    }
+    throw new ConfigError(file, [`invalid JSON${where}: ${msg.replace(/^.*?: /, '')}; expected a JSON object`]);
+  }
+}
+
+async function readJsonFile(file: string): Promise<unknown | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError(file, [`cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+  return parseJson(file, text);
+}
+
+async function loadRequirements(source: string, explicit: boolean, dataDir: string): Promise<Requirements | null> {
+  let raw: unknown;
+  if (/^https:\/\//i.test(source)) {
+    const cache = join(dataDir, 'state', 'requirements-cache.json');
+    try {
+      const res = await fetch(source, { signal: AbortSignal.timeout(5000) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const text = await res.text();
+      raw = parseJson(source, text);
+      await mkdir(dirname(cache), { recursive: true });
+      await writeFile(`${cache}.tmp`, text);
+      await rename(`${cache}.tmp`, cache);
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      raw = await readJsonFile(cache).catch(() => undefined);
+      if (raw === undefined) throw new ConfigError(source, [`could not be fetched (${(e as Error).message}) and no cached copy exists; refusing to start without requirements`]);
+    }
+  } else if (/^[a-z]+:\/\//i.test(source)) {
+    throw new ConfigError(source, ['expected a file path or an https:// URL']);
+  } else {
+    raw = await readJsonFile(source);
+    if (raw === undefined) {
+      if (explicit) throw new ConfigError(source, ['does not exist (named by TOLLGATE_REQUIREMENTS); refusing to start without requirements']);
+      return null;
+    }
+  }
+  const parsed = RequirementsSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(source, zodIssues(parsed.error));
+  return parsed.data;
+}
+
+const has = (obj: unknown, path: string[]): boolean => {
+  let cur: unknown = obj;
+  for (const p of path) {
+    if (!cur || typeof cur !== 'object' || !(p in cur)) return false;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return true;
+};
+const get = (obj: unknown, path: string[]): unknown => path.reduce<unknown>((c, p) => (c && typeof c === 'object' ? (c as Record<string, unknown>)[p] : undefined), obj);
+const set = (obj: Record<string, unknown>, path: string[], value: unknown): void => {
+  let cur = obj;
+  for (const p of path.slice(0, -1)) cur = cur[p] as Record<string, unknown>;
+  cur[path[path.length - 1]!] = value;
+};
+
+/** Loads the effective config. Throws ConfigError on any invalid file; never half-applies. */
+export async function loadEffectiveConfig(opts: LoadOptions): Promise<EffectiveConfigResult> {
+  const env = opts.env ?? process.env;
+  const configDir = resolve(opts.configDir);
+  const file = join(configDir, 'tollgate.json');
+  const local = (await readJsonFile(file)) ?? {};
+  const parsed = TollgateConfigSchema.safeParse(local);
+  if (!parsed.success) throw new ConfigError(file, zodIssues(parsed.error));
+  const base: TollgateConfig = parsed.data;
+  const dataDir = resolve(configDir, base.dataDir ?? '.tollgate');
+
+  const reqSource = env.TOLLGATE_REQUIREMENTS?.trim() || DEFAULT_REQUIREMENTS;
+  const reqExplicit = !!env.TOLLGATE_REQUIREMENTS?.trim();
+  const reqPath = /^https:/i.test(reqSource) || isAbsolute(reqSource) ? reqSource : resolve(reqSource);
+  const req = await loadRequirements(reqPath, reqExplicit, dataDir);
+
+  const config = structuredClone(base) as unknown as Record<string, unknown>;
+  const forced = new Set<string>();
+  const violations: string[] = [];
+  const reqOrigin = `requirements:${reqPath}`;
+
+  if (req) {
+    const violation = (path: string[], what: string, using: unknown) =>
+      violations.push(`${file}: ${path.join('.')}: ${what}; using ${JSON.stringify(using)} as required by ${reqPath}`);
+    /** Requirement value wins; an explicit, different local value is a violation. */
+    const pin = (path: string[], value: unknown) => {
+      if (value === undefined) return;
+      const localValue = get(local, path);
+      if (has(local, path) && JSON.stringify(localValue) !== JSON.stringify(value)) violation(path, `${JSON.stringify(localValue)} is not allowed`, value);
+      set(config, path, structuredClone(value));
+      forced.add(path.join('.'));
+    };
+    /** Requirement entries are always present; local may add more. */
+    const union = (path: string[], value: string[] | undefined) => {
+      if (!value) return;
+      const cur = (get(config, path) as string[]) ?? [];
+      set(config, path, [...new Set([...value, ...cur])]);
+      forced.add(path.join('.'));
+    };
+    /** Requirement list is the maximum; local entries outside it are dropped. */
+    const subset = (path: string[], value: string[] | undefined, covers: (allowed: string, entry: string) => boolean) => {
+      if (!value) return;
+      if (!has(local, path)) {
+        set(config, path, [...value]);
+        forced.add(path.join('.'));
+        return;
+      }
+      const cur = get(config, path) as string[];
+      const kept = cur.filter((e) => value.some((a) => covers(a, e)));
+      const dropped = cur.filter((e) => !kept.includes(e));
+      if (dropped.length) violation(path, `entries ${JSON.stringify(dropped)} are outside the permitted list`, kept);
+      set(config, path, kept);
+    };
+
+    if (req.allowedModes) {
+      const mode = (config.approvals as TollgateConfig['approvals']).mode;
+      if (!req.allowedModes.includes(mode)) {
+        const fallback = req.allowedModes[0]!;
+        if (has(local, ['approvals', 'mode'])) violation(['approvals', 'mode'], `"${mode}" is not an allowed approval mode (${req.allowedModes.join(', ')})`, fallback);
+        set(config, ['approvals', 'mode'], fallback);
+        forced.add('approvals.mode');
+      }
+    }
+    if (req.maxAutoApproveRisk === 'low' && (config.reviewer as TollgateConfig['reviewer']).maxAutoApproveRisk !== 'low') {
+      violation(['reviewer', 'maxAutoApproveRisk'], '"medium" exceeds the required cap', 'low');
+      set(config, ['reviewer', 'maxAutoApproveRisk'], 'low');
+      forced.add('reviewer.maxAutoApproveRisk');
+    }
+    if (req.rules?.length) config.rules = [...structuredClone(req.rules), ...base.rules];
+    const a = req.audit;
+    if (a) {
+      pin(['audit', 'otlp', 'endpoint'], a.otlp?.endpoint);
+      pin(['audit', 'otlp', 'enabled'], a.otlp?.enabled);
+      if (a.otlp?.headers) {
+        set(config, ['audit', 'otlp', 'headers'], { ...base.audit.otlp.headers, ...a.otlp.headers });
+        forced.add('audit.otlp.headers');
+      }
+      pin(['audit', 'journal', 'maxFileBytes'], a.journal?.maxFileBytes);
+      union(['audit', 'redact', 'keys'], a.redact?.keys);
+      pin(['audit', 'includeUserPrompt'], a.includeUserPrompt);
+    }
+    const s = req.sandbox;
+    if (s) {
+      pin(['sandbox', 'mode'], s.mode);
+      pin(['sandbox', 'network'], s.network);
+      union(['sandbox', 'protectedPaths'], s.protectedPaths);
+      subset(['sandbox', 'envAllowlist'], s.envAllowlist, (x, e) => x === e);
+      pin(['sandbox', 'allowUnsandboxed'], s.allowUnsandboxed);
+    }
+    const n = req.network;
+    if (n) {
+      union(['network', 'deniedDomains'], n.deniedDomains);
+      subset(['network', 'allowedDomains'], n.allowedDomains, (x, e) => x === e || domainMatches(x, e.replace(/^\*{1,2}\./, '')));
+      if (n.allowPrivate === false) pin(['network', 'allowPrivate'], false);
+      else if (Array.isArray(n.allowPrivate)) {
+        const cur = (config.network as TollgateConfig['network']).allowPrivate;
+        if (cur === true || !has(local, ['network', 'allowPrivate'])) {
+          if (cur === true) violation(['network', 'allowPrivate'], 'true is broader than the permitted list', n.allowPrivate);
+          set(config, ['network', 'allowPrivate'], [...n.allowPrivate]);
+          forced.add('network.allowPrivate');
+        } else subset(['network', 'allowPrivate'], n.allowPrivate, (x, e) => x === e);
+      }
+    }
+  }
+
+  const effective = { ...(config as unknown as TollgateConfig), dataDir, configDir, requirements: req ? { ...req, source: reqPath } : null } as EffectiveConfig;
+
+  await initPolicy();
+  const exampleErrors = verifyRuleExamples(effective);
+  if (exampleErrors.length) {
+    const reqErrors = exampleErrors.filter((e) => e.startsWith('rule requirements.'));
+    if (reqErrors.length) throw new ConfigError(reqPath, reqErrors);
+    throw new ConfigError(file, exampleErrors);
+  }
+
+  const origins: Record<string, string> = {};
+  const localOrigin = file;
+  const reqRules = req?.rules?.length ?? 0;
+  const walk = (value: unknown, path: string[]) => {
+    const key = path.join('.');
+    if (key === 'rules') {
+      (value as unknown[]).forEach((_r, i) => (origins[`rules.${i}`] = i < reqRules ? reqOrigin : localOrigin));
+      return;
+    }
+    const leaf = value === null || typeof value !== 'object' || Array.isArray(value) || key === 'auth' || key === 'audit.otlp.headers';
+    if (!leaf) {
+      for (const [k, v] of Object.entries(value as object)) walk(v, [...path, k]);
+      return;
+    }
+    origins[key] = forced.has(key) ? reqOrigin : has(local, path) ? localOrigin : 'default';
+  };
+  const { requirements: _r, configDir: _c, ...shown } = effective;
+  walk(shown, []);
+  if (!has(local, ['dataDir'])) origins.dataDir = 'default';
+
+  const policyVersion = createHash('sha256').update(stableJson({ ...shown, requirements: effective.requirements })).digest('hex').slice(0, 16);
+  return { config: effective, origins, violations, policyVersion };
+}
+
+function stableJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
+}
+
+/**
+ * Reloads when tollgate.json or the requirements file changes. onChange gets a new result only when the
+ * effective config changed, or a ConfigError when an edit is invalid — keep using the last good config then.
+ */
+export function watchEffectiveConfig(opts: LoadOptions, onChange: (result: EffectiveConfigResult | ConfigError) => void): { close(): void } {
+  const env = opts.env ?? process.env;
+  const configDir = resolve(opts.configDir);
+  const reqSource = env.TOLLGATE_REQUIREMENTS?.trim() || DEFAULT_REQUIREMENTS;
+  const targets = new Map<string, Set<string>>([[configDir, new Set(['tollgate.json'])]]);
+  if (!/^https:/i.test(reqSource)) {
+    const p = resolve(reqSource);
+    const names = targets.get(dirname(p)) ?? new Set<string>();
+    names.add(basename(p));
+    targets.set(dirname(p), names);
+  }
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  let lastVersion: string | null = null;
+  let lastError: string | null = null;
+  let chain: Promise<void> = loadEffectiveConfig(opts).then(
+    (r) => void (lastVersion = r.policyVersion),
+    () => undefined,
+  );
+  const reload = () => {
+    chain = chain.then(async () => {
+      if (closed) return;
+      try {
+        const r = await loadEffectiveConfig(opts);
+        lastError = null;
+        if (r.policyVersion !== lastVersion) {
+          lastVersion = r.policyVersion;
+          if (!closed) onChange(r);
+        }
+      } catch (e) {
+        const err = e instanceof ConfigError ? e : new ConfigError(join(configDir, 'tollgate.json'), [(e as Error).message]);
+        if (err.message !== lastError && !closed) {
+          lastError = err.message;
+          onChange(err);
+        }
+      }
+    });
+  };
+  const watchers: FSWatcher[] = [];
+  for (const [dir, names] of targets) {
+    try {
+      const w = watch(dir, (_event, name) => {
+        if (name && !names.has(name.toString())) return;
+        clearTimeout(timer);
+        timer = setTimeout(reload, 75);
+      });
+      w.on('error', () => undefined);
+      watchers.push(w);
+    } catch {
+      // a missing requirements directory is not watched; the default path simply does not exist
+    }
+  }
+  return {
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      for (const w of watchers) w.close();
+    },
+  };
+}

@@ -1,0 +1,128 @@
+// Admin rules as data: compiled once per config, matched against MCP calls and shell argv.
+import picomatch from 'picomatch';
+import type { ArgCondition, Decision, Rule } from './schema.js';
+import { stricter } from './verdict.js';
+
+export type Session = { identity?: string; groups?: string[] };
+export type RuleHit = { decision: Decision; reasons: string[]; matched: string[] };
+
+export type CompiledRule = {
+  rule: Rule;
+  label: string;
+  appliesTo(session: Session | undefined): boolean;
+  /** MCP rules: server, un-namespaced tool, namespaced name, args. */
+  matchesTool?(server: string, tool: string, namespaced: string, args: Record<string, unknown>): boolean;
+  /** Shell rules: normalized argv of one simple command. */
+  matchesArgv?(argv: (string | null)[]): boolean;
+};
+
+const glob = (pattern: string) => picomatch(pattern, { dot: true, nocase: false });
+
+/** A rule's name in reasons and `matched`: its id, else its position and target. */
+export function ruleLabel(rule: Rule, index: number, prefix = 'rules'): string {
+  if (rule.id) return rule.id;
+  const target = rule.shell ? `shell ${rule.shell.map((t) => (Array.isArray(t) ? `{${t.join('|')}}` : t)).join(' ')}` : `tool ${rule.server ? `${rule.server}:` : ''}${rule.tool ?? '*'}`;
+  return `${prefix}[${index}] (${target})`;
+}
+
+export function compileRule(rule: Rule, label: string, separator: string): CompiledRule {
+  const identityOk = rule.identities ? rule.identities.map(glob) : null;
+  const groupOk = rule.groups ? rule.groups.map(glob) : null;
+  const appliesTo = (s: Session | undefined) => {
+    if (identityOk && !(s?.identity && identityOk.some((m) => m(s.identity!)))) return false;
+    if (groupOk && !(s?.groups ?? []).some((g) => groupOk.some((m) => m(g)))) return false;
+    return true;
+  };
+  if (rule.shell) {
+    const tokens = rule.shell.map((t) => (Array.isArray(t) ? t : [t]));
+    return {
+      rule,
+      label,
+      appliesTo,
+      matchesArgv: (argv) =>
+        argv.length >= tokens.length && tokens.every((alts, i) => alts.includes('*') || (argv[i] !== null && alts.includes(argv[i]!))),
+    };
+  }
+  const serverM = rule.server ? glob(rule.server) : null;
+  // a tool pattern with the separator matches the namespaced name; without it, the bare tool name on any server
+  const toolM = rule.tool ? glob(rule.tool) : null;
+  const toolNamespaced = rule.tool?.includes(separator) ?? false;
+  const conds = (rule.args ?? []).map(compileCondition);
+  return {
+    rule,
+    label,
+    appliesTo,
+    matchesTool: (server, tool, namespaced, args) =>
+      (!serverM || serverM(server)) && (!toolM || toolM(toolNamespaced ? namespaced : tool)) && conds.every((c) => c(args)),
+  };
+}
+
+/** JSON path subset: `$`, `.key`, `['key']`, `[0]`, `[*]`, `.*` — wildcards match if any element does. */
+export function selectPath(root: unknown, path: string): unknown[] {
+  const steps: (string | number | '*')[] = [];
+  const re = /\.?([A-Za-z_$][\w$-]*|\*)|\[(\d+|\*|'[^']*'|"[^"]*")\]/gy;
+  let p = path.startsWith('$') ? path.slice(1) : path;
+  if (p && !p.startsWith('.') && !p.startsWith('[')) p = `.${p}`;
+  re.lastIndex = 0;
+  while (re.lastIndex < p.length) {
+    const m = re.exec(p);
+    if (!m) throw new Error(`invalid JSON path "${path}" at position ${re.lastIndex}`);
+    const t = m[1] ?? m[2]!;
+    steps.push(t === '*' ? '*' : /^\d+$/.test(t) && m[2] ? Number(t) : t.replace(/^['"]|['"]$/g, ''));
+  }
+  let current: unknown[] = [root];
+  for (const s of steps) {
+    const next: unknown[] = [];
+    for (const v of current) {
+      if (v === null || typeof v !== 'object') continue;
+      if (s === '*') next.push(...(Array.isArray(v) ? v : Object.values(v)));
+      else if (Object.prototype.hasOwnProperty.call(v, s)) next.push((v as Record<string | number, unknown>)[s]);
+    }
+    current = next;
+  }
+  return current;
+}
+
+const stable = (v: unknown): string => JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x));
+const asText = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : null);
+
+function compileCondition(c: ArgCondition): (args: Record<string, unknown>) => boolean {
+  selectPath({}, c.path); // throws at load on a bad path
+  let test: (v: unknown) => boolean;
+  if (c.exists !== undefined) test = () => true;
+  else if (c.equals !== undefined) test = (v) => stable(v) === stable(c.equals);
+  else if (c.prefix !== undefined) test = (v) => asText(v)?.startsWith(c.prefix!) ?? false;
+  else if (c.glob !== undefined) {
+    const m = glob(c.glob);
+    test = (v) => {
+      const t = asText(v);
+      return t !== null && m(t);
+    };
+  } else if (c.regex !== undefined) {
+    const r = new RegExp(c.regex, 'u');
+    test = (v) => {
+      const t = asText(v);
+      return t !== null && r.test(t);
+    };
+  } else {
+    const set = c.oneOf!.map(stable);
+    test = (v) => set.includes(stable(v));
+  }
+  return (args) => {
+    const values = selectPath(args, c.path);
+    const hit = c.exists !== undefined ? (values.length > 0) === c.exists : values.some(test);
+    return c.not ? !hit : hit;
+  };
+}
+
+/** Strictest of all applicable matching rules, or null. */
+export function strictestHit(hits: CompiledRule[]): RuleHit | null {
+  if (hits.length === 0) return null;
+  let decision: Decision = 'allow';
+  for (const h of hits) decision = stricter(decision, h.rule.decision);
+  return {
+    decision,
+    matched: hits.map((h) => h.label),
+    reasons: hits.map((h) => `rule ${h.label}: ${h.rule.decision}${h.rule.justification ? ` — ${h.rule.justification}` : ''}`),
+  };
+}

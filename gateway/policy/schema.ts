@@ -1,0 +1,226 @@
+// The tollgate.json and requirements.json formats: zod schemas are the single source of the types.
+import { z } from 'zod';
+
+export const DecisionSchema = z.enum(['allow', 'review', 'ask', 'deny']);
+export type Decision = z.infer<typeof DecisionSchema>;
+
+export const ApprovalModeSchema = z.enum(['auto-review', 'human', 'never-ask']);
+export type ApprovalMode = z.infer<typeof ApprovalModeSchema>;
+
+export const RiskSchema = z.enum(['low', 'medium']);
+
+const nonEmpty = z.string().min(1);
+
+/** One condition on an argument value; `path` is a JSON path like `$.url`, `files[0].name` or `items[*].path`. */
+export const ArgConditionSchema = z
+  .strictObject({
+    path: nonEmpty,
+    equals: z.unknown().optional(),
+    prefix: z.string().optional(),
+    glob: z.string().optional(),
+    regex: z.string().optional(),
+    oneOf: z.array(z.unknown()).min(1).optional(),
+    exists: z.boolean().optional(),
+    not: z.boolean().optional(),
+  })
+  .superRefine((c, ctx) => {
+    const ops = (['equals', 'prefix', 'glob', 'regex', 'oneOf', 'exists'] as const).filter((k) => c[k] !== undefined);
+    if (ops.length !== 1) {
+      ctx.addIssue({ code: 'custom', message: 'expected exactly one of equals, prefix, glob, regex, oneOf, exists' });
+    }
+    if (c.regex !== undefined) {
+      try {
+        new RegExp(c.regex, 'u');
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['regex'], message: `expected a valid regular expression (${(e as Error).message})` });
+      }
+    }
+  });
+export type ArgCondition = z.infer<typeof ArgConditionSchema>;
+
+/** An example call a rule must (match) or must not (notMatch) apply to; a string is a tool name or a shell script. */
+export const RuleExampleSchema = z.union([
+  z.string(),
+  z.strictObject({
+    tool: nonEmpty,
+    args: z.record(z.string(), z.unknown()).optional(),
+    identity: z.string().optional(),
+    groups: z.array(z.string()).optional(),
+  }),
+]);
+export type RuleExample = z.infer<typeof RuleExampleSchema>;
+
+/** A shell prefix element: one word, a list of alternatives, or "*" for any single word. */
+export const ShellTokenSchema = z.union([nonEmpty, z.array(nonEmpty).min(1)]);
+
+export const RuleSchema = z
+  .strictObject({
+    id: nonEmpty.optional(),
+    description: z.string().optional(),
+    server: nonEmpty.optional(),
+    tool: nonEmpty.optional(),
+    args: z.array(ArgConditionSchema).optional(),
+    shell: z.array(ShellTokenSchema).min(1).optional(),
+    identities: z.array(nonEmpty).min(1).optional(),
+    groups: z.array(nonEmpty).min(1).optional(),
+    decision: DecisionSchema,
+    justification: z.string().optional(),
+    match: z.array(RuleExampleSchema).optional(),
+    notMatch: z.array(RuleExampleSchema).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.shell === undefined && r.tool === undefined && r.server === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'expected one of "tool", "server" (MCP rule) or "shell" (shell prefix rule)' });
+    }
+    if (r.shell !== undefined && (r.tool !== undefined || r.server !== undefined || r.args !== undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a "shell" rule cannot also have "tool", "server" or "args"' });
+    }
+    if (r.shell !== undefined) {
+      for (const [key, list] of [['match', r.match], ['notMatch', r.notMatch]] as const) {
+        list?.forEach((ex, i) => {
+          if (typeof ex !== 'string') ctx.addIssue({ code: 'custom', path: [key, i], message: 'expected a shell script string' });
+        });
+      }
+    }
+  });
+export type Rule = z.infer<typeof RuleSchema>;
+
+const SecretRefSchema = z.union([z.strictObject({ env: nonEmpty }), z.strictObject({ secret: nonEmpty })]);
+
+const ApprovalsSchema = z.strictObject({
+  mode: ApprovalModeSchema.default('auto-review'),
+  timeoutSeconds: z.number().int().positive().max(86_400).default(300),
+});
+
+const ReviewerSchema = z.strictObject({
+  baseURL: z.url().optional(),
+  model: nonEmpty.optional(),
+  apiKey: SecretRefSchema.optional(),
+  timeoutSeconds: z.number().positive().max(600).default(30),
+  maxAutoApproveRisk: RiskSchema.default('low'),
+  reasoningEffort: z.enum(['minimal', 'low', 'medium', 'high']).optional(),
+  orgPolicy: z.string().optional(),
+  circuitBreaker: z.strictObject({ maxConsecutiveDenials: z.number().int().positive().default(3) }).prefault({}),
+  cacheTtlSeconds: z.number().int().nonnegative().default(600),
+  context: z
+    .strictObject({
+      intentTokens: z.number().int().positive().default(2000),
+      toolTokens: z.number().int().positive().default(4000),
+      perEntryTokens: z.number().int().positive().default(400),
+    })
+    .prefault({}),
+});
+
+const NetworkSchema = z.strictObject({
+  allowedDomains: z.array(nonEmpty).default([]),
+  deniedDomains: z.array(nonEmpty).default([]),
+  /** true: private/loopback/link-local targets are not auto-denied; a list: only these hosts/CIDRs are exempt. */
+  allowPrivate: z.union([z.boolean(), z.array(nonEmpty)]).default(false),
+});
+
+const AuditSchema = z.strictObject({
+  otlp: z
+    .strictObject({
+      endpoint: z.url().optional(),
+      headers: z.record(z.string(), z.string()).default({}),
+      enabled: z.boolean().default(true),
+    })
+    .prefault({}),
+  journal: z.strictObject({ maxFileBytes: z.number().int().positive().default(64 * 1024 * 1024) }).prefault({}),
+  redact: z
+    .strictObject({
+      keys: z.array(nonEmpty).default(['authorization', 'cookie', 'password', 'secret', 'token', 'api_key', 'apikey']),
+    })
+    .prefault({}),
+  includeUserPrompt: z.boolean().default(false),
+});
+
+const SandboxSchema = z.strictObject({
+  mode: z.enum(['workspace-write', 'read-only']).default('workspace-write'),
+  network: z.enum(['none', 'proxy']).default('none'),
+  protectedPaths: z.array(nonEmpty).default(['.git/hooks', '.git/config', '.tollgate']),
+  envAllowlist: z.array(nonEmpty).default(['PATH', 'HOME', 'LANG', 'LC_ALL', 'TERM', 'TZ', 'USER', 'TMPDIR']),
+  allowUnsandboxed: z.boolean().default(false),
+});
+
+const ListenSchema = z.strictObject({
+  host: nonEmpty.default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(7777),
+  allowedHosts: z.array(nonEmpty).default(['127.0.0.1', 'localhost', '[::1]']),
+  allowedOrigins: z.array(nonEmpty).default([]),
+  sessionIdleSeconds: z.number().int().positive().default(1800),
+});
+
+export const TollgateConfigSchema = z.strictObject({
+  $schema: z.string().optional(),
+  approvals: ApprovalsSchema.prefault({}),
+  reviewer: ReviewerSchema.prefault({}),
+  rules: z.array(RuleSchema).default([]),
+  network: NetworkSchema.prefault({}),
+  audit: AuditSchema.prefault({}),
+  sandbox: SandboxSchema.prefault({}),
+  listen: ListenSchema.prefault({}),
+  auth: z.looseObject({}).default({}),
+  dataDir: nonEmpty.optional(),
+  toolSeparator: nonEmpty.default('__'),
+});
+export type TollgateConfig = z.infer<typeof TollgateConfigSchema>;
+export type TollgateConfigInput = z.input<typeof TollgateConfigSchema>;
+
+/** One server identity an admin permits: name plus (optionally) the exact command/args or URL it must have. */
+export const AllowedServerSchema = z.strictObject({
+  name: nonEmpty,
+  kind: z.enum(['stdio', 'http', 'shell']).optional(),
+  command: nonEmpty.optional(),
+  args: z.array(z.string()).optional(),
+  url: nonEmpty.optional(),
+});
+export type AllowedServer = z.infer<typeof AllowedServerSchema>;
+
+/** Admin requirements: constraints a local tollgate.json can tighten but never loosen. */
+export const RequirementsSchema = z.strictObject({
+  $schema: z.string().optional(),
+  allowedModes: z.array(ApprovalModeSchema).min(1).optional(),
+  rules: z
+    .array(RuleSchema)
+    .optional()
+    .superRefine((rules, ctx) => {
+      rules?.forEach((r, i) => {
+        if (r.decision === 'allow') ctx.addIssue({ code: 'custom', path: [i, 'decision'], message: 'expected deny, ask or review (requirements pin restrictions, not permissions)' });
+      });
+    }),
+  servers: z.strictObject({ allowlist: z.array(AllowedServerSchema) }).optional(),
+  maxAutoApproveRisk: RiskSchema.optional(),
+  audit: z
+    .strictObject({
+      otlp: z.strictObject({ endpoint: z.url().optional(), headers: z.record(z.string(), z.string()).optional(), enabled: z.boolean().optional() }).optional(),
+      journal: z.strictObject({ maxFileBytes: z.number().int().positive().optional() }).optional(),
+      redact: z.strictObject({ keys: z.array(nonEmpty).optional() }).optional(),
+      includeUserPrompt: z.boolean().optional(),
+    })
+    .optional(),
+  sandbox: z
+    .strictObject({
+      mode: z.enum(['workspace-write', 'read-only']).optional(),
+      network: z.enum(['none', 'proxy']).optional(),
+      protectedPaths: z.array(nonEmpty).optional(),
+      envAllowlist: z.array(nonEmpty).optional(),
+      allowUnsandboxed: z.boolean().optional(),
+    })
+    .optional(),
+  network: z
+    .strictObject({
+      deniedDomains: z.array(nonEmpty).optional(),
+      allowedDomains: z.array(nonEmpty).optional(),
+      allowPrivate: z.union([z.boolean(), z.array(nonEmpty)]).optional(),
+    })
+    .optional(),
+});
+export type Requirements = z.infer<typeof RequirementsSchema>;
+
+/** The config every consumer sees: defaults, tollgate.json and requirements merged, dataDir absolute. */
+export type EffectiveConfig = Omit<TollgateConfig, 'dataDir'> & {
+  dataDir: string;
+  configDir: string;
+  requirements: (Requirements & { source: string }) | null;
+};

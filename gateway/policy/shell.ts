@@ -1,0 +1,261 @@
+// Shell-script analysis: parse with tree-sitter-bash, split into simple commands, flag anything not provably plain.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Language, Parser, type Node } from 'web-tree-sitter';
+import { classifyArgv, classifyAssignments, DANGEROUS_NAMES, empty, isSensitivePath, merge, type ClassifyContext, type Classification, type Word } from './commands.js';
+
+let parser: Parser | null = null;
+let loading: Promise<void> | null = null;
+
+/** Loads the bash grammar once; evaluate() refuses to run before this resolves. */
+export function initPolicy(): Promise<void> {
+  loading ??= (async () => {
+    await Parser.init();
+    const require = createRequire(import.meta.url);
+    const wasm = join(dirname(require.resolve('tree-sitter-bash/package.json')), 'tree-sitter-bash.wasm');
+    const language = await Language.load(wasm);
+    const p = new Parser();
+    p.setLanguage(language);
+    parser = p;
+  })();
+  return loading;
+}
+
+export function policyReady(): boolean {
+  return parser !== null;
+}
+
+export const MAX_SCRIPT_CHARS = 100_000;
+const MAX_NESTING = 4;
+const MAX_TREE_DEPTH = 200;
+const INVISIBLE = /[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+
+export type ShellRules = ClassifyContext['rules'];
+
+/** Analyses one script; never throws on any input (fails closed to review/ask instead). */
+export function analyzeScript(script: string, rules: ShellRules, protectedPaths: string[], depth = 0): Classification {
+  if (!parser) throw new Error('policy not initialised: call `await initPolicy()` once before evaluate()');
+  if (typeof script !== 'string') return merge(empty(), { ...empty(), decision: 'review', reasons: ['shell command is not a string'] });
+  if (script.trim() === '') return { ...empty(), decision: 'review', reasons: ['empty shell command'] };
+  if (script.length > MAX_SCRIPT_CHARS) return merge(notPlain(`script is ${script.length} characters; longer than ${MAX_SCRIPT_CHARS} is not analysed`), lexicalScan(script));
+  if (depth > MAX_NESTING) return merge(notPlain('shell nesting (bash -c / eval) is too deep to analyse'), lexicalScan(script));
+  if (script.includes('\0')) return merge(notPlain('script contains a NUL byte'), lexicalScan(script));
+  const parts: Classification[] = [];
+  if (INVISIBLE.test(script)) parts.push({ ...empty(), decision: 'ask', dangerous: true, reasons: ['script contains invisible or bidirectional-control characters (quoting/look-alike trick)'] });
+  const tree = parser.parse(script);
+  if (!tree) return merge(notPlain('shell parser gave up'), lexicalScan(script));
+  try {
+    const walker = new Walker(rules, protectedPaths, depth);
+    walker.visit(tree.rootNode, 0, 0);
+    parts.push(...walker.parts);
+    if (tree.rootNode.hasError || walker.malformed) parts.push(notPlain('script does not parse cleanly as bash'), lexicalScan(script));
+  } finally {
+    tree.delete();
+  }
+  return merge(empty(), ...parts);
+}
+
+function notPlain(reason: string): Classification {
+  return { ...empty(), decision: 'review', reasons: [reason] };
+}
+
+/** Word-level scan used when the tree cannot be trusted: any dangerous command name → ask. */
+function lexicalScan(script: string): Classification {
+  const hits = new Set<string>();
+  for (const tok of script.normalize('NFKC').split(/[\s;&|()`$<>{}"'\\=]+/)) {
+    const base = tok.split('/').pop() ?? '';
+    if (DANGEROUS_NAMES.test(base)) hits.add(base);
+  }
+  if (/push\b[^;&|]*\s(-f|--force|--mirror|--delete)\b|reset\s+--hard|clean\s+-[a-z]*f|\|\s*(sudo\s+)?(ba|z|da|k)?sh\b|-delete\b|-exec\b|\bpython[0-9.]*\s+-c|\bnode\s+-e|\bperl\s+-e/.test(script)) hits.add('a dangerous pattern');
+  return hits.size ? { ...empty(), decision: 'ask', dangerous: true, reasons: [`unparsed script mentions ${[...hits].join(', ')}`] } : empty();
+}
+
+class Walker {
+  parts: Classification[] = [];
+  malformed = false;
+  constructor(
+    private rules: ShellRules,
+    private protectedPaths: string[],
+    private depth: number,
+  ) {}
+
+  private add(c: Classification): void {
+    this.parts.push(c);
+  }
+
+  visit(node: Node, level: number, pipeIndex: number): void {
+    if (level > MAX_TREE_DEPTH) {
+      this.malformed = true;
+      this.add(notPlain('script nests too deeply to analyse'));
+      return;
+    }
+    switch (node.type) {
+      case 'program':
+      case 'list':
+        for (const c of node.children) if (c && c.type === '&') this.add(notPlain('background job (&) is not auto-allowed'));
+        this.visitChildren(node, level, 0);
+        return;
+      case 'pipeline':
+        node.namedChildren.forEach((c, i) => c && this.visit(c, level + 1, i));
+        if (node.children.some((c) => c?.type === '|&')) return;
+        return;
+      case 'command':
+        this.command(node, [], level, pipeIndex);
+        return;
+      case 'redirected_statement': {
+        const body = node.childForFieldName('body');
+        const redirects = node.namedChildren.filter((c): c is Node => !!c && c !== body && c.id !== body?.id);
+        if (body?.type === 'command') this.command(body, redirects, level, pipeIndex);
+        else {
+          if (body) this.visit(body, level + 1, pipeIndex);
+          this.redirects(redirects, level);
+        }
+        return;
+      }
+      case 'negated_command':
+      case 'comment':
+        this.visitChildren(node, level, pipeIndex);
+        return;
+      case 'ERROR':
+        this.malformed = true;
+        this.visitChildren(node, level, pipeIndex);
+        return;
+      case 'command_substitution':
+        this.add(notPlain(`command substitution ${node.text.startsWith('`') ? '`…`' : '$(…)'} is not auto-allowed`));
+        this.visitChildren(node, level, 0);
+        return;
+      case 'process_substitution':
+        this.add(notPlain('process substitution <(…) is not auto-allowed'));
+        this.visitChildren(node, level, 0);
+        return;
+      case 'subshell':
+      case 'compound_statement':
+      case 'if_statement':
+      case 'while_statement':
+      case 'for_statement':
+      case 'c_style_for_statement':
+      case 'case_statement':
+      case 'function_definition':
+      case 'test_command':
+      case 'declaration_command':
+      case 'unset_command':
+      case 'variable_assignment':
+      case 'variable_assignments':
+      case 'arithmetic_expansion':
+        this.add(notPlain(`${node.type.replace(/_/g, ' ')} is not a plain command`));
+        this.visitChildren(node, level, 0);
+        return;
+      default:
+        if (node.isMissing) this.malformed = true;
+        this.visitChildren(node, level, pipeIndex);
+    }
+  }
+
+  private visitChildren(node: Node, level: number, pipeIndex: number): void {
+    for (const c of node.namedChildren) if (c) this.visit(c, level + 1, pipeIndex);
+  }
+
+  /** Words of a command: substitutions inside them are walked as commands of their own. */
+  private word(node: Node, level: number): Word {
+    for (const c of node.descendantsOfType(['command_substitution', 'process_substitution'])) if (c) this.visit(c, level + 1, 0);
+    return wordOf(node);
+  }
+
+  private command(node: Node, extraRedirects: Node[], level: number, pipeIndex: number): void {
+    const assignments: { name: string; value: string | null }[] = [];
+    const words: Word[] = [];
+    const redirects: Node[] = [...extraRedirects];
+    for (const c of node.namedChildren) {
+      if (!c) continue;
+      if (c.type === 'variable_assignment') {
+        const name = c.childForFieldName('name')?.text ?? '';
+        const v = c.childForFieldName('value');
+        assignments.push({ name, value: v ? this.word(v, level).value : '' });
+      } else if (c.type === 'command_name') {
+        const w = c.namedChildren[0];
+        words.push(w ? this.word(w, level) : { value: c.text, raw: c.text, glob: false });
+      } else if (c.type.endsWith('_redirect')) redirects.push(c);
+      else if (c.type === 'comment') continue;
+      else words.push(this.word(c, level));
+    }
+    this.redirects(redirects, level);
+    if (words.length === 0) {
+      if (assignments.length) this.add(notPlain('variable assignment is not a plain command'));
+      return;
+    }
+    const ctx: ClassifyContext = {
+      pipeIndex,
+      rules: this.rules,
+      protectedPaths: this.protectedPaths,
+      nested: (script) => analyzeScript(script, this.rules, this.protectedPaths, this.depth + 1),
+    };
+    this.add(merge(classifyAssignments(assignments), classifyArgv(words, ctx)));
+  }
+
+  private redirects(redirects: Node[], level: number): void {
+    for (const r of redirects) {
+      if (r.type === 'heredoc_redirect') {
+        this.add(notPlain('heredoc is not auto-allowed'));
+        for (const c of r.descendantsOfType(['command_substitution'])) if (c) this.visit(c, level + 1, 0);
+        continue;
+      }
+      if (r.type === 'herestring_redirect') {
+        for (const c of r.namedChildren) if (c) this.word(c, level);
+        continue;
+      }
+      if (r.type !== 'file_redirect') {
+        this.add(notPlain(`${r.type.replace(/_/g, ' ')} is not auto-allowed`));
+        continue;
+      }
+      const op = r.children.find((c) => c && !c.isNamed)?.type ?? '>';
+      const destNode = r.childForFieldName('destination') ?? r.namedChildren[r.namedChildren.length - 1];
+      const dest = destNode ? this.word(destNode, level) : null;
+      if (!op.includes('>') && op !== '<>') continue;
+      const target = dest?.value ?? null;
+      if ((op === '>&' || op === '<&' || op === '&>' || op === '>&-') && target !== null && /^(\d+|-)$/.test(target)) continue;
+      if (target !== null && /^\/dev\/(null|stdout|stderr|tty|fd\/\d+)$/.test(target)) continue;
+      const shown = target ?? dest?.raw ?? '?';
+      if (isSensitivePath(shown, this.protectedPaths)) {
+        this.add({ ...empty(), decision: 'ask', dangerous: true, reasons: [`redirect ${op} ${shown} writes to a protected location (dotfiles, shell rc, .ssh, system paths)`] });
+      } else this.add(notPlain(`redirect ${op} ${shown} writes a file`));
+    }
+  }
+}
+
+const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', v: '\v', '\\': '\\', "'": "'", '"': '"', '?': '?' };
+
+/** Static value of a word after quote removal, or null when it depends on expansion. */
+export function wordOf(node: Node): Word {
+  const raw = node.text;
+  switch (node.type) {
+    case 'word':
+    case 'number': {
+      const glob = /(^|[^\\])[*?[]/.test(raw) || /(^|[^\\])\{[^}]*,[^}]*\}/.test(raw);
+      return { value: raw.replace(/\\\n/g, '').replace(/\\(.)/gs, '$1'), raw, glob };
+    }
+    case 'raw_string':
+      return { value: raw.slice(1, -1), raw, glob: false };
+    case 'string':
+    case 'translated_string': {
+      const dynamic = node.namedChildren.some((c) => c && c.type !== 'string_content');
+      const inner = raw.slice(raw.indexOf('"') + 1, -1);
+      return { value: dynamic ? null : inner.replace(/\\\n/g, '').replace(/\\([$`"\\])/g, '$1'), raw, glob: false };
+    }
+    case 'ansi_c_string': {
+      const body = raw.slice(2, -1);
+      const value = body.replace(/\\(x[0-9a-fA-F]{1,2}|u[0-9a-fA-F]{1,4}|U[0-9a-fA-F]{1,8}|[0-7]{1,3}|.)/gs, (_m, e: string) => {
+        if (/^[xuU]/.test(e)) return String.fromCodePoint(parseInt(e.slice(1), 16));
+        if (/^[0-7]/.test(e)) return String.fromCharCode(parseInt(e, 8));
+        return ESCAPES[e] ?? `\\${e}`;
+      });
+      return { value, raw, glob: false };
+    }
+    case 'concatenation': {
+      const parts = node.namedChildren.filter((c): c is Node => !!c).map(wordOf);
+      const value = parts.some((p) => p.value === null) ? null : parts.map((p) => p.value).join('');
+      return { value, raw, glob: parts.some((p) => p.glob) };
+    }
+    default:
+      return { value: null, raw, glob: false };
+  }
+}
