@@ -73,7 +73,8 @@ export function evaluate(call: PolicyCall, config: PolicyConfig, session?: Sessi
     const net = hostVerdicts(cls.hosts, config);
     decision = stricter(decision, net.decision);
     reasons.push(...net.reasons);
-    return { decision, reasons, matched, ...(cls.hosts.length ? { hosts: cls.hosts } : {}) };
+    const shown = decision === 'allow' ? reasons : reasons.filter((r) => !r.startsWith('read-only:'));
+    return { decision, reasons: shown, matched, ...(cls.hosts.length ? { hosts: cls.hosts } : {}) };
   }
 
   const hosts = urlHosts(args);

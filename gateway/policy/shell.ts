@@ -113,6 +113,7 @@ class Walker {
         return;
       }
       case 'negated_command':
+      case 'test_command':
       case 'comment':
         this.visitChildren(node, level, pipeIndex);
         return;
@@ -136,7 +137,6 @@ class Walker {
       case 'c_style_for_statement':
       case 'case_statement':
       case 'function_definition':
-      case 'test_command':
       case 'declaration_command':
       case 'unset_command':
       case 'variable_assignment':
