@@ -3,6 +3,11 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { PinStore } from './upstreams/index.js';
+import { checkCommand, configCommand } from './policy/index.js';
+import { auditCommand } from './audit/index.js';
+import { approvalsCommand } from './review/index.js';
+import { secretsCommand } from './secrets/index.js';
+import { tokensCommand } from './server/auth/index.js';
 import { VERSION } from './version.js';
 import { serve, resolveDirs, UsageError, type Io } from './serve.js';
 
@@ -54,9 +59,43 @@ async function tools(argv: string[], io: Io): Promise<number> {
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 
+/** Splits `--config DIR` off a subcommand's arguments, for commands that only need the directories. */
+function takeConfig(argv: string[]): { config?: string; rest: string[] } {
+  const rest: string[] = [];
+  let config: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--config') {
+      config = argv[++i];
+      if (config === undefined) throw new UsageError('--config needs a directory');
+    } else if (a.startsWith('--config=')) config = a.slice('--config='.length);
+    else rest.push(a);
+  }
+  return { config, rest };
+}
+
+const withDirs =
+  (run: (rest: string[], io: Io, dirs: Awaited<ReturnType<typeof resolveDirs>>) => Promise<number>): Command =>
+  async (argv, io) => {
+    const { config, rest } = takeConfig(argv);
+    return run(rest, io, await resolveDirs(config, io));
+  };
+
 const commands: Record<string, Command> = {
   serve,
   tools,
+  check: (argv, io) => checkCommand(argv, io),
+  config: (argv, io) => configCommand(argv, io),
+  audit: withDirs(async (rest, io, { dataDir, effective }) => {
+    const r = effective.config.reviewer;
+    let apiKey: string | undefined;
+    if (r.apiKey && 'env' in r.apiKey) apiKey = io.env[r.apiKey.env];
+    const reviewer = r.baseURL && r.model ? { baseURL: r.baseURL, model: r.model, apiKey, timeoutMs: r.timeoutSeconds * 1000 } : undefined;
+    return auditCommand(rest, io, { dataDir, reviewer });
+  }),
+  approvals: withDirs((rest, io, { stateDir }) => approvalsCommand(rest, io, { stateDir })),
+  secrets: withDirs((rest, io, { stateDir }) => secretsCommand(rest, io, { stateDir })),
+  tokens: withDirs((rest, io, { stateDir }) => tokensCommand(rest, io, { stateDir })),
 };
 
 export async function main(argv: string[], io: Io): Promise<number> {

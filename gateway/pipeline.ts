@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { UnknownToolError, UpstreamError, canonicalJson, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
-import type { Decision, PolicyVerdict, DecisionSource, Ports, SessionView, HumanDecision, Elicit } from './ports.js';
+import type { Decision, PolicyVerdict, DecisionSource, DenialKind, Ports, SessionView, HumanDecision, Elicit } from './ports.js';
 
 export type { Ports } from './ports.js';
 
@@ -80,14 +80,24 @@ export function createPipeline(opts: PipelineOptions) {
     if (routed.pin.state === 'changed') {
       const reason = `the definition of "${req.name}" changed since it was approved (rug-pull defence); an admin must review it and run \`tollgate tools approve ${req.name}\``;
       await decide('denied', 'rule', [reason]);
-      return refusal(ports.denialMessage({ by: 'rule', tool: req.name, reasons: [reason] }));
+      return refusal(ports.denialMessage({ kind: 'pin', tool: req.name, reasons: [reason] }));
     }
 
     // policy: pure rules, strictest wins
-    const verdict: PolicyVerdict = ports.policy.evaluate(
+    let verdict: PolicyVerdict = ports.policy.evaluate(
       { server: routed.spec.name, tool: routed.name, namespaced: req.name, kind: routed.spec.kind === 'shell' ? 'shell' : 'mcp', args, definition: routed.definition, toolDecisions: routed.spec.toolDecisions },
       session,
     );
+    // Hostnames in URL arguments: names that resolve to private or metadata addresses are not what they seem.
+    if (verdict.hosts?.length && verdict.decision !== 'deny') {
+      const net = await ports.policy.checkHosts(verdict.hosts);
+      if (net.decision !== 'allow') {
+        const rank = { allow: 0, review: 1, ask: 2, deny: 3 } as const;
+        const decision = rank[net.decision] > rank[verdict.decision] ? net.decision : verdict.decision;
+        verdict = { ...verdict, decision, reasons: [...verdict.reasons, ...net.reasons], matched: [...verdict.matched, 'network'] };
+      }
+    }
+
     await ports.audit.record({ name: 'tollgate.policy_decision', ...call, decision: verdict.decision, reasons: verdict.reasons, matched: verdict.matched, mode: session.mode });
 
     if (verdict.decision === 'allow') {
@@ -95,7 +105,7 @@ export function createPipeline(opts: PipelineOptions) {
     } else if (verdict.decision === 'deny') {
       const source: DecisionSource = verdict.fromRequirements ? 'requirements' : 'rule';
       await decide('denied', source, verdict.reasons);
-      return refusal(ports.denialMessage({ by: source, tool: req.name, reasons: verdict.reasons }));
+      return refusal(ports.denialMessage({ kind: source === 'requirements' ? 'requirements' : 'rule', tool: req.name, reasons: verdict.reasons }));
     } else {
       const outcome = await reviewAndEscalate(verdict.decision, verdict, routed, args, argsDigest, ctx, call, decide);
       if (!outcome.approved) return outcome.result;
@@ -143,9 +153,9 @@ export function createPipeline(opts: PipelineOptions) {
     decide: (d: 'approved' | 'denied', s: DecisionSource, r: string[]) => Promise<void>,
   ): Promise<{ approved: true } | { approved: false; result: CallToolResult }> {
     const { session } = ctx;
-    const deny = async (source: DecisionSource, reasons: string[]) => {
+    const deny = async (source: DecisionSource, kind: DenialKind, reasons: string[], approver?: string) => {
       await decide('denied', source, reasons);
-      return { approved: false as const, result: refusal(ports.denialMessage({ by: source, tool: call.tool, reasons })) };
+      return { approved: false as const, result: refusal(ports.denialMessage({ kind, tool: call.tool, reasons, approver })) };
     };
 
     const grant = ports.grants.consume(session.id, routed.spec.name, call.tool, argsDigest);
@@ -154,7 +164,7 @@ export function createPipeline(opts: PipelineOptions) {
       return { approved: true };
     }
     if (session.mode === 'never-ask') {
-      return deny('rule', [...verdict.reasons, `approval mode is never-ask: calls that need review are denied`]);
+      return deny('rule', 'rule', [...verdict.reasons, `approval mode is never-ask: calls that need ${decision === 'ask' ? 'a person' : 'review'} are denied`]);
     }
 
     let reviewer: { riskLevel: string; rationale: string } | { failure: string } | undefined;
@@ -202,6 +212,7 @@ export function createPipeline(opts: PipelineOptions) {
     if (reviewer && 'riskLevel' in reviewer) reasons.push(`auto-review rated it ${reviewer.riskLevel} risk: ${reviewer.rationale}`);
     if (reviewer && 'failure' in reviewer) reasons.push(`auto-review unavailable (${reviewer.failure})`);
     reasons.push(why);
-    return deny('user', reasons);
+    const kind: DenialKind = human.decision === 'deny' ? 'user' : human.decision === 'timeout' ? 'timeout' : human.decision === 'cancel' ? 'cancelled' : 'no_human';
+    return deny('user', kind, reasons, human.approver);
   }
 }

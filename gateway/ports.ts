@@ -3,12 +3,16 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 
 export type Decision = 'allow' | 'review' | 'ask' | 'deny';
 export type DecisionSource = 'rule' | 'grant' | 'automated_reviewer' | 'user' | 'requirements';
+/** Why a call was refused, finer than the audit's decision source, for the agent-facing message. */
+export type DenialKind = 'rule' | 'requirements' | 'user' | 'timeout' | 'no_human' | 'cancelled' | 'pin';
 export type ApprovalMode = 'auto-review' | 'human' | 'never-ask';
 
 export interface PolicyVerdict {
   decision: Decision;
   reasons: string[];
   matched: string[];
+  /** Hostnames in URL arguments, checked against DNS before the call is allowed. */
+  hosts?: string[];
   /** The deciding rule was pinned by admin requirements. */
   fromRequirements?: boolean;
 }
@@ -94,6 +98,8 @@ export interface GrantView {
 export interface Ports {
   policy: {
     evaluate(call: PolicyCallView, session: SessionView): PolicyVerdict;
+    /** Resolves hostnames found in arguments and applies the network policy (private targets, domains). */
+    checkHosts(hosts: string[]): Promise<{ decision: 'allow' | 'ask' | 'deny'; reasons: string[] }>;
     version(): string;
   };
   audit: { record(event: AuditEvent): Promise<void> };
@@ -110,5 +116,5 @@ export interface Ports {
   };
   escalate(req: EscalationRequest, ctx: EscalationContext): Promise<HumanDecision>;
   digest(args: Record<string, unknown>): string;
-  denialMessage(d: { by: DecisionSource; tool: string; reasons: string[] }): string;
+  denialMessage(d: { kind: DenialKind; tool: string; reasons: string[]; approver?: string }): string;
 }

@@ -1,12 +1,32 @@
-// `tollgate serve`: loads config, wires policy, review, audit and upstreams into one Gateway, and listens.
+// `tollgate serve`: loads config, wires policy, review, audit, sandbox and upstreams into one Gateway, and listens.
 import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { userInfo } from 'node:os';
-import { Gateway, isLoopbackHost } from './server/index.js';
-import { canonicalJson, loadRegistry, type ValueRef } from './upstreams/index.js';
-import type { Ports, SessionContextPort } from './ports.js';
+import { Gateway, isLoopbackHost, type Session } from './server/index.js';
+import { loadRegistry, type ServerSpec, type ValueRef } from './upstreams/index.js';
+import { ShellServerOptionsSchema, createShellServer } from './upstreams/shell.js';
+import { initPolicy, loadEffectiveConfig, watchEffectiveConfig, evaluate, checkServerAllowed, decideHostResolved, type EffectiveConfig } from './policy/index.js';
+import { openAudit, type Audit, type AuditEventInput } from './audit/index.js';
+import {
+  ApprovalQueue,
+  GrantStore,
+  SessionContext,
+  canonicalArgsDigest,
+  createReviewer,
+  denialMessage,
+  dedupe,
+  escalationFor,
+  queueEscalation,
+  type Escalation,
+  type Reviewer,
+} from './review/index.js';
+import { approvalPage } from './console/approval-page.js';
+import { createEgressProxy, type EgressProxy } from './sandbox/index.js';
+import { createSecretStore, resolveSecretRef, type SecretStore } from './secrets/index.js';
+import { authenticator, createTokenStore, localIdentity, protectedResourceMetadata } from './server/auth/index.js';
+import type { CallContext } from './pipeline.js';
+import type { AuditEvent, EscalationContext, Ports } from './ports.js';
+import { VERSION } from './version.js';
 
 export interface Io {
   stdin: NodeJS.ReadableStream;
@@ -20,12 +40,14 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export async function resolveDirs(config: string | undefined, io: Io): Promise<{ configDir: string; dataDir: string; stateDir: string }> {
+/** Config dir from --config (default cwd); data dir from tollgate.json `dataDir` (default `<config>/.tollgate`). */
+export async function resolveDirs(config: string | undefined, io: Io): Promise<{ configDir: string; dataDir: string; stateDir: string; effective: Awaited<ReturnType<typeof loadEffectiveConfig>> }> {
   const configDir = resolve(io.cwd, config ?? '.');
-  const dataDir = io.env.TOLLGATE_DATA_DIR ? resolve(io.cwd, io.env.TOLLGATE_DATA_DIR) : join(configDir, '.tollgate');
+  const effective = await loadEffectiveConfig({ configDir, env: io.env });
+  const dataDir = effective.config.dataDir;
   const stateDir = join(dataDir, 'state');
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  return { configDir, dataDir, stateDir };
+  return { configDir, dataDir, stateDir, effective };
 }
 
 export function parseListen(spec: string): { host: string; port: number } {
@@ -36,21 +58,10 @@ export function parseListen(spec: string): { host: string; port: number } {
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
-async function resolveValue(ref: ValueRef, where: string, env: NodeJS.ProcessEnv): Promise<string> {
-  if (typeof ref === 'string') return ref;
-  if ('env' in ref) {
-    const v = env[ref.env];
-    if (v === undefined) throw new Error(`${where}: environment variable ${ref.env} is not set`);
-    return v;
-  }
-  throw new Error(`${where}: secret "${ref.secret}" cannot be resolved (no secret store configured)`);
-}
-
-/** Keeps the last few calls of a session for the reviewer; replaced by review/'s SessionContext once wired. */
-class MinimalContext implements SessionContextPort {
-  recordUserPrompt(): void {}
-  recordCall(): void {}
-  recordResult(): void {}
+interface AuthConfig {
+  required?: boolean;
+  oidc?: { issuer: string; audience: string; jwksUri?: string; groupsClaim?: string };
+  consoleGroup?: string;
 }
 
 export async function serve(argv: string[], io: Io): Promise<number> {
@@ -60,44 +71,275 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     strict: true,
   });
   if (values.stdio && values.http) throw new UsageError('choose one of --stdio or --http HOST:PORT');
-  const { configDir, stateDir } = await resolveDirs(values.config, io);
+  await initPolicy();
+  const { configDir, dataDir, stateDir, effective } = await resolveDirs(values.config, io);
+  let config: EffectiveConfig = effective.config;
+  let policyVersion = effective.policyVersion;
   const log = (line: string) => io.stderr.write(`tollgate: ${line}\n`);
-  const separator = '__';
-  const registry = await loadRegistry(configDir, separator);
+  for (const v of effective.violations) log(`config: ${v}`);
+
+  const audit: Audit = await openAudit({
+    dataDir,
+    serviceVersion: VERSION,
+    otlp: config.audit.otlp.enabled ? { endpoint: config.audit.otlp.endpoint, headers: config.audit.otlp.headers } : { enabled: false },
+    env: io.env,
+    redact: { keys: config.audit.redact.keys },
+    includeUserPrompt: config.audit.includeUserPrompt,
+    journal: { maxFileBytes: config.audit.journal.maxFileBytes },
+  });
+  if (audit.tornTail) log(`audit journal: a torn last record from an earlier crash was found (${JSON.stringify(audit.tornTail)}); \`tollgate audit verify\` reports it`);
+  const record = async (e: AuditEvent) => {
+    try {
+      await audit.record(e as AuditEventInput);
+    } catch (err) {
+      // Fail closed: a decision that cannot be journaled must not be acted on.
+      log(`audit: cannot record ${e.name}: ${(err as Error).message}`);
+      throw new Error(`the audit journal cannot record this step (${(err as Error).message}); refusing to continue`);
+    }
+  };
+  await record({ name: 'tollgate.config_loaded', files: [join(configDir, 'tollgate.json'), join(configDir, 'servers.json'), ...(config.requirements ? [config.requirements.source] : [])], policyVersion, violations: effective.violations });
+
+  const registry = await loadRegistry(configDir, config.toolSeparator);
   for (const w of registry.warnings) log(w);
+  for (const spec of registry.servers) {
+    const verdict = checkServerAllowed({ name: spec.name, kind: spec.kind, command: spec.kind === 'stdio' ? spec.command : undefined, args: spec.kind === 'stdio' ? spec.args : undefined, url: spec.kind === 'http' ? spec.url : undefined }, config);
+    if (!verdict.allowed && spec.enabled) {
+      spec.enabled = false;
+      log(`server ${spec.name} is not started: ${verdict.reason ?? 'not on the admin allowlist'}`);
+    }
+  }
+
+  let secrets: SecretStore | undefined;
+  const secretStore = () => (secrets ??= createSecretStore({ stateDir }));
+  const resolveValue = async (ref: ValueRef, where: string) => {
+    if (typeof ref === 'string') return ref;
+    try {
+      return await resolveSecretRef(ref, 'secret' in ref ? secretStore() : undefined, io.env);
+    } catch (e) {
+      throw new Error(`servers.json ${where}: ${(e as Error).message}`);
+    }
+  };
+
+  const queue = new ApprovalQueue({ stateDir });
+  const grants = new GrantStore();
+  const approvalTimeoutMs = () => config.approvals.timeoutSeconds * 1000;
+
+  let reviewer: Reviewer | undefined;
+  const buildReviewer = async () => {
+    const r = config.reviewer;
+    if (!r.baseURL || !r.model) return undefined;
+    let apiKey: string | undefined;
+    if (r.apiKey) apiKey = await resolveSecretRef(r.apiKey, 'secret' in r.apiKey ? secretStore() : undefined, io.env);
+    return createReviewer({
+      baseURL: r.baseURL,
+      model: r.model,
+      apiKey,
+      timeoutMs: r.timeoutSeconds * 1000,
+      maxAutoApproveRisk: r.maxAutoApproveRisk,
+      reasoningEffort: r.reasoningEffort === 'minimal' ? 'low' : r.reasoningEffort,
+      orgPolicy: r.orgPolicy,
+      cacheTtlMs: r.cacheTtlSeconds * 1000,
+      circuitBreaker: r.circuitBreaker,
+      contextBudgets: r.context,
+    });
+  };
+  reviewer = await buildReviewer();
+  if (!reviewer && config.approvals.mode === 'auto-review') log('no reviewer configured (tollgate.json reviewer.baseURL/model): calls that need review go to a person');
+
+  const watcher = watchEffectiveConfig({ configDir, env: io.env }, (r) => {
+    if (r instanceof Error) {
+      log(`config reload rejected, keeping the last good config:\n${r.message}`);
+      return;
+    }
+    config = r.config;
+    policyVersion = r.policyVersion;
+    for (const v of r.violations) log(`config: ${v}`);
+    void buildReviewer().then((rv) => (reviewer = rv)).catch((e) => log(`reviewer: ${(e as Error).message}`));
+    void record({ name: 'tollgate.config_loaded', files: [join(configDir, 'tollgate.json')], policyVersion, violations: r.violations }).catch(() => undefined);
+    log(`config reloaded (policy ${policyVersion.slice(0, 12)})`);
+  });
+
+  // Egress for sandboxed shell commands: the same network policy as tool arguments, unfamiliar hosts asked once.
+  let egress: EgressProxy | undefined;
+  const wantsEgress = registry.servers.some((s) => s.kind === 'shell' && s.enabled && (s.options.network ?? config.sandbox.network) === 'proxy' && config.sandbox.network === 'proxy');
+  if (wantsEgress) {
+    const egressQuestions = dedupe(queueEscalation(queue));
+    egress = await createEgressProxy({
+      decide: async (req) => {
+        const d = await decideHostResolved(req.host, req.port, config);
+        if (d.decision === 'allow') return { allow: true, reason: d.reasons.join('; ') };
+        if (d.decision === 'deny' || config.approvals.mode === 'never-ask') return { allow: false, reason: d.reasons.join('; ') || 'denied by network policy' };
+        const ac = new AbortController();
+        const human = await egressQuestions.decide(
+          { id: `egress:${req.host}:${req.port}`, sessionId: 'sandbox-egress', server: 'egress', tool: 'network', arguments: { host: req.host, port: req.port, protocol: req.protocol }, argsDigest: canonicalArgsDigest({ host: req.host, port: req.port }), policyReasons: d.reasons },
+          { signal: ac.signal, timeoutMs: approvalTimeoutMs() },
+        );
+        const allow = human.decision.startsWith('approve');
+        return { allow, reason: allow ? `approved by ${human.approver ?? 'a person'}` : `not approved (${human.decision}${human.reason ? `: ${human.reason}` : ''})` };
+      },
+      onDecision: (e) => {
+        void record({ name: 'tollgate.network_decision', host: e.host, port: e.port, protocol: e.protocol, method: e.method, decision: e.decision, source: e.cached ? 'cache' : 'policy', reasons: [e.reason] }).catch(() => undefined);
+      },
+    });
+  }
+
+  const shellServer = (spec: Extract<ServerSpec, { kind: 'shell' }>) => {
+    const entry = ShellServerOptionsSchema.parse({ ...spec.options });
+    const sb = config.sandbox;
+    // Tighten-only merge: the entry may ask for less than tollgate.json allows, never more.
+    const options = {
+      ...entry,
+      mode: sb.mode === 'read-only' || entry.mode === 'read-only' ? ('read-only' as const) : entry.mode,
+      network: entry.network === 'proxy' && sb.network === 'proxy' ? ('proxy' as const) : ('none' as const),
+      allowUnsandboxed: sb.allowUnsandboxed && entry.allowUnsandboxed,
+      protectedPaths: [...new Set([...sb.protectedPaths.flatMap((p) => (p.startsWith('/') ? [p] : entry.roots.map((r) => join(r, p)))), ...entry.protectedPaths])],
+      envAllowlist: [...new Set([...sb.envAllowlist, ...entry.envAllowlist])],
+    };
+    return createShellServer({
+      name: spec.name,
+      configDir,
+      dataDir,
+      options,
+      egress: options.network === 'proxy' ? egress : undefined,
+      onEvent: (e) => {
+        if (e.kind === 'unsandboxed' || e.kind === 'sandbox_unavailable') log(`SHELL ${spec.name}: ${e.kind.toUpperCase()}: ${e.detail}`);
+        void record({ name: 'tollgate.upstream', server: spec.name, event: e.kind === 'unsandboxed' ? 'started' : 'failed', error: `${e.kind}: ${e.detail}` }).catch(() => undefined);
+      },
+    });
+  };
+
+  // One escalation per session (identical concurrent questions asked once); each call brings its own elicit channel.
+  const callChannels = new Map<string, EscalationContext>();
+  const sessionEscalations = new Map<string, Escalation>();
+  let approvalPageBase: string | undefined;
+  const escalationOf = (sessionId: string): Escalation => {
+    let e = sessionEscalations.get(sessionId);
+    if (!e) {
+      e = dedupe({
+        decide: (req, opts) => {
+          const ctx = callChannels.get(req.id);
+          const elicit = ctx?.elicit;
+          return escalationFor(
+            { elicitationForm: !!ctx?.elicitation.form, elicitationUrl: !!ctx?.elicitation.url && !!approvalPageBase },
+            {
+              elicit: elicit ? (params, o) => elicit(params as unknown as Record<string, unknown>, o) as never : undefined,
+              elicitUrl: elicit ? (params, o) => elicit(params as unknown as Record<string, unknown>, o) as never : undefined,
+              queue,
+              approvalPageBaseUrl: approvalPageBase,
+            },
+          ).decide(req, opts);
+        },
+      });
+      sessionEscalations.set(sessionId, e);
+    }
+    return e;
+  };
 
   const ports: Ports = {
-    policy: { evaluate: () => ({ decision: 'allow', reasons: ['no policy configured'], matched: [] }), version: () => 'none' },
-    audit: { record: async () => undefined },
-    grants: { consume: () => undefined, grant: () => undefined },
-    escalate: async () => ({ decision: 'unavailable', channel: 'none', waitMs: 0 }),
-    digest: (args) => createHash('sha256').update(canonicalJson(args)).digest('hex'),
-    denialMessage: ({ by, tool, reasons }) =>
-      `Tollgate denied "${tool}" (decided by ${by}): ${reasons.join('; ')}. Do not try to work around this denial with other tools or commands; ask the user instead.`,
+    policy: {
+      evaluate: (call, session) => {
+        const v = evaluate(
+          { server: call.server, tool: call.tool, args: call.args, kind: call.kind, toolDef: { description: call.definition.description, inputSchema: call.definition.inputSchema, annotations: call.definition.annotations }, serverOverrides: { toolDecisions: call.toolDecisions } },
+          config,
+          { identity: session.identity, groups: session.groups },
+        );
+        return { ...v, fromRequirements: v.decision === 'deny' && v.matched.some((m) => m.startsWith('requirements')) };
+      },
+      checkHosts: async (hosts) => {
+        const reasons: string[] = [];
+        let decision: 'allow' | 'ask' | 'deny' = 'allow';
+        for (const h of hosts) {
+          const d = await decideHostResolved(h, undefined, config);
+          if (d.decision === 'deny') decision = 'deny';
+          else if (d.decision === 'ask' && decision === 'allow') decision = 'ask';
+          if (d.decision !== 'allow') reasons.push(...d.reasons);
+        }
+        return { decision, reasons };
+      },
+      version: () => policyVersion,
+    },
+    audit: { record },
+    get reviewer() {
+      return reviewer;
+    },
+    grants,
+    escalate: async (req, ctx) => {
+      callChannels.set(req.id, ctx);
+      try {
+        const started = Date.now();
+        return await escalationOf(req.sessionId).decide(req, {
+          signal: ctx.signal,
+          timeoutMs: approvalTimeoutMs(),
+          onWaiting: (ms) => ctx.progress({ progress: Math.round(ms / 1000), message: `waiting for a person to approve ${req.tool} (${Math.round((Date.now() - started) / 1000)} s)` }),
+        });
+      } finally {
+        callChannels.delete(req.id);
+      }
+    },
+    digest: (args) => `sha256:${canonicalArgsDigest(args)}`,
+    denialMessage: ({ kind, tool, reasons, approver }) => denialMessage({ source: kind, tool, reasons, approver }),
   };
 
   const gateway = new Gateway({
     registry,
-    separator,
+    separator: config.toolSeparator,
     stateDir,
     ports,
-    mode: () => 'auto-review',
-    newContext: () => new MinimalContext(),
-    resolveValue: (ref, where) => resolveValue(ref, where, io.env),
+    mode: () => config.approvals.mode,
+    newContext: () => new SessionContext(),
+    resolveValue,
+    createShellServer: shellServer,
     log,
+    onSessionStart: (s: Session) => {
+      const caps = s.capabilities;
+      void record({ name: 'tollgate.session_start', sessionId: s.id, identity: s.identity, method: 'initialize', transport: s.transportKind, clientName: s.clientInfo.name, clientVersion: s.clientInfo.version, capabilities: { elicitationForm: s.elicitation.form, elicitationUrl: s.elicitation.url, sampling: !!caps.sampling, roots: !!caps.roots } }).catch(() => undefined);
+    },
+    onSessionEnd: async (s: Session, reason: string) => {
+      grants.dropSession(s.id);
+      reviewer?.dropSession(s.id);
+      sessionEscalations.delete(s.id);
+      await record({ name: 'tollgate.session_end', sessionId: s.id, identity: s.identity, reason: reason as 'closed', durationMs: Date.now() - s.startedAt, calls: s.calls }).catch(() => undefined);
+    },
   });
   await gateway.start();
 
   let stop: () => Promise<void>;
   if (values.stdio) {
-    await gateway.serveStdio({ identity: `local:${userInfo().username}`, groups: [] });
+    await gateway.serveStdio({ identity: localIdentity(), groups: [] });
     stop = () => gateway.close();
     log('serving MCP on stdio');
   } else {
-    const { host, port } = parseListen(values.http ?? '127.0.0.1:7777');
-    if (!isLoopbackHost(host)) throw new UsageError(`refusing to listen on ${host}: non-loopback addresses need agent authentication configured in tollgate.json (auth)`);
-    const http = await gateway.serveHttp({ host, port, sessionIdleMs: 30 * 60_000, maxBodyBytes: 4 * 1024 * 1024 });
+    const listen = values.http ? parseListen(values.http) : { host: config.listen.host, port: config.listen.port };
+    const auth = (config.auth ?? {}) as AuthConfig;
+    const required = auth.required ?? true;
+    if (!isLoopbackHost(listen.host) && !required) throw new UsageError(`refusing to listen on ${listen.host} with auth.required false: non-loopback listeners must authenticate agents`);
+    const tokens = createTokenStore({ stateDir });
+    const hostForUrl = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+    let base = `http://${hostForUrl}:${listen.port}`;
+    const authn = authenticator({ tokens, oidc: auth.oidc, resourceMetadataUrl: `${base}/.well-known/oauth-protected-resource`, required });
+    const http = await gateway.serveHttp({
+      host: listen.host,
+      port: listen.port,
+      allowedHosts: config.listen.allowedHosts.length && listen.port !== 0 ? config.listen.allowedHosts.flatMap((h) => [h, `${h}:${listen.port}`]) : undefined,
+      allowedOrigins: config.listen.allowedOrigins.length ? config.listen.allowedOrigins : undefined,
+      sessionIdleMs: config.listen.sessionIdleSeconds * 1000,
+      maxBodyBytes: 4 * 1024 * 1024,
+      authenticate: async (req) => {
+        const r = await authn.authenticate(req);
+        if (!r.ok) void record({ name: 'tollgate.session_start', transport: 'http', identity: 'unauthenticated', method: 'auth', clientName: `refused: ${r.reason}`, capabilities: { elicitationForm: false, elicitationUrl: false, sampling: false, roots: false } }).catch(() => undefined);
+        return r.ok ? { ok: true, identity: r.identity, groups: r.groups } : r;
+      },
+      mount: (app) => {
+        app.get('/.well-known/oauth-protected-resource', (c) => protectedResourceMetadata({ resource: `${base}/mcp`, authorizationServers: auth.oidc ? [auth.oidc.issuer] : [] })(c));
+        app.route('/console', approvalPage({ queue }));
+      },
+    });
+    base = new URL(http.url).origin;
+    approvalPageBase = `${base}/console`;
     log(`serving MCP at ${http.url}`);
+    if (required && (await tokens.list()).filter((t) => !t.revoked).length === 0 && !auth.oidc) {
+      log('no agent tokens exist yet: create one with `tollgate tokens create NAME` and send it as "Authorization: Bearer <token>"');
+    }
     stop = async () => {
       await http.close();
       await gateway.close();
@@ -106,7 +348,11 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   await new Promise<void>((done) => {
     const shutdown = (sig: string) => {
       log(`${sig}: shutting down`);
-      void stop().finally(done);
+      void stop()
+        .then(() => watcher.close())
+        .then(() => egress?.close())
+        .then(() => audit.close())
+        .finally(done);
     };
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
@@ -115,4 +361,4 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   return 0;
 }
 
-
+export type { CallContext };

@@ -1,0 +1,132 @@
+// The agent talks Streamable HTTP to `tollgate serve --http`; one upstream is itself a Streamable HTTP server.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ALLOW_ALL, FIXTURE, TSX, configDir, runCli, httpAgent, httpGateway, textOf, until, upstreams, type HttpGateway } from '../helpers/gateway.js';
+
+function startHttpFixture(): Promise<{ url: string; base: string; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, ['--import', TSX, FIXTURE, '--http', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((ok, fail) => {
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening (\d+)/.exec(out);
+      if (m) ok({ url: `http://127.0.0.1:${m[1]}/mcp`, base: `http://127.0.0.1:${m[1]}`, proc });
+    });
+    proc.on('exit', (c) => fail(new Error(`fixture exited ${c}`)));
+  });
+}
+
+/** A raw HTTP request, so tests control Host/Origin headers and bytes exactly. */
+function raw(url: string, opts: { method?: string; headers?: Record<string, string>; body?: Buffer | string }): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+  const u = new URL(url);
+  return new Promise((ok, fail) => {
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: opts.method ?? 'POST', headers: opts.headers }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => ok({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.on('error', fail);
+    req.end(opts.body);
+  });
+}
+
+const INIT = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+describe('gateway over Streamable HTTP', () => {
+  let gw: HttpGateway;
+  let upstream: { url: string; base: string; proc: ChildProcess };
+  let agent: Client;
+
+  beforeAll(async () => {
+    upstream = await startHttpFixture();
+    const dir = configDir({ remote: { url: upstream.url }, local: upstreams.fixture() }, { ...ALLOW_ALL, listen: { sessionIdleSeconds: 2 } });
+    gw = await httpGateway(dir);
+    agent = await httpAgent(gw.url, { capabilities: { elicitation: { form: {} } } }, gw.auth);
+    agent.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { answer: 'over http' } }));
+  });
+
+  afterAll(async () => {
+    await agent?.close().catch(() => undefined);
+    await gw?.stop();
+    upstream?.proc.kill();
+  });
+
+  it('lists and calls tools of a stdio and a Streamable HTTP upstream', async () => {
+    const { tools } = await agent.listTools();
+    expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['remote__echo', 'local__echo']));
+    const r = await agent.callTool({ name: 'remote__echo', arguments: { text: 'via http' } });
+    expect(r.structuredContent).toEqual({ echoed: 'via http' });
+    expect(textOf(await agent.callTool({ name: 'local__echo', arguments: { text: 'via stdio' } }))).toBe('via stdio');
+  });
+
+  it('relays an upstream elicitation on the stream of the in-flight call', async () => {
+    const r = await agent.callTool({ name: 'local__ask_user', arguments: { question: 'ok?' } });
+    expect(textOf(r)).toBe('accept:over http');
+    const r2 = await agent.callTool({ name: 'remote__ask_user', arguments: { question: 'ok?' } });
+    expect(textOf(r2)).toBe('accept:over http');
+  });
+
+  it('re-initialises an HTTP upstream that lost its session (404)', async () => {
+    await raw(`${upstream.base}/forget`, {});
+    const r = await agent.callTool({ name: 'remote__echo', arguments: { text: 'after restart' } });
+    expect(r.isError).toBeFalsy();
+    expect(textOf(r)).toBe('after restart');
+    expect(gw.stderr()).toMatch(/upstream remote .*reinitialized/);
+  });
+
+  it('refuses foreign Host and Origin headers (DNS rebinding)', async () => {
+    const badHost = await raw(gw.url, { headers: { ...MCP_HEADERS, ...gw.auth, host: 'evil.example:80' }, body: INIT });
+    expect(badHost.status).toBe(403);
+    expect(badHost.body).toMatch(/Host "evil.example:80" is not allowed/);
+    const badOrigin = await raw(gw.url, { headers: { ...MCP_HEADERS, ...gw.auth, origin: 'http://evil.example' }, body: INIT });
+    expect(badOrigin.status).toBe(403);
+    const good = await raw(gw.url, { headers: { ...MCP_HEADERS, ...gw.auth, origin: new URL(gw.url).origin }, body: INIT });
+    expect(good.status).toBe(200);
+  });
+
+  it('answers malformed requests with protocol errors and keeps serving', async () => {
+    const parse = await raw(gw.url, { headers: { ...MCP_HEADERS, ...gw.auth }, body: '{"jsonrpc": "2.0", "id": 1, "method": ' });
+    expect(parse.status).toBe(400);
+    expect(JSON.parse(parse.body).error.code).toBe(-32700);
+    const utf8 = await raw(gw.url, { headers: { ...MCP_HEADERS, ...gw.auth }, body: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]) });
+    expect(utf8.status).toBe(400);
+    const notInit = await raw(gw.url, { headers: { ...MCP_HEADERS, ...gw.auth }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    expect(notInit.status).toBe(400);
+    expect(notInit.body).toMatch(/first request must be initialize/);
+    const unknown = await raw(gw.url, { headers: { ...MCP_HEADERS, ...gw.auth, 'mcp-session-id': 'no-such-session' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    expect(unknown.status).toBe(404);
+    const huge = await raw(gw.url, { headers: { ...MCP_HEADERS, ...gw.auth }, body: `{"x":"${'a'.repeat(5 * 1024 * 1024)}"}` });
+    expect(huge.status).toBe(413);
+    expect((await agent.listTools()).tools.length).toBeGreaterThan(0);
+  });
+
+  it('ends idle sessions after the TTL and closes their upstream connections', async () => {
+    const idle = await httpAgent(gw.url, {}, gw.auth);
+    // A call on the session-isolated stdio upstream starts that session's own upstream process.
+    const pid = Number(textOf(await idle.callTool({ name: 'local__pid', arguments: {} })));
+    expect(() => process.kill(pid, 0)).not.toThrow();
+    await until(() => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 'the idle session upstream process to exit', 20_000);
+    await expect(idle.listTools()).rejects.toThrow(/404|Session not found/);
+    await idle.close().catch(() => undefined);
+  });
+});
+
+describe('HTTP listener safety', () => {
+  it('refuses to listen on a non-loopback address without authentication', async () => {
+    const dir = configDir({ local: upstreams.fixture() }, { auth: { required: false } });
+    const r = await runCli(['serve', '--http', '0.0.0.0:0', '--config', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 with auth.required false/);
+  });
+});

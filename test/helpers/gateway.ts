@@ -1,0 +1,142 @@
+// Starts the real gateway (as a process) in front of real upstream processes, and connects SDK clients to it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client, type ClientOptions } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
+export const GATEWAY = join(ROOT, 'gateway', 'main.ts');
+export const FIXTURE = join(ROOT, 'test', 'fixtures', 'upstream.ts');
+const NM = join(ROOT, 'node_modules', '@modelcontextprotocol');
+
+/** servers.json entries for the real upstream processes the tests use. */
+export const upstreams = {
+  fixture: (env: Record<string, string> = {}) => ({ command: process.execPath, args: ['--import', TSX, FIXTURE], env }),
+  everything: () => ({ command: process.execPath, args: [join(NM, 'server-everything', 'dist', 'index.js'), 'stdio'] }),
+  filesystem: (dir: string) => ({ command: process.execPath, args: [join(NM, 'server-filesystem', 'dist', 'index.js'), dir] }),
+  memory: (file: string) => ({ command: process.execPath, args: [join(NM, 'server-memory', 'dist', 'index.js')], env: { MEMORY_FILE_PATH: file } }),
+};
+
+export function tempDir(prefix = 'tollgate-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A config directory with servers.json (and optionally tollgate.json). */
+export function configDir(servers: Record<string, unknown>, tollgate?: Record<string, unknown>): string {
+  const dir = tempDir();
+  mkdirSync(join(dir, 'workspace'));
+  writeFileSync(join(dir, 'servers.json'), JSON.stringify({ mcpServers: servers }, null, 2));
+  if (tollgate) writeFileSync(join(dir, 'tollgate.json'), JSON.stringify(tollgate, null, 2));
+  return dir;
+}
+
+export function gatewayArgs(...args: string[]): string[] {
+  return ['--import', TSX, GATEWAY, ...args];
+}
+
+/** Runs a CLI command to completion. */
+export function runCli(args: string[], opts: { cwd?: string; input?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const p = spawn(process.execPath, gatewayArgs(...args), { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.stdin.end(opts.input ?? '');
+    p.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+export interface StdioAgent {
+  client: Client;
+  stderr: () => string;
+  close: () => Promise<void>;
+}
+
+/** An agent: an SDK Client that starts `tollgate serve --stdio` as its only MCP server. */
+export async function stdioAgent(config: string, options: ClientOptions = {}, env: Record<string, string> = {}): Promise<StdioAgent> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: gatewayArgs('serve', '--stdio', '--config', config),
+    env: { ...(process.env as Record<string, string>), ...env },
+    stderr: 'pipe',
+    cwd: ROOT,
+  });
+  let err = '';
+  transport.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const client = new Client({ name: 'test-agent', version: '1.0.0' }, options);
+  await client.connect(transport);
+  return { client, stderr: () => err, close: () => client.close() };
+}
+
+/** tollgate.json for tests of routing and transport: every MCP tool allowed by one explicit rule. */
+export const ALLOW_ALL = { rules: [{ server: '*', decision: 'allow', justification: 'these tests exercise the gateway core, not policy' }] };
+
+export interface HttpGateway {
+  url: string;
+  /** A bearer token created with `tollgate tokens create` before start. */
+  token: string;
+  auth: Record<string, string>;
+  proc: ChildProcess;
+  stderr: () => string;
+  stop: () => Promise<void>;
+}
+
+/** `tollgate serve --http 127.0.0.1:0` as a process; resolves once it prints its URL. */
+export async function httpGateway(config: string, env: Record<string, string> = {}): Promise<HttpGateway> {
+  const created = await runCli(['tokens', 'create', 'test-agent', '--config', config]);
+  const token = created.stdout.trim();
+  if (created.code !== 0 || !token.startsWith('tg_')) throw new Error(`tokens create failed: ${created.stderr}`);
+  const proc = spawn(process.execPath, gatewayArgs('serve', '--http', '127.0.0.1:0', '--config', config), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  const url = await new Promise<string>((ok, fail) => {
+    const t = setTimeout(() => fail(new Error(`gateway did not start: ${err}`)), 30_000);
+    proc.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /serving MCP at (\S+)/.exec(err);
+      if (m) {
+        clearTimeout(t);
+        ok(m[1]!);
+      }
+    });
+    proc.on('exit', (code) => fail(new Error(`gateway exited with ${code}: ${err}`)));
+  });
+  return {
+    url,
+    token,
+    auth: { authorization: `Bearer ${token}` },
+    proc,
+    stderr: () => err,
+    stop: () =>
+      new Promise<void>((done) => {
+        if (proc.exitCode !== null) return done();
+        proc.once('exit', () => done());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+export async function httpAgent(url: string, options: ClientOptions = {}, headers: Record<string, string> = {}): Promise<Client> {
+  const client = new Client({ name: 'test-http-agent', version: '1.0.0' }, options);
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
+  return client;
+}
+
+export function textOf(result: unknown): string {
+  const r = result as { content?: Array<{ type: string; text?: string }> };
+  return (r.content ?? []).map((c) => c.text ?? '').join('\n');
+}
+
+export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
