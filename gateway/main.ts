@@ -127,4 +127,6 @@ export async function main(argv: string[], io: Io): Promise<number> {
 
 const io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: resolve('.') };
 const code = await main(process.argv.slice(2), io);
-if (code !== -1) process.exitCode = code;
+process.exitCode = code;
+// serve keeps watchers and upstream processes alive: once it has returned, leave.
+if (process.argv[2] === 'serve') process.stderr.write('', () => process.exit(code));

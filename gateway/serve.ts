@@ -77,6 +77,11 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   let policyVersion = effective.policyVersion;
   const log = (line: string) => io.stderr.write(`tollgate: ${line}\n`);
   for (const v of effective.violations) log(`config: ${v}`);
+  const auth = (config.auth ?? {}) as AuthConfig;
+  const listen = values.stdio ? undefined : values.http ? parseListen(values.http) : { host: config.listen.host, port: config.listen.port };
+  if (listen && !isLoopbackHost(listen.host) && auth.required === false) {
+    throw new UsageError(`refusing to listen on ${listen.host} with auth.required false: non-loopback listeners must authenticate agents`);
+  }
 
   const audit: Audit = await openAudit({
     dataDir,
@@ -309,10 +314,8 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     stop = () => gateway.close();
     log('serving MCP on stdio');
   } else {
-    const listen = values.http ? parseListen(values.http) : { host: config.listen.host, port: config.listen.port };
-    const auth = (config.auth ?? {}) as AuthConfig;
+    if (!listen) throw new UsageError('no listener');
     const required = auth.required ?? true;
-    if (!isLoopbackHost(listen.host) && !required) throw new UsageError(`refusing to listen on ${listen.host} with auth.required false: non-loopback listeners must authenticate agents`);
     const tokens = createTokenStore({ stateDir });
     const hostForUrl = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
     let base = `http://${hostForUrl}:${listen.port}`;
