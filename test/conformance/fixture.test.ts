@@ -10,6 +10,7 @@ import {
   LoggingMessageNotificationSchema,
   type ElicitRequest,
   type CreateMessageRequest,
+  type JSONRPCMessage,
 } from '@modelcontextprotocol/sdk/types.js';
 import { EXPECTED_PROMPTS, EXPECTED_TOOLS } from './baseline.js';
 
@@ -18,6 +19,7 @@ const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'conformance-upstream.ts');
 
 let client: Client;
+let transport: StdioClientTransport;
 const logs: unknown[] = [];
 const elicitations: ElicitRequest['params'][] = [];
 const samplings: CreateMessageRequest['params'][] = [];
@@ -33,7 +35,8 @@ beforeAll(async () => {
     samplings.push(req.params);
     return { role: 'assistant', content: { type: 'text', text: 'hi from the client' }, model: 'test-model', stopReason: 'endTurn' };
   });
-  await client.connect(new StdioClientTransport({ command: process.execPath, args: ['--import', TSX, FIXTURE], stderr: 'ignore' }));
+  transport = new StdioClientTransport({ command: process.execPath, args: ['--import', TSX, FIXTURE], stderr: 'ignore' });
+  await client.connect(transport);
 });
 
 afterAll(async () => {
@@ -76,10 +79,21 @@ describe('conformance fixture upstream', () => {
     expect(r.content).toEqual([{ type: 'text', text: 'This tool intentionally returns an error for testing' }]);
   });
 
-  it('sends progress 0, 50, 100 for a progress token', async () => {
-    const seen: number[] = [];
-    await client.callTool({ name: 'test_tool_with_progress', arguments: {} }, CallToolResultSchema, { onprogress: (p) => void seen.push(p.progress) });
-    expect(seen).toEqual([0, 50, 100]);
+  it('sends progress 0, 50, 100 for a progress token, before its result', async () => {
+    // Watched on the wire: the SDK client's onprogress can drop the last one when it shares a stdio read with the result.
+    const seen: unknown[] = [];
+    const inner = transport.onmessage!;
+    transport.onmessage = (m: JSONRPCMessage) => {
+      if ('method' in m && m.method === 'notifications/progress') seen.push((m.params as { progress: number }).progress);
+      if ('result' in m) seen.push('result');
+      inner(m);
+    };
+    try {
+      await client.callTool({ name: 'test_tool_with_progress', arguments: {} }, CallToolResultSchema, { onprogress: () => undefined });
+    } finally {
+      transport.onmessage = inner;
+    }
+    expect(seen).toEqual([0, 50, 100, 'result']);
   });
 
   it('logs three info messages, and none once the level is raised to error', async () => {
