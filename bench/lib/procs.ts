@@ -1,0 +1,152 @@
+// The processes a bench run drives: the fast upstream, the gateway (stdio or HTTP), and their resident memory.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
+const GATEWAY = join(ROOT, 'gateway', 'main.ts');
+export const FAST_UPSTREAM = join(ROOT, 'bench', 'fixtures', 'fast-upstream.ts');
+
+/** The bench tool, namespaced as the gateway exposes it. */
+export const BENCH_TOOL = 'bench__noop';
+
+/** Every process a run starts, so a watchdog or a failure can stop them all. */
+const children = new Set<ChildProcess>();
+export function killAll(): void {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+}
+
+function track(p: ChildProcess): ChildProcess {
+  children.add(p);
+  p.once('exit', () => children.delete(p));
+  return p;
+}
+
+/** VmRSS of a process in bytes, from /proc/<pid>/status. */
+export function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+export function upstreamStdio(): { command: string; args: string[] } {
+  return { command: process.execPath, args: ['--import', TSX, FAST_UPSTREAM] };
+}
+
+export async function startHttpUpstream(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const proc = track(spawn(process.execPath, ['--import', TSX, FAST_UPSTREAM, '--http', '0'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const port = await new Promise<string>((ok, fail) => {
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening (\d+)/.exec(out);
+      if (m) ok(m[1]!);
+    });
+    proc.once('exit', (c) => fail(new Error(`fast upstream exited ${c}`)));
+  });
+  return { url: `http://127.0.0.1:${port}/mcp`, pid: proc.pid!, stop: () => stop(proc) };
+}
+
+function stop(proc: ChildProcess): Promise<void> {
+  return new Promise((done) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return done();
+    const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    proc.once('exit', () => {
+      clearTimeout(t);
+      done();
+    });
+    proc.kill('SIGTERM');
+  });
+}
+
+/** A config dir whose one server is `bench`, with a rule that allows the bench tool explicitly (journal on, as by default). */
+export function benchConfig(server: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
+  const dir = mkdtempSync(join(process.env.TOLLGATE_BENCH_TMP ?? tmpdir(), 'tollgate-bench-'));
+  mkdirSync(join(dir, 'workspace'));
+  writeFileSync(join(dir, 'servers.json'), JSON.stringify({ mcpServers: { bench: server } }, null, 2));
+  const tollgate = { rules: [{ tool: BENCH_TOOL, decision: 'allow', justification: 'benchmark tool' }], ...extra };
+  writeFileSync(join(dir, 'tollgate.json'), JSON.stringify(tollgate, null, 2));
+  return dir;
+}
+
+function runGatewayCli(args: string[]): Promise<string> {
+  return new Promise((ok, fail) => {
+    const p = spawn(process.execPath, ['--import', TSX, GATEWAY, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('close', (code) => (code === 0 ? ok(out.trim()) : fail(new Error(`tollgate ${args.join(' ')} failed (${code}): ${err}`))));
+  });
+}
+
+export interface HttpGatewayProc {
+  url: string;
+  pid: number;
+  headers: Record<string, string>;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** `tollgate serve --http 127.0.0.1:0` with a fresh bearer token; `nodeArgs` e.g. ['--cpu-prof', '--cpu-prof-dir', DIR]. */
+export async function startHttpGateway(config: string, nodeArgs: string[] = []): Promise<HttpGatewayProc> {
+  const token = await runGatewayCli(['tokens', 'create', 'bench', '--config', config]);
+  if (!token.startsWith('tg_')) throw new Error('tokens create printed no token');
+  const proc = track(spawn(process.execPath, [...nodeArgs, '--import', TSX, GATEWAY, 'serve', '--http', '127.0.0.1:0', '--config', config], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] }));
+  let err = '';
+  const url = await new Promise<string>((ok, fail) => {
+    const t = setTimeout(() => fail(new Error(`gateway did not start: ${err}`)), 30_000);
+    proc.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /serving MCP at (\S+)/.exec(err);
+      if (m) {
+        clearTimeout(t);
+        ok(m[1]!);
+      }
+    });
+    proc.once('exit', (code) => fail(new Error(`gateway exited with ${code}: ${err}`)));
+  });
+  return { url, pid: proc.pid!, headers: { authorization: `Bearer ${token}` }, stderr: () => err, stop: () => stop(proc) };
+}
+
+export interface StdioConn {
+  client: Client;
+  pid: number;
+  close(): Promise<void>;
+}
+
+/** An SDK client that spawns `command args` as its stdio MCP server. */
+export async function stdioClient(command: string, args: string[], cwd = ROOT): Promise<StdioConn> {
+  const transport = new StdioClientTransport({ command, args, cwd, stderr: 'ignore', env: process.env as Record<string, string> });
+  const client = new Client({ name: 'bench-agent', version: '1.0.0' });
+  await client.connect(transport);
+  return { client, pid: transport.pid!, close: () => client.close() };
+}
+
+export function gatewayStdioArgs(config: string, nodeArgs: string[] = []): string[] {
+  return [...nodeArgs, '--import', TSX, GATEWAY, 'serve', '--stdio', '--config', config];
+}
+
+export interface HttpConn {
+  client: Client;
+  /** Ends the session the way a well-behaved client does (DELETE), then closes. */
+  close(): Promise<void>;
+}
+
+export async function httpClient(url: string, headers: Record<string, string> = {}): Promise<HttpConn> {
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
+  const client = new Client({ name: 'bench-agent', version: '1.0.0' });
+  await client.connect(transport);
+  return {
+    client,
+    close: async () => {
+      await transport.terminateSession().catch(() => undefined);
+      await client.close().catch(() => undefined);
+    },
+  };
+}

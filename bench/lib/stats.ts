@@ -1,0 +1,32 @@
+// Latency summaries: percentiles over recorded call times.
+export interface Summary {
+  calls: number;
+  errors: number;
+  seconds: number;
+  callsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export function summarize(latencies: number[], errors: number, seconds: number): Summary {
+  const s = Float64Array.from(latencies).sort();
+  const sorted = Array.from(s);
+  return {
+    calls: latencies.length,
+    errors,
+    seconds: round(seconds, 2),
+    callsPerSec: round(latencies.length / seconds, 0),
+    p50Ms: round(percentile(sorted, 50), 3),
+    p99Ms: round(percentile(sorted, 99), 3),
+  };
+}
+
+export function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
