@@ -158,6 +158,23 @@ describe('a client that declares no elicitation → the approvals queue', () => 
     expect(step(records!, 'tollgate.tool_result')).toBeUndefined();
   });
 
+  it('an agent that disconnects while its call waits withdraws the question: a later approval cannot run the call', async () => {
+    const leaving = await httpAgent(gw.url, {}, gw.auth);
+    const call = leaving.callTool({ name: DELETE, arguments: { path: '/scratch/gone.txt' } }).catch((e: Error) => e);
+    const item = await queued('/scratch/gone.txt');
+    await leaving.close(); // aborts the in-flight HTTP request; no notifications/cancelled is sent
+    await call;
+    // Fail closed: nobody is waiting for this call any more, so it must leave the queue (as a cancel does).
+    // Bounded wait: if it is still pending after 5 s, the approval below would run a destructive call for nobody.
+    await until(() => pendingFiles().length === 0, 'the queue item of the departed agent to be withdrawn', 5_000).catch(() => undefined);
+    const approve = await runCli(['approvals', 'approve', item.id, '--config', dir]);
+    await new Promise((r) => setTimeout(r, 300)); // let a (wrongly) released call reach the journal
+    const [records] = callRecords(await journal(dir), DELETE, '/scratch/gone.txt');
+    expect(step(records!, 'tollgate.tool_result'), 'the call ran after its agent had gone').toBeUndefined();
+    expect(approve.code).toBe(1);
+    expect(step(records!, 'tollgate.tool_decision')).toMatchObject({ decision: 'denied' });
+  });
+
   it('an HTTP agent that declares form elicitation is asked on the stream of its call (relatedRequestId)', async () => {
     const asker = await httpAgent(gw.url, { capabilities: { elicitation: { form: {} } } }, gw.auth);
     try {

@@ -20,7 +20,7 @@ describe('auto-review mode through the gateway (stdio, form elicitation)', () =>
   beforeAll(async () => {
     reviewer = await startReviewerServer({ fallback: LOW });
     // The breaker is set high here so the many scripted high-risk denials below do not switch auto-review off.
-    dir = reviewConfigDir({ mode: 'auto-review', reviewerURL: reviewer.baseURL, approvalTimeoutSeconds: 1, maxConsecutiveDenials: 1000 });
+    dir = reviewConfigDir({ mode: 'auto-review', reviewerURL: reviewer.baseURL, approvalTimeoutSeconds: 1, reviewerTimeoutSeconds: 1.5, maxConsecutiveDenials: 1000 });
     agent = await formAgent(dir);
   });
   afterAll(async () => {
@@ -94,6 +94,7 @@ describe('auto-review mode through the gateway (stdio, form elicitation)', () =>
     ['schema-invalid verdict JSON', [{ content: '{"riskLevel":"negligible","outcome":"allow"}' }], 'malformed'],
     ['a refusal', [{ refusal: 'I cannot help with that.' }], 'refusal'],
     ['a dropped connection (retried once)', [{ reset: true as const }, { reset: true as const }], 'transport'],
+    ['no answer within reviewer.timeoutSeconds', [{ slowMs: 3000, then: LOW }], 'timeout'],
   ])('reviewer failure: %s → a person is asked, never auto-allowed', async (_name, steps, failure) => {
     reviewer.script(...steps);
     reviewer.setFallback(LOW); // would auto-allow if the gateway retried more than once or ignored the failure
@@ -155,6 +156,24 @@ describe('auto-review mode through the gateway (stdio, form elicitation)', () =>
     const extra = await agent.client.callTool({ name: DELETE, arguments: { path: '/scratch/a.txt', recursive: true } });
     expect(extra.isError).toBe(true);
     expect(agent.asked.length).toBe(asked + 4);
+  });
+
+  it('identical concurrent calls are one question to the person, and its answer decides them all', async () => {
+    reviewer.setFallback(HIGH);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    agent.answer = async () => {
+      await gate;
+      return { action: 'accept', content: { decision: 'deny', reason: 'one answer for both' } };
+    };
+    const asked = agent.asked.length;
+    const both = Promise.all([del('/scratch/twice.txt'), del('/scratch/twice.txt')]);
+    await new Promise((r) => setTimeout(r, 500)); // both calls are in escalation by now (the reviewer answers instantly)
+    release();
+    const results = await both;
+    expect(agent.asked.length).toBe(asked + 1);
+    expect(results.map((r) => r.isError)).toEqual([true, true]);
+    expect(results.every((r) => textOf(r).includes('one answer for both'))).toBe(true);
   });
 
   it('decline → an error result that says a person denied it, why, and that workarounds are not allowed', async () => {
