@@ -59,13 +59,14 @@ export function barList(opts: { rows: Array<{ label: string; value: number }>; c
   if (!rows.length) return html`<p class="muted">No data in this window.</p>`;
   const rowH = 24;
   const H = rows.length * rowH + 4;
-  const labelW = 220;
+  const BW = 440; // narrower than the columns chart so labels stay legible in a half-width card
+  const labelW = 170;
   const max = Math.max(1, ...rows.map((r) => r.value));
   const bars = rows.map((r, i) => {
     const y = 2 + i * rowH;
-    const w = Math.max(1, (r.value / max) * (W - labelW - 60));
-    const name = r.label.length > 30 ? `${r.label.slice(0, 29)}…` : r.label;
+    const w = Math.max(1, (r.value / max) * (BW - labelW - 40));
+    const name = r.label.length > 22 ? `${r.label.slice(0, 21)}…` : r.label;
     return html`<text x="${labelW - 6}" y="${y + 16}" text-anchor="end" class="lb">${name}<title>${r.label}</title></text><rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 7}" fill="${opts.color}"><title>${r.label}: ${r.value}</title></rect><text x="${(labelW + w + 6).toFixed(1)}" y="${y + 16}" class="lb">${r.value}</text>`;
   });
-  return html`<svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${opts.label}">${bars}</svg>`;
+  return html`<svg viewBox="0 0 ${BW} ${H}" width="100%" style="max-width:${BW * 1.5}px" role="img" aria-label="${opts.label}">${bars}</svg>`;
 }

@@ -74,7 +74,7 @@ export function consoleApp(opts: ConsoleOptions): Hono {
     const pendingCount = admin ? (await opts.queue.list()).length : undefined;
     return c.html(page({ ...frame, base, nonce, admin, pendingCount }, body(nonce)), status as 200);
   };
-  const refuse = (c: Context, status: 400 | 401 | 403 | 404 | 409, title: string, text: string) =>
+  const refuse = (c: Context, status: 400 | 401 | 403 | 404 | 409 | 500, title: string, text: string) =>
     render(c, { title }, () => messageView(title, text, { href: `${base}/`, label: 'Back to the console' }), status);
 
   // The one-call approval page keeps its own capability (the token in the URL); a signed-in admin is recorded as its approver.
@@ -229,7 +229,7 @@ export function consoleApp(opts: ConsoleOptions): Hono {
   app.notFound((c) => refuse(c, 404, 'Not found', 'There is no console page here.'));
   app.onError((err, c) => {
     process.stderr.write(`tollgate: console error: ${err.message}\n`);
-    return refuse(c, 400, 'Something went wrong', 'The console could not complete this request; the gateway log has the details.');
+    return refuse(c, 500, 'Something went wrong', 'The console could not complete this request; the gateway log has the details.');
   });
 
   return app;
