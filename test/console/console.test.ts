@@ -262,9 +262,9 @@ describe('CSRF and origin', () => {
     const agent = agentCall('fs__write_file', { path: '/etc/csrf' }, { sessionId: 'sess-csrf' });
     const item = await queued('sess-csrf');
     const url = `${base}/console/approvals/${item.id}`;
-    const noToken = await page.request.post(url, { form: { decision: 'approve_once' }, maxRedirects: 0 });
+    const noToken = await page.request.post(url, { form: { decision: 'approve_once' }, headers: { origin: base }, maxRedirects: 0 });
     expect(noToken.status()).toBe(403);
-    const wrongToken = await page.request.post(url, { form: { decision: 'approve_once', csrf: 'x'.repeat(32) }, maxRedirects: 0 });
+    const wrongToken = await page.request.post(url, { form: { decision: 'approve_once', csrf: 'x'.repeat(32) }, headers: { origin: base }, maxRedirects: 0 });
     expect(wrongToken.status()).toBe(403);
     await page.goto(`${base}/console/approvals`);
     const csrf = await page.locator(`#approval-${item.id} input[name=csrf]`).first().inputValue();
