@@ -1,5 +1,5 @@
 // The story of one tool call: route → pin check → policy → review → escalate → forward → result, audited at every arrow.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { UnknownToolError, UpstreamError, canonicalJson, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
 import type { Decision, PolicyVerdict, DecisionSource, DenialKind, Ports, SessionView, HumanDecision, Elicit } from './ports.js';
@@ -40,6 +40,14 @@ function refusal(text: string): CallToolResult {
 export function createPipeline(opts: PipelineOptions) {
   const { upstreams, ports } = opts;
 
+  /**
+   * Steps before and after the decision are journaled without waiting: the journal makes records durable in
+   * order, so awaiting the decision (below) also covers every earlier step of the call.
+   */
+  const note = (e: Parameters<Ports['audit']['record']>[0]) => {
+    ports.audit.record(e).catch(() => undefined);
+  };
+
   return async function callTool(req: ToolCallRequest, ctx: CallContext): Promise<CallToolResult> {
     const callId = randomUUID();
     const { session } = ctx;
@@ -50,7 +58,7 @@ export function createPipeline(opts: PipelineOptions) {
     const userPrompt = req.meta?.[USER_PROMPT_META_KEY];
     if (typeof userPrompt === 'string' && userPrompt.length > 0) {
       session.context.recordUserPrompt(userPrompt);
-      await ports.audit.record({ name: 'tollgate.user_prompt', ...base, text: userPrompt });
+      note({ name: 'tollgate.user_prompt', ...base, text: userPrompt, length: userPrompt.length, digest: `sha256:${createHash('sha256').update(userPrompt).digest('hex')}` });
     }
 
     // route: namespaced name → upstream + live definition
@@ -62,13 +70,13 @@ export function createPipeline(opts: PipelineOptions) {
       routed = await upstreams.routeTool(req.name, ctx.peer);
     } catch (e) {
       const message = e instanceof UnknownToolError || e instanceof UpstreamError ? e.message : `cannot route "${req.name}": ${(e as Error).message}`;
-      await ports.audit.record({ name: 'tollgate.tool_call', ...base, arguments: args, argsDigest: ports.digest(args) });
-      await ports.audit.record({ name: 'tollgate.tool_result', ...base, durationMs: 0, success: false, isError: true, outputBytes: 0, error: message });
+      note({ name: 'tollgate.tool_call', ...base, arguments: args, argsDigest: ports.digest(args) });
+      note({ name: 'tollgate.tool_result', ...base, durationMs: 0, success: false, isError: true, outputBytes: 0, error: message });
       return refusal(`Tollgate: ${message}`);
     }
     const call = { ...base, server: routed.spec.name };
     const argsDigest = ports.digest(args);
-    await ports.audit.record({ name: 'tollgate.tool_call', ...call, arguments: args, argsDigest });
+    note({ name: 'tollgate.tool_call', ...call, arguments: args, argsDigest });
     session.context.recordCall(callId, req.name, args);
 
     const decide = async (decision: 'approved' | 'denied', source: DecisionSource, reasons: string[]) => {
@@ -98,7 +106,7 @@ export function createPipeline(opts: PipelineOptions) {
       }
     }
 
-    await ports.audit.record({ name: 'tollgate.policy_decision', ...call, decision: verdict.decision, reasons: verdict.reasons, matched: verdict.matched, mode: session.mode });
+    note({ name: 'tollgate.policy_decision', ...call, decision: verdict.decision, reasons: verdict.reasons, matched: verdict.matched, mode: session.mode });
 
     if (verdict.decision === 'allow') {
       await decide('approved', 'rule', verdict.reasons);
@@ -128,12 +136,12 @@ export function createPipeline(opts: PipelineOptions) {
       const durationMs = performance.now() - started;
       const output = JSON.stringify(result.content ?? []);
       session.context.recordResult(callId, output, result.isError === true);
-      await ports.audit.record({ name: 'tollgate.tool_result', ...call, durationMs, success: result.isError !== true, isError: result.isError === true, outputBytes: Buffer.byteLength(output), output: result.content });
+      note({ name: 'tollgate.tool_result', ...call, durationMs, success: result.isError !== true, isError: result.isError === true, outputBytes: Buffer.byteLength(output), output: result.content });
       return result as CallToolResult;
     } catch (e) {
       const durationMs = performance.now() - started;
       const message = ctx.signal.aborted ? `the call to "${req.name}" was cancelled` : e instanceof Error ? e.message : String(e);
-      await ports.audit.record({ name: 'tollgate.tool_result', ...call, durationMs, success: false, isError: true, outputBytes: 0, error: message });
+      note({ name: 'tollgate.tool_result', ...call, durationMs, success: false, isError: true, outputBytes: 0, error: message });
       session.context.recordResult(callId, message, true);
       if (ctx.signal.aborted) throw e;
       return refusal(`Tollgate: ${message}`);
@@ -175,14 +183,14 @@ export function createPipeline(opts: PipelineOptions) {
         { sessionId: session.id, policyVersion: ports.policy.version(), signal: ctx.signal },
       );
       if (outcome.kind === 'verdict') {
-        await ports.audit.record({ name: 'tollgate.review', ...call, model: outcome.model, riskLevel: outcome.verdict.riskLevel, userAuthorization: outcome.verdict.userAuthorization, outcome: outcome.verdict.outcome, rationale: outcome.verdict.rationale, latencyMs: outcome.latencyMs, cached: outcome.cached, autoApproved: outcome.autoApprove });
+        note({ name: 'tollgate.review', ...call, model: outcome.model, riskLevel: outcome.verdict.riskLevel, userAuthorization: outcome.verdict.userAuthorization, outcome: outcome.verdict.outcome, rationale: outcome.verdict.rationale, latencyMs: outcome.latencyMs, cached: outcome.cached, autoApproved: outcome.autoApprove });
         if (outcome.autoApprove) {
           await decide('approved', 'automated_reviewer', [`auto-review: ${outcome.verdict.riskLevel} risk — ${outcome.verdict.rationale}`]);
           return { approved: true };
         }
         reviewer = { riskLevel: outcome.verdict.riskLevel, rationale: outcome.verdict.rationale };
       } else {
-        await ports.audit.record({ name: 'tollgate.review', ...call, model: outcome.model, latencyMs: outcome.latencyMs, cached: false, failure: outcome.reason, autoApproved: false, rationale: outcome.detail });
+        note({ name: 'tollgate.review', ...call, model: outcome.model, latencyMs: outcome.latencyMs, cached: false, failure: outcome.reason, autoApproved: false, rationale: outcome.detail });
         reviewer = { failure: `${outcome.reason}: ${outcome.detail}` };
       }
     }
@@ -192,7 +200,7 @@ export function createPipeline(opts: PipelineOptions) {
       { id: call.callId, sessionId: session.id, identity: session.identity, server: routed.spec.name, tool: call.tool, arguments: args, argsDigest, reviewer, policyReasons: verdict.reasons },
       ctx,
     );
-    await ports.audit.record({ name: 'tollgate.human_decision', ...call, channel: human.channel, decision: human.decision, approver: human.approver, reason: human.reason, waitMs: human.waitMs });
+    note({ name: 'tollgate.human_decision', ...call, channel: human.channel, decision: human.decision, approver: human.approver, reason: human.reason, waitMs: human.waitMs });
     if (human.decision === 'approve_once' || human.decision === 'approve_session' || human.decision === 'approve_tool_session') {
       if (human.decision !== 'approve_once') {
         ports.grants.grant({ sessionId: session.id, server: routed.spec.name, tool: call.tool, argsDigest: human.decision === 'approve_session' ? argsDigest : undefined, scope: 'session' });

@@ -20,7 +20,7 @@ import {
   type Escalation,
   type Reviewer,
 } from './review/index.js';
-import { approvalPage } from './console/approval-page.js';
+import { consoleApp } from './console/index.js';
 import { createEgressProxy, type EgressProxy } from './sandbox/index.js';
 import { createSecretStore, resolveSecretRef, type SecretStore } from './secrets/index.js';
 import { authenticator, createTokenStore, localIdentity, protectedResourceMetadata } from './server/auth/index.js';
@@ -244,7 +244,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     policy: {
       evaluate: (call, session) => {
         const v = evaluate(
-          { server: call.server, tool: call.tool, args: call.args, kind: call.kind, toolDef: { description: call.definition.description, inputSchema: call.definition.inputSchema, annotations: call.definition.annotations }, serverOverrides: { toolDecisions: call.toolDecisions } },
+          { server: call.server, tool: call.tool, namespaced: call.namespaced, args: call.args, kind: call.kind, toolDef: { description: call.definition.description, inputSchema: call.definition.inputSchema, annotations: call.definition.annotations }, serverOverrides: { toolDecisions: call.toolDecisions } },
           config,
           { identity: session.identity, groups: session.groups },
         );
@@ -329,12 +329,23 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       maxBodyBytes: 4 * 1024 * 1024,
       authenticate: async (req) => {
         const r = await authn.authenticate(req);
-        if (!r.ok) void record({ name: 'tollgate.session_start', transport: 'http', identity: 'unauthenticated', method: 'auth', clientName: `refused: ${r.reason}`, capabilities: { elicitationForm: false, elicitationUrl: false, sampling: false, roots: false } }).catch(() => undefined);
+        if (!r.ok) void record({ name: 'tollgate.session_start', transport: 'http', identity: 'unauthenticated', method: 'initialize', refused: r.reason, capabilities: { elicitationForm: false, elicitationUrl: false, sampling: false, roots: false } }).catch(() => undefined);
         return r.ok ? { ok: true, identity: r.identity, groups: r.groups } : r;
       },
       mount: (app) => {
         app.get('/.well-known/oauth-protected-resource', (c) => protectedResourceMetadata({ resource: `${base}/mcp`, authorizationServers: auth.oidc ? [auth.oidc.issuer] : [] })(c));
-        app.route('/console', approvalPage({ queue }));
+        app.route(
+          '/console',
+          consoleApp({
+            queue,
+            dataDir,
+            pins: gateway.pins,
+            tokens,
+            adminGroup: auth.consoleGroup,
+            servers: () => gateway.upstreams.status(),
+            onDecision: (e) => log(e.kind === 'pin' ? `console: ${e.approver} re-approved ${e.tool}` : `console: ${e.approver} decided ${e.decision} for ${e.tool}`),
+          }),
+        );
       },
     });
     base = new URL(http.url).origin;

@@ -26,6 +26,8 @@ const SessionStart = z.object({
   name: z.literal('tollgate.session_start'),
   ...CommonFields,
   transport: z.enum(['stdio', 'http']),
+  /** Set when authentication refused the connection: why (no session was opened). */
+  refused: z.string().optional(),
   clientName: z.string().optional(),
   clientVersion: z.string().optional(),
   protocolVersion: z.string().optional(),

@@ -11,6 +11,8 @@ export type PolicyCall = {
   server: string;
   /** Un-namespaced tool name. */
   tool: string;
+  /** The name the agent sees, when the server's prefix is not its name (defaults to `<server><sep><tool>`). */
+  namespaced?: string;
   args: Record<string, unknown>;
   kind: 'mcp' | 'shell';
   toolDef?: { description?: string; inputSchema?: unknown; annotations?: ToolAnnotations };
@@ -44,7 +46,7 @@ export function evaluate(call: PolicyCall, config: PolicyConfig, session?: Sessi
   if (!policyReady()) throw new Error('policy not initialised: call `await initPolicy()` once before evaluate()');
   const compiled = compilePolicy(config);
   const sep = config.toolSeparator;
-  const namespaced = `${call.server}${sep}${call.tool}`;
+  const namespaced = call.namespaced ?? `${call.server}${sep}${call.tool}`;
   const args = call.args && typeof call.args === 'object' ? call.args : {};
   const toolHits = compiled.tool.filter((r) => r.appliesTo(session) && r.matchesTool!(call.server, call.tool, namespaced, args));
   const overrideHits = Object.entries(call.serverOverrides?.toolDecisions ?? {})

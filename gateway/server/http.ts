@@ -3,6 +3,7 @@ import { Hono, type Context } from 'hono';
 import { serve, type ServerType } from '@hono/node-server';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Session } from './session.js';
+import { SessionEventStore } from './events.js';
 
 export interface Identity {
   identity: string;
@@ -37,6 +38,47 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK.has(host) || host.startsWith('127.');
 }
 
+type Body = { ok: true; value: unknown } | { ok: false; status: number; code: number; message: string };
+
+/** Reads a POST body within the byte limit (also when chunked), as strict UTF-8 JSON; the SDK's own reader is lenient. */
+async function readJsonBody(req: Request, maxBytes: number): Promise<Body> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (req.body) {
+    const reader = req.body.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        return { ok: false, status: 413, code: -32600, message: `request body exceeds the ${maxBytes}-byte limit` };
+      }
+      chunks.push(value);
+    }
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, total));
+  } catch {
+    return { ok: false, status: 400, code: -32700, message: 'Parse error: request body is not valid UTF-8' };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, status: 400, code: -32700, message: `Parse error: request body is not valid JSON (${(e as Error).message})` };
+  }
+  if (Array.isArray(value) && value.length === 0) return { ok: false, status: 400, code: -32600, message: 'Invalid Request: empty batch' };
+  return { ok: true, value };
+}
+
+/** Ids of the requests in a POST body: cancelled upstream if the agent drops the connection before they are answered. */
+function requestIds(body: unknown): Array<string | number> {
+  const list = Array.isArray(body) ? body : [body];
+  return list.flatMap((m) => (m && typeof m === 'object' && 'method' in m && 'id' in m && (typeof m.id === 'string' || typeof m.id === 'number') ? [m.id] : []));
+}
+
 function jsonRpcError(c: Context, status: number, code: number, message: string, headers?: Record<string, string>) {
   return c.json({ jsonrpc: '2.0', error: { code, message }, id: null }, status as never, headers);
 }
@@ -59,9 +101,9 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
   // DNS-rebinding defence: a browser page on another origin must not reach a loopback gateway.
   app.use('*', async (c, next) => {
     const host = c.req.header('host') ?? '';
-    if (!hostsFor().has(host)) return c.text(`Tollgate: Host "${host}" is not allowed (listen.allowedHosts)`, 403);
+    if (!hostsFor().has(host)) return jsonRpcError(c, 403, -32000, `Forbidden: Host "${host}" is not allowed (listen.allowedHosts)`);
     const origin = c.req.header('origin');
-    if (origin && !originsFor().has(origin)) return c.text(`Tollgate: Origin "${origin}" is not allowed (listen.allowedOrigins)`, 403);
+    if (origin && !originsFor().has(origin)) return jsonRpcError(c, 403, -32000, `Forbidden: Origin "${origin}" is not allowed (listen.allowedOrigins)`);
     await next();
   });
 
@@ -85,16 +127,23 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
       // A session belongs to the identity that opened it: another token cannot ride on it.
       if (l.session.identity !== who.identity) return jsonRpcError(c, 403, -32001, 'this session belongs to another identity');
       l.session.lastActivity = Date.now();
-      return l.transport.handleRequest(c.req.raw);
+      if (c.req.method !== 'POST') return l.transport.handleRequest(c.req.raw);
+      const read = await readJsonBody(c.req.raw, opts.maxBodyBytes);
+      if (!read.ok) return jsonRpcError(c, read.status, read.code, read.message);
+      // The SDK forgets a request whose stream the agent dropped; cancel it so the upstream call stops too.
+      const ids = requestIds(read.value);
+      if (ids.length) {
+        c.req.raw.signal.addEventListener('abort', () => {
+          for (const requestId of ids) l.transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'the agent disconnected' } });
+        }, { once: true });
+      }
+      return l.transport.handleRequest(c.req.raw, { parsedBody: read.value });
     }
 
     if (c.req.method !== 'POST') return jsonRpcError(c, 400, -32000, 'Bad Request: missing Mcp-Session-Id header (initialize first with POST)');
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch (e) {
-      return jsonRpcError(c, 400, -32700, `Parse error: request body is not valid JSON (${(e as Error).message})`);
-    }
+    const read = await readJsonBody(c.req.raw, opts.maxBodyBytes);
+    if (!read.ok) return jsonRpcError(c, read.status, read.code, read.message);
+    const body = read.value;
     const first = Array.isArray(body) ? body[0] : body;
     if (!first || typeof first !== 'object' || (first as { method?: unknown }).method !== 'initialize') {
       return jsonRpcError(c, 400, -32000, 'Bad Request: no session; the first request must be initialize');
@@ -111,6 +160,9 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
         if (l) await opts.onSessionEnd(l.session, 'closed');
       },
       maxRequestBodySize: opts.maxBodyBytes,
+      // Resumable SSE: clients reconnect with Last-Event-ID and get what they missed (bounded per session).
+      eventStore: new SessionEventStore(),
+      retryInterval: 1000,
     });
     await session.connect(transport);
     return transport.handleRequest(c.req.raw, { parsedBody: body });

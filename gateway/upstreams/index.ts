@@ -52,13 +52,19 @@ class Upstream {
   readonly allow?: (name: string) => boolean;
   readonly deny?: (name: string) => boolean;
 
-  constructor(readonly spec: ServerSpec, make: (spec: ServerSpec, sessionId: string | undefined, caps: ClientCapabilities) => UpstreamLink) {
+  constructor(
+    readonly spec: ServerSpec,
+    readonly separator: string,
+    make: (spec: ServerSpec, sessionId: string | undefined, caps: ClientCapabilities) => UpstreamLink,
+  ) {
     this.catalog = make(spec, undefined, spec.isolation === 'shared' ? SHARED_CAPS : {});
     if (spec.toolAllow) this.allow = picomatch(spec.toolAllow);
     if (spec.toolDeny) this.deny = picomatch(spec.toolDeny);
   }
 
   exposes(tool: string): boolean {
+    // An un-namespaced server's tool that looks namespaced could shadow another server's tool.
+    if (this.spec.prefix === '' && tool.includes(this.separator)) return false;
     if (this.deny?.(tool)) return false;
     return this.allow ? this.allow(tool) : true;
   }
@@ -67,12 +73,14 @@ class Upstream {
 export class Upstreams {
   private readonly byPrefix = new Map<string, Upstream>();
   private readonly byName = new Map<string, Upstream>();
+  /** Logging level each agent session asked for, applied to its upstream links as they start. */
+  private readonly logLevels = new Map<string, string>();
   private listeners = new Set<(kind: 'tools' | 'resources' | 'prompts', sessionId?: string) => void>();
 
   constructor(private readonly opts: UpstreamsOptions) {
     for (const spec of opts.registry.servers) {
       if (!spec.enabled) continue;
-      const u = new Upstream(spec, (s, sessionId, caps) => this.makeLink(s, sessionId, caps));
+      const u = new Upstream(spec, opts.separator, (s, sessionId, caps) => this.makeLink(s, sessionId, caps));
       this.byPrefix.set(spec.prefix, u);
       this.byName.set(spec.name, u);
     }
@@ -103,6 +111,7 @@ export class Upstreams {
       capabilities,
       resolveValue: this.opts.resolveValue,
       createShellServer: this.opts.createShellServer,
+      logLevel: () => (sessionId ? this.logLevels.get(sessionId) : undefined),
       hooks: {
         onEvent: this.opts.onEvent,
         onServerRequest: (server, req, signal) => this.routeServerRequest(server, sessionId, req, signal),
@@ -171,16 +180,16 @@ export class Upstreams {
   }
 
   namespaced(spec: ServerSpec, tool: string): string {
-    return `${spec.prefix}${this.opts.separator}${tool}`;
+    return spec.prefix === '' ? tool : `${spec.prefix}${this.opts.separator}${tool}`;
   }
 
-  /** Splits `prefix<sep>tool`; undefined when no enabled server has that prefix. */
+  /** Splits `prefix<sep>tool`; a name without a known prefix belongs to the un-namespaced server, if any. */
   parse(namespaced: string): { upstream: Upstream; name: string } | undefined {
     const i = namespaced.indexOf(this.opts.separator);
-    if (i <= 0) return undefined;
-    const upstream = this.byPrefix.get(namespaced.slice(0, i));
-    if (!upstream) return undefined;
-    return { upstream, name: namespaced.slice(i + this.opts.separator.length) };
+    const upstream = i > 0 ? this.byPrefix.get(namespaced.slice(0, i)) : undefined;
+    if (upstream) return { upstream, name: namespaced.slice(i + this.opts.separator.length) };
+    const bare = this.byPrefix.get('');
+    return bare && !namespaced.includes(this.opts.separator) ? { upstream: bare, name: namespaced } : undefined;
   }
 
   /** The link that serves this session: its own (created on first use) or the shared one. */
@@ -243,6 +252,7 @@ export class Upstreams {
 
   /** Forwards logging/setLevel to every upstream that logs: the shared link and this session's own links. */
   async setLogLevel(peer: AgentPeer, level: string): Promise<void> {
+    this.logLevels.set(peer.id, level);
     await Promise.allSettled(
       [...this.byName.values()].flatMap((u) =>
         [u.catalog, u.sessionLinks.get(peer.id)]
@@ -291,6 +301,7 @@ export class Upstreams {
         u.sessionLinks.delete(sessionId);
         u.inflight.delete(sessionId);
         await link?.close();
+        this.logLevels.delete(sessionId);
       }),
     );
   }

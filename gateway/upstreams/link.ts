@@ -48,6 +48,8 @@ export interface LinkOptions {
   capabilities: ClientCapabilities;
   hooks: LinkHooks;
   resolveValue: (ref: ValueRef, where: string) => Promise<string>;
+  /** The agent's logging level, applied whenever this link (re)connects. */
+  logLevel?: () => string | undefined;
   /** Builds the in-process server for `shell` kind upstreams. */
   createShellServer?: (spec: Extract<ServerSpec, { kind: 'shell' }>) => Server;
 }
@@ -149,8 +151,11 @@ export class UpstreamLink {
     this.state = 'ready';
     this.lastError = undefined;
     transport.onclose = chain(transport.onclose, () => this.onTransportClosed(client));
+    keepProgressBeforeResponse(transport);
     const pid = transport instanceof StdioClientTransport ? transport.pid ?? undefined : undefined;
     this.opts.hooks.onEvent({ server: this.name, sessionId: this.sessionId, event: this.attempt > 0 ? 'restarted' : 'started', pid, attempt: this.attempt });
+    const level = this.opts.logLevel?.();
+    if (level && this.serverCapabilities.logging) await client.setLoggingLevel(level as never).catch(() => undefined);
     await this.refreshCatalog().catch((e) => {
       this.lastError = `listing failed: ${(e as Error).message}`;
     });
@@ -310,6 +315,21 @@ export class UpstreamLink {
     this.client = undefined;
     if (c) await c.close().catch(() => undefined);
   }
+}
+
+/**
+ * The SDK handles notifications a microtask late but responses at once, so a final progress notification
+ * that arrives in the same read as its response is dropped. Delivering responses two microtasks later
+ * keeps the upstream's order.
+ */
+function keepProgressBeforeResponse(transport: Transport): void {
+  const deliver = transport.onmessage;
+  if (!deliver) return;
+  transport.onmessage = (message, extra) => {
+    if ('id' in message && ('result' in message || 'error' in message)) {
+      queueMicrotask(() => queueMicrotask(() => deliver(message, extra)));
+    } else deliver(message, extra);
+  };
 }
 
 function chain(a: (() => void) | undefined, b: () => void): () => void {

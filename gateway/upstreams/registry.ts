@@ -18,7 +18,8 @@ const common = {
   enabled: z.boolean().optional(),
   /** Other clients' spelling of `enabled: false`; accepted so their configs paste in. */
   disabled: z.boolean().optional(),
-  prefix: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" or "-"').optional(),
+  /** `""` exposes this one server's tools un-namespaced (at most one server may do so). */
+  prefix: z.string().regex(/^[A-Za-z0-9_-]*$/, 'letters, digits, "_" or "-" (or "" for no namespace)').optional(),
   description: z.string().optional(),
   tools: z
     .object({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() })
@@ -176,13 +177,14 @@ export function parseRegistry(file: string, doc: unknown, configDir: string, sep
     }
     const e = parsed.data as Omit<StdioEntry, 'type'> & Omit<HttpEntry, 'type'> & Omit<ShellEntry, 'type'> & { type?: string };
     const prefix = e.prefix ?? name;
-    if (prefix.includes(separator)) {
+    if (prefix !== '' && prefix.includes(separator)) {
       problems.push(`${file}: ${formatIssuePath([...at, e.prefix ? 'prefix' : ''].filter(Boolean))}: "${prefix}" contains the tool separator "${separator}"; rename it or set "prefix"`);
       continue;
     }
     const clash = prefixes.get(prefix);
+    if (prefix === '') warnings.push(`${file}: ${formatIssuePath(at)}: "prefix": "" exposes its tools without a namespace; its tool names that look namespaced (contain "${separator}") are hidden`);
     if (clash) {
-      problems.push(`${file}: ${formatIssuePath(at)}: prefix "${prefix}" is already used by server "${clash}"; set a distinct "prefix"`);
+      problems.push(`${file}: ${formatIssuePath(at)}: prefix "${prefix}" is already used by server "${clash}"; set a distinct "prefix"${prefix === '' ? ' (only one server can be un-namespaced)' : ''}`);
       continue;
     }
     prefixes.set(prefix, name);

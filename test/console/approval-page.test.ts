@@ -58,7 +58,7 @@ describe('approval page', () => {
     expect(html).not.toContain('<script>');
     expect(html).not.toContain('p4ssw0rd-secret');
     expect(res.headers.get('x-frame-options')).toBe('DENY');
-    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(res.headers.get('referrer-policy')).toBe('same-origin');
     expect(res.headers.get('set-cookie')).toMatch(/SameSite=Strict/i);
     expect(cookie).toMatch(/^tollgate_csrf=/);
     expect(csrf.length).toBeGreaterThan(20);

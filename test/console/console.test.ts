@@ -184,7 +184,7 @@ describe('pending approvals', () => {
 
   // Fails today: the audit redactor's KEY=value pattern rewrites "token:alice" to "token:[REDACTED:assignment]"
   // in every journal field (identity, approver). Remove `.fails` once gateway/audit/redact.ts spares identities.
-  it.fails('the audit view names the approver and the identity as recorded (token:<name>)', async () => {
+  it('the audit view names the approver and the identity as recorded (token:<name>)', async () => {
     await page.goto(`${base}/console/audit?session=sess-1&event=human_decision`);
     await expect(page.locator('#audit-table tbody tr').first().textContent()).resolves.toContain('by token:alice');
     await page.goto(`${base}/console/audit?identity=${encodeURIComponent('token:ci-bot')}`);
@@ -340,7 +340,7 @@ describe('stats', () => {
 describe('the one-call approval page under the console', () => {
   // Fails today in a real browser: approval-page.ts sends `Referrer-Policy: no-referrer`, so Chromium posts its
   // form with `Origin: null`, which the page's own origin check refuses (403). Remove `.fails` once it is fixed.
-  it.fails('records the signed-in admin as the approver', async () => {
+  it('records the signed-in admin as the approver', async () => {
     const agent = agentCall('fs__write_file', { path: '/etc/url' }, { sessionId: 'sess-url' });
     const item = await queued('sess-url');
     try {

@@ -81,7 +81,7 @@ describe('gateway over Streamable HTTP', () => {
   it('refuses foreign Host and Origin headers (DNS rebinding)', async () => {
     const badHost = await raw(gw.url, { headers: { ...MCP_HEADERS, ...gw.auth, host: 'evil.example:80' }, body: INIT });
     expect(badHost.status).toBe(403);
-    expect(badHost.body).toMatch(/Host "evil.example:80" is not allowed/);
+    expect(JSON.parse(badHost.body).error.message).toMatch(/Host "evil.example:80" is not allowed/);
     const badOrigin = await raw(gw.url, { headers: { ...MCP_HEADERS, ...gw.auth, origin: 'http://evil.example' }, body: INIT });
     expect(badOrigin.status).toBe(403);
     const good = await raw(gw.url, { headers: { ...MCP_HEADERS, ...gw.auth, origin: new URL(gw.url).origin }, body: INIT });
