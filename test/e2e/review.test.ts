@@ -176,6 +176,23 @@ describe('auto-review mode through the gateway (stdio, form elicitation)', () =>
     expect(results.every((r) => textOf(r).includes('one answer for both'))).toBe(true);
   });
 
+  it('a call cancelled while the reviewer is still thinking is never put to a person', async () => {
+    reviewer.script({ slowMs: 800, then: HIGH });
+    const asked = agent.asked.length;
+    const ac = new AbortController();
+    const call = agent.client.callTool({ name: DELETE, arguments: { path: '/scratch/cancel-in-review.txt' } }, undefined, { signal: ac.signal });
+    await new Promise((r) => setTimeout(r, 300));
+    ac.abort('the user pressed stop');
+    await expect(call).rejects.toThrow();
+    await new Promise((r) => setTimeout(r, 1200)); // past the reviewer's answer
+    expect(agent.asked.slice(asked)).toEqual([]);
+    later('cancelled in review', (all) => {
+      const [c] = callRecords(all, DELETE, '/scratch/cancel-in-review.txt');
+      expect(step(c!, 'tollgate.tool_decision')).toMatchObject({ decision: 'denied' });
+      expect(step(c!, 'tollgate.tool_result')).toBeUndefined();
+    });
+  });
+
   it('decline → an error result that says a person denied it, why, and that workarounds are not allowed', async () => {
     reviewer.setFallback(HIGH);
     agent.answer = accept('deny', 'not the production config');
