@@ -67,10 +67,13 @@ interface AuthConfig {
 export async function serve(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string' }, stdio: { type: 'boolean' }, http: { type: 'string' } },
+    options: { config: { type: 'string' }, stdio: { type: 'boolean' }, http: { type: 'string' }, mode: { type: 'string' } },
     strict: true,
   });
   if (values.stdio && values.http) throw new UsageError('choose one of --stdio or --http HOST:PORT');
+  const stdioMode = values.mode;
+  if (stdioMode !== undefined && !['auto-review', 'human', 'never-ask'].includes(stdioMode)) throw new UsageError(`--mode must be auto-review, human or never-ask, not "${stdioMode}"`);
+  if (stdioMode !== undefined && !values.stdio) throw new UsageError('--mode is for --stdio sessions; HTTP agents send the Tollgate-Approval-Mode header');
   await initPolicy();
   const { configDir, dataDir, stateDir, effective } = await resolveDirs(values.config, io);
   let config: EffectiveConfig = effective.config;
@@ -310,7 +313,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
 
   let stop: () => Promise<void>;
   if (values.stdio) {
-    await gateway.serveStdio({ identity: localIdentity(), groups: [] });
+    await gateway.serveStdio({ identity: localIdentity(), groups: [], mode: stdioMode as 'auto-review' | 'human' | 'never-ask' | undefined });
     stop = () => gateway.close();
     log('serving MCP on stdio');
   } else {

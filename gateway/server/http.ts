@@ -8,6 +8,8 @@ import { SessionEventStore } from './events.js';
 export interface Identity {
   identity: string;
   groups: string[];
+  /** Approval mode the agent asked for (header `Tollgate-Approval-Mode`); only a stricter one takes effect. */
+  mode?: 'auto-review' | 'human' | 'never-ask';
 }
 
 export interface HttpOptions {
@@ -148,7 +150,11 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
     if (!first || typeof first !== 'object' || (first as { method?: unknown }).method !== 'initialize') {
       return jsonRpcError(c, 400, -32000, 'Bad Request: no session; the first request must be initialize');
     }
-    const session = opts.createSession(who);
+    const mode = c.req.header('tollgate-approval-mode');
+    if (mode !== undefined && mode !== 'auto-review' && mode !== 'human' && mode !== 'never-ask') {
+      return jsonRpcError(c, 400, -32602, `Tollgate-Approval-Mode must be auto-review, human or never-ask, not "${mode}"`);
+    }
+    const session = opts.createSession({ ...who, mode });
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => session.id,
       onsessioninitialized: (id) => {

@@ -78,6 +78,7 @@ export class Gateway {
       mode: this.opts.mode,
       onInitialized: (sess) => void this.opts.onSessionStart?.(sess),
     });
+    s.requestedMode = who.mode;
     this.sessions.set(s.id, s);
     return s;
   }

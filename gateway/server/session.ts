@@ -84,8 +84,13 @@ export class Session implements AgentPeer, SessionView {
     this.install();
   }
 
+  /** A session may ask for a stricter approval mode than the configured one, never a looser one. */
+  requestedMode?: ApprovalMode;
+
   get mode(): ApprovalMode {
-    return this.deps.mode();
+    const configured = this.deps.mode();
+    const rank: Record<ApprovalMode, number> = { 'auto-review': 0, human: 1, 'never-ask': 2 };
+    return this.requestedMode && rank[this.requestedMode] > rank[configured] ? this.requestedMode : configured;
   }
 
   get capabilities(): ClientCapabilities {
