@@ -11,6 +11,8 @@ import { auditDirText, journalFiles, readJournal, storyOf, type JournalLine } fr
 
 // An OpenAI project key shape, unique per run so nothing else can contain it by accident.
 const PLANTED_KEY = `sk-proj-${randomBytes(24).toString('hex')}`;
+// A password passed on a command line the way agents do it (curl basic auth): no vendor prefix to recognise.
+const PLANTED_PASSWORD = `Pw${randomBytes(12).toString('hex')}`;
 const RULES = [
   { tool: 'fixture__echo', decision: 'allow', justification: 'read-only echo' },
   { tool: 'fixture__fail', decision: 'allow' },
@@ -44,6 +46,7 @@ describe('a full scripted session through the gateway, exported over OTLP', () =
     received.push(textOf(await c.callTool({ name: 'fixture__delete_file', arguments: { path: 'keep-me.txt' } })));
     received.push(textOf(await c.callTool({ name: 'fixture__crash', arguments: {} })));
     received.push(textOf(await c.callTool({ name: 'fixture__fail', arguments: {} })));
+    received.push(textOf(await c.callTool({ name: 'fixture__echo', arguments: { text: `curl -fsS -u deploy:${PLANTED_PASSWORD} https://artifacts.example.com/upload` } })));
     await agent.close(); // stdin closes → session_end, OTLP flushed on the way out
     journal = readJournal(dataDir);
     sessionId = journal.find((r) => r.name === 'tollgate.session_start')!.sessionId as string;
@@ -65,7 +68,7 @@ describe('a full scripted session through the gateway, exported over OTLP', () =
   it('the journal holds every step of every call, in order', () => {
     const names = (pick: (a: Record<string, unknown>) => boolean) => storyOf(journal, pick).steps.map((s) => s.name.replace('tollgate.', ''));
     expect(journal[0]!.name).toBe('tollgate.config_loaded');
-    expect(journal.at(-1)).toMatchObject({ name: 'tollgate.session_end', sessionId, calls: 5 });
+    expect(journal.at(-1)).toMatchObject({ name: 'tollgate.session_end', sessionId, calls: 6 });
     expect(names((a) => String(a.text).startsWith('deploy'))).toEqual(['user_prompt', 'tool_call', 'policy_decision', 'tool_decision', 'tool_result']);
     expect(names((a) => a.path === 'scratch/old.log')).toEqual(['tool_call', 'policy_decision', 'human_decision', 'tool_decision', 'tool_result']);
     expect(names((a) => a.path === 'keep-me.txt')).toEqual(['tool_call', 'policy_decision', 'human_decision', 'tool_decision']);
@@ -114,6 +117,13 @@ describe('a full scripted session through the gateway, exported over OTLP', () =
     expect(JSON.stringify(call.arguments)).toMatch(/^\{"text":"deploy with .*REDACTED.* now"\}$/);
   });
 
+  it('a password in a `curl -u user:password` argument and output appears nowhere in the journal or the OTLP payload', () => {
+    expect(received[5]).toContain(PLANTED_PASSWORD); // positive control
+    const wire = Buffer.concat(rx.requests.map((r) => r.decoded)).toString('latin1');
+    expect(auditDirText(dataDir)).not.toContain(PLANTED_PASSWORD);
+    expect(wire).not.toContain(PLANTED_PASSWORD);
+  });
+
   it('`tollgate audit explain CALL_ID` tells the whole story of one call', async () => {
     const { callId } = storyOf(journal, (a) => a.path === 'keep-me.txt');
     const e = await runCli(['audit', 'explain', callId, '--config', dir]);
@@ -136,7 +146,7 @@ describe('a full scripted session through the gateway, exported over OTLP', () =
   it('`tollgate audit stats` counts the session', async () => {
     const s = await runCli(['audit', 'stats', '--json', '--config', dir]);
     expect(s.code).toBe(0);
-    expect(JSON.parse(s.stdout)).toMatchObject({ sessions: 1, calls: 5, callsByServer: { fixture: 5 }, ruleAllowed: 2, humansAsked: 2, denied: 2 });
+    expect(JSON.parse(s.stdout)).toMatchObject({ sessions: 1, calls: 6, callsByServer: { fixture: 6 }, ruleAllowed: 3, humansAsked: 2, denied: 2 });
   });
 
   it('`tollgate audit verify` passes; editing one line makes it fail naming that line', async () => {
