@@ -105,6 +105,18 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       throw new Error(`the audit journal cannot record this step (${(err as Error).message}); refusing to continue`);
     }
   };
+  // Export failures never block calls, but an operator must see them: report each new batch of failures.
+  let reportedFailures = 0;
+  const reportExports = (final = false) => {
+    const c = audit.counters();
+    if (c.otlpFailed > reportedFailures) {
+      log(`OTLP export: ${c.otlpFailed - reportedFailures} record(s) failed to export (${c.otlpFailed} in all, ${c.otlpExported} exported); the local journal has every record`);
+      reportedFailures = c.otlpFailed;
+    }
+    if (final) log(`audit: ${c.journalRecords} record(s) journaled this run; OTLP ${c.otlpExported} exported, ${c.otlpFailed} failed`);
+  };
+  const exportReporter = setInterval(() => reportExports(), 10_000);
+  exportReporter.unref();
   await record({ name: 'tollgate.config_loaded', files: [join(configDir, 'tollgate.json'), join(configDir, 'servers.json'), ...(config.requirements ? [config.requirements.source] : [])], policyVersion, violations: effective.violations });
 
   const registry = await loadRegistry(configDir, config.toolSeparator);
@@ -169,7 +181,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
 
   // Egress for sandboxed shell commands: the same network policy as tool arguments, unfamiliar hosts asked once.
   let egress: EgressProxy | undefined;
-  const wantsEgress = registry.servers.some((s) => s.kind === 'shell' && s.enabled && (s.options.network ?? config.sandbox.network) === 'proxy' && config.sandbox.network === 'proxy');
+  const wantsEgress = config.sandbox.network === 'proxy' && registry.servers.some((s) => s.kind === 'shell' && s.enabled && s.options.network === 'proxy');
   if (wantsEgress) {
     const egressQuestions = dedupe(queueEscalation(queue));
     egress = await createEgressProxy({
@@ -363,12 +375,19 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     };
   }
   await new Promise<void>((done) => {
+    let stopping = false;
     const shutdown = (sig: string) => {
+      if (stopping) return log(`${sig}: already shutting down`);
+      stopping = true;
       log(`${sig}: shutting down`);
       void stop()
         .then(() => watcher.close())
         .then(() => egress?.close())
         .then(() => audit.close())
+        .then(() => {
+          clearInterval(exportReporter);
+          reportExports(true);
+        })
         .finally(done);
     };
     process.once('SIGINT', () => shutdown('SIGINT'));

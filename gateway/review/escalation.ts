@@ -169,10 +169,11 @@ export function escalationFor(capabilities: { elicitationForm: boolean; elicitat
 /**
  * Identical concurrent escalations (same session, server, tool, argument digest) share one
  * question and its answer. The shared question is cancelled only when every waiter has gone.
+ * An "approve once" stays single-use: it lets one waiter run, and the others are asked again.
  */
 export function dedupe(inner: Escalation): Escalation {
-  const inFlight = new Map<string, { promise: Promise<HumanDecision>; waiters: Set<EscalateOptions>; controller: AbortController }>();
-  return {
+  const inFlight = new Map<string, { promise: Promise<HumanDecision>; waiters: Set<EscalateOptions>; controller: AbortController; onceTaken: boolean }>();
+  const self: Escalation = {
     decide(req, opts) {
       const key = JSON.stringify([req.sessionId, req.server, req.tool, req.argsDigest]);
       let entry = inFlight.get(key);
@@ -181,7 +182,7 @@ export function dedupe(inner: Escalation): Escalation {
         const waiters = new Set<EscalateOptions>();
         const onWaiting = (ms: number) => waiters.forEach((w) => w.onWaiting?.(ms));
         const promise = inner.decide(req, { signal: controller.signal, timeoutMs: opts.timeoutMs, onWaiting }).finally(() => inFlight.delete(key));
-        entry = { promise, waiters, controller };
+        entry = { promise, waiters, controller, onceTaken: false };
         inFlight.set(key, entry);
       }
       const e = entry;
@@ -198,11 +199,16 @@ export function dedupe(inner: Escalation): Escalation {
         e.promise.then((d) => {
           opts.signal.removeEventListener('abort', leave);
           e.waiters.delete(opts);
+          if (d.decision === 'approve_once') {
+            if (e.onceTaken) return resolve(self.decide(req, opts));
+            e.onceTaken = true;
+          }
           resolve(d);
         });
       });
     },
   };
+  return self;
 }
 
 type Limited<T> = { kind: 'done'; value: T } | { kind: 'timeout' | 'cancel' | 'unavailable'; detail?: string };

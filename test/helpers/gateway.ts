@@ -113,7 +113,7 @@ export async function httpGateway(config: string, env: Record<string, string> = 
     stderr: () => err,
     stop: () =>
       new Promise<void>((done) => {
-        if (proc.exitCode !== null) return done();
+        if (proc.exitCode !== null || proc.signalCode !== null) return done();
         proc.once('exit', () => done());
         proc.kill('SIGTERM');
       }),

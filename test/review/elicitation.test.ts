@@ -107,6 +107,23 @@ describe('form elicitation with a real SDK client', () => {
     await new Promise((r) => setTimeout(r, 50));
     release();
     expect([await a, await b]).toEqual(['approve_once', 'approve_once']);
+    // one question for both, but "approve once" is single-use: the second call was asked again
+    expect(p.seen).toHaveLength(2);
+  });
+
+  it('an approval for the session answers every identical concurrent call with one question', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const p = await pair(async () => {
+      await gate;
+      return { action: 'accept', content: { decision: 'approve_session' } };
+    });
+    cleanup.push(p.close);
+    const a = p.call('/same');
+    const b = p.call('/same');
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    expect([await a, await b]).toEqual(['approve_session', 'approve_session']);
     expect(p.seen).toHaveLength(1);
   });
 });

@@ -133,9 +133,9 @@ describe('queue timeouts and cancellation', () => {
     await new Promise((r) => setTimeout(r, 100));
     const items = await queue.list();
     expect(items).toHaveLength(2);
-    for (const i of items) await queue.decide(i.id, { decision: i.arguments.path === '/other' ? 'deny' : 'approve_once', channel: 'cli' });
-    expect((await a).decision).toBe('approve_once');
-    expect((await b).decision).toBe('approve_once');
+    for (const i of items) await queue.decide(i.id, { decision: i.arguments.path === '/other' ? 'deny' : 'approve_session', channel: 'cli' });
+    expect((await a).decision).toBe('approve_session');
+    expect((await b).decision).toBe('approve_session');
     expect((await c).decision).toBe('deny');
   });
 });
