@@ -53,7 +53,9 @@ interface CompareRow {
   addedP99Ms: number;
 }
 
-async function compare(transport: 'stdio' | 'http', direct: () => Promise<{ client: import('@modelcontextprotocol/sdk/client/index.js').Client; close(): Promise<void> }>, gateway: () => Promise<{ client: import('@modelcontextprotocol/sdk/client/index.js').Client; close(): Promise<void> }>, tool: { direct: string; gateway: string }): Promise<CompareRow[]> {
+type Conn = { client: import('@modelcontextprotocol/sdk/client/index.js').Client; close(): Promise<void>; pid: number };
+
+async function compare(transport: 'stdio' | 'http', direct: () => Promise<Conn>, gateway: () => Promise<Conn>, tool: { direct: string; gateway: string }): Promise<CompareRow[]> {
   const d = await direct();
   const g = await gateway();
   const rows: CompareRow[] = [];
@@ -61,9 +63,9 @@ async function compare(transport: 'stdio' | 'http', direct: () => Promise<{ clie
     for (const c of CONCURRENCY) {
       // direct and gateway back to back, per concurrency, so a change in machine load hits both alike
       log(`${transport} c=${c}: direct`);
-      const ds = await timedCalls(d.client, tool.direct, { concurrency: c, warmupMs, measureMs });
+      const ds = await timedCalls(d.client, tool.direct, { concurrency: c, warmupMs, measureMs, pid: d.pid });
       log(`${transport} c=${c}: through Tollgate`);
-      const gs = await timedCalls(g.client, tool.gateway, { concurrency: c, warmupMs, measureMs });
+      const gs = await timedCalls(g.client, tool.gateway, { concurrency: c, warmupMs, measureMs, pid: g.pid });
       rows.push({ transport, concurrency: c, direct: ds, gateway: gs, throughputRatio: round(gs.callsPerSec / ds.callsPerSec, 2), addedP50Ms: round(gs.p50Ms - ds.p50Ms, 3), addedP99Ms: round(gs.p99Ms - ds.p99Ms, 3) });
     }
   } finally {
@@ -102,7 +104,7 @@ async function main() {
     const gw = await startHttpGateway(cfg, nodeArgs);
     try {
       if (only.has('http')) {
-        compareRows.push(...(await compare('http', () => httpClient(up.url), () => httpClient(gw.url, gw.headers), { direct: 'noop', gateway: BENCH_TOOL })));
+        compareRows.push(...(await compare('http', async () => ({ ...(await httpClient(up.url)), pid: up.pid }), async () => ({ ...(await httpClient(gw.url, gw.headers)), pid: gw.pid }), { direct: 'noop', gateway: BENCH_TOOL })));
       }
       if (only.has('memory')) {
         const n = Number(values.idle);
@@ -172,9 +174,9 @@ async function main() {
   const out: string[] = [];
   out.push(`machine: ${machine.nproc} cores (${machine.cpu}), node ${machine.node}, load ${machine.loadavgBefore.join(' ')} -> ${machine.loadavgAfter.join(' ')}`);
   if (compareRows.length) {
-    out.push('', 'transport  c   | direct calls/s   p50 ms   p99 ms | Tollgate calls/s   p50 ms   p99 ms | ratio  +p50 ms  +p99 ms');
+    out.push('', 'transport  c   | direct calls/s   p50 ms   p99 ms  cpu µs | Tollgate calls/s   p50 ms   p99 ms  cpu µs | ratio  +p50 ms  +p99 ms');
     for (const r of compareRows) {
-      out.push(`${r.transport.padEnd(9)} ${String(r.concurrency).padStart(3)} | ${f(r.direct.callsPerSec, 14)} ${f(r.direct.p50Ms)} ${f(r.direct.p99Ms)} | ${f(r.gateway.callsPerSec, 16)} ${f(r.gateway.p50Ms)} ${f(r.gateway.p99Ms)} | ${f(r.throughputRatio, 5)} ${f(r.addedP50Ms)} ${f(r.addedP99Ms)}`);
+      out.push(`${r.transport.padEnd(9)} ${String(r.concurrency).padStart(3)} | ${f(r.direct.callsPerSec, 14)} ${f(r.direct.p50Ms)} ${f(r.direct.p99Ms)} ${f(r.direct.cpuUsPerCall ?? NaN, 7)} | ${f(r.gateway.callsPerSec, 16)} ${f(r.gateway.p50Ms)} ${f(r.gateway.p99Ms)} ${f(r.gateway.cpuUsPerCall ?? NaN, 7)} | ${f(r.throughputRatio, 5)} ${f(r.addedP50Ms)} ${f(r.addedP99Ms)}`);
     }
   }
   if (memory) out.push('', `memory: ${memory.sessions} idle HTTP sessions: RSS ${memory.rssBeforeMB} -> ${memory.rssAfterMB} MB = ${memory.perSessionKB} KB per session (${memory.errors} errors)`);

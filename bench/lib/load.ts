@@ -1,7 +1,7 @@
 // Load shapes: timed call loops on one client, and many concurrent HTTP sessions that each make a few calls.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { httpClient, type HttpConn } from './procs.js';
+import { cpuMicros, httpClient, type HttpConn } from './procs.js';
 import { summarize, round, type Summary } from './stats.js';
 
 async function oneCall(client: Client, tool: string, i: number): Promise<boolean> {
@@ -9,8 +9,8 @@ async function oneCall(client: Client, tool: string, i: number): Promise<boolean
   return r.isError !== true;
 }
 
-/** `concurrency` callers on one client for `warmupMs` (discarded) then `measureMs`. */
-export async function timedCalls(client: Client, tool: string, opts: { concurrency: number; warmupMs: number; measureMs: number }): Promise<Summary> {
+/** `concurrency` callers on one client for `warmupMs` (discarded) then `measureMs`; `pid`: whose CPU time to count. */
+export async function timedCalls(client: Client, tool: string, opts: { concurrency: number; warmupMs: number; measureMs: number; pid?: number }): Promise<Summary> {
   const run = async (ms: number, record: boolean) => {
     const lat: number[] = [];
     let errors = 0;
@@ -31,8 +31,11 @@ export async function timedCalls(client: Client, tool: string, opts: { concurren
     return { lat, errors, seconds: (performance.now() - t0) / 1000 };
   };
   await run(opts.warmupMs, false);
+  const cpu0 = opts.pid ? cpuMicros(opts.pid) : 0;
   const r = await run(opts.measureMs, true);
-  return summarize(r.lat, r.errors, r.seconds);
+  const summary = summarize(r.lat, r.errors, r.seconds);
+  if (opts.pid && r.lat.length) summary.cpuUsPerCall = round((cpuMicros(opts.pid) - cpu0) / (r.lat.length + r.errors), 0);
+  return summary;
 }
 
 export interface ScalingRow extends Summary {

@@ -34,6 +34,14 @@ export function rssBytes(pid: number): number {
   return Number(m[1]) * 1024;
 }
 
+/** CPU time (user + system) a process has used so far, in microseconds, from /proc/<pid>/stat. */
+export function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[11], fields[12] are utime and stime (fields 14 and 15 of proc(5)), in clock ticks (USER_HZ = 100 on Linux)
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 export function upstreamStdio(): { command: string; args: string[] } {
   return { command: process.execPath, args: ['--import', TSX, FAST_UPSTREAM] };
 }

@@ -6,6 +6,8 @@ export interface Summary {
   callsPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU time the measured process (gateway, or upstream when direct) spent per call; robust to machine load. */
+  cpuUsPerCall?: number;
 }
 
 export function percentile(sorted: number[], p: number): number {
