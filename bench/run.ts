@@ -101,10 +101,13 @@ async function main() {
     const up = await startHttpUpstream();
     // shared: one upstream session for every agent session, so 1000 agents do not open 1000 upstream sessions
     const cfg = benchConfig({ url: up.url, isolation: 'shared' });
-    const gw = await startHttpGateway(cfg, nodeArgs);
+    let gw = await startHttpGateway(cfg, nodeArgs);
     try {
       if (only.has('http')) {
         compareRows.push(...(await compare('http', async () => ({ ...(await httpClient(up.url)), pid: up.pid }), async () => ({ ...(await httpClient(gw.url, gw.headers)), pid: gw.pid }), { direct: 'noop', gateway: BENCH_TOOL })));
+        // a fresh gateway for memory and scaling: heap pages touched by the runs above would hide new allocations
+        await gw.stop();
+        gw = await startHttpGateway(benchConfig({ url: up.url, isolation: 'shared' }), nodeArgs);
       }
       if (only.has('memory')) {
         const n = Number(values.idle);
