@@ -58,12 +58,6 @@ export function parseListen(spec: string): { host: string; port: number } {
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
-interface AuthConfig {
-  required?: boolean;
-  oidc?: { issuer: string; audience: string; jwksUri?: string; groupsClaim?: string };
-  consoleGroup?: string;
-}
-
 export async function serve(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -80,7 +74,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   let policyVersion = effective.policyVersion;
   const log = (line: string) => io.stderr.write(`tollgate: ${line}\n`);
   for (const v of effective.violations) log(`config: ${v}`);
-  const auth = (config.auth ?? {}) as AuthConfig;
+  const auth = config.auth;
   const listen = values.stdio ? undefined : values.http ? parseListen(values.http) : { host: config.listen.host, port: config.listen.port };
   if (listen && !isLoopbackHost(listen.host) && auth.required === false) {
     throw new UsageError(`refusing to listen on ${listen.host} with auth.required false: non-loopback listeners must authenticate agents`);
@@ -184,11 +178,23 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   const wantsEgress = config.sandbox.network === 'proxy' && registry.servers.some((s) => s.kind === 'shell' && s.enabled && s.options.network === 'proxy');
   if (wantsEgress) {
     const egressQuestions = dedupe(queueEscalation(queue));
+    const egressContext = new SessionContext();
     egress = await createEgressProxy({
       decide: async (req) => {
         const d = await decideHostResolved(req.host, req.port, config);
         if (d.decision === 'allow') return { allow: true, reason: d.reasons.join('; ') };
         if (d.decision === 'deny' || config.approvals.mode === 'never-ask') return { allow: false, reason: d.reasons.join('; ') || 'denied by network policy' };
+        // An unfamiliar host takes the same path as a tool call: the reviewer first, then a person.
+        const action = { server: 'sandbox-egress', tool: 'network', description: 'An outbound connection from a sandboxed shell command, through Tollgate\'s egress proxy.', arguments: { host: req.host, port: req.port, protocol: req.protocol, method: req.method }, policyReasons: d.reasons };
+        if (reviewer && config.approvals.mode === 'auto-review') {
+          const outcome = await reviewer.review(action, egressContext, { sessionId: 'sandbox-egress', policyVersion });
+          void record(
+            outcome.kind === 'verdict'
+              ? { name: 'tollgate.review', server: 'sandbox-egress', tool: 'network', model: outcome.model, riskLevel: outcome.verdict.riskLevel, userAuthorization: outcome.verdict.userAuthorization, outcome: outcome.verdict.outcome, rationale: outcome.verdict.rationale, latencyMs: outcome.latencyMs, cached: outcome.cached, autoApproved: outcome.autoApprove }
+              : { name: 'tollgate.review', server: 'sandbox-egress', tool: 'network', model: outcome.model, latencyMs: outcome.latencyMs, cached: false, failure: outcome.reason, rationale: outcome.detail, autoApproved: false },
+          ).catch(() => undefined);
+          if (outcome.kind === 'verdict' && outcome.autoApprove) return { allow: true, reason: `auto-review: ${outcome.verdict.riskLevel} risk — ${outcome.verdict.rationale}` };
+        }
         const ac = new AbortController();
         const human = await egressQuestions.decide(
           { id: `egress:${req.host}:${req.port}`, sessionId: 'sandbox-egress', server: 'egress', tool: 'network', arguments: { host: req.host, port: req.port, protocol: req.protocol }, argsDigest: canonicalArgsDigest({ host: req.host, port: req.port }), policyReasons: d.reasons },
@@ -246,6 +252,8 @@ export async function serve(argv: string[], io: Io): Promise<number> {
               elicitUrl: elicit ? (params, o) => elicit(params as unknown as Record<string, unknown>, o) as never : undefined,
               queue,
               approvalPageBaseUrl: approvalPageBase,
+              // URL mode: tell the agent's client the out-of-band interaction is over.
+              onUrlElicitationComplete: (elicitationId) => gateway.sessions.get(sessionId)?.notify({ method: 'notifications/elicitation/complete', params: { elicitationId } }),
             },
           ).decide(req, opts);
         },

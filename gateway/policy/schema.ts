@@ -151,6 +151,22 @@ const ListenSchema = z.strictObject({
   sessionIdleSeconds: z.number().int().positive().default(1800),
 });
 
+/** HTTP agent authentication (see docs/auth.md); stdio sessions are always the local OS user. */
+const AuthSchema = z.strictObject({
+  /** Bearer token or OIDC access token required on /mcp (default true; false is refused on non-loopback listeners). */
+  required: z.boolean().default(true),
+  oidc: z
+    .strictObject({
+      issuer: z.url(),
+      audience: nonEmpty,
+      jwksUri: z.url().optional(),
+      groupsClaim: nonEmpty.optional(),
+    })
+    .optional(),
+  /** Token group whose members may sign in to the web console. */
+  consoleGroup: nonEmpty.default('admin'),
+});
+
 export const TollgateConfigSchema = z.strictObject({
   $schema: z.string().optional(),
   approvals: ApprovalsSchema.prefault({}),
@@ -160,7 +176,7 @@ export const TollgateConfigSchema = z.strictObject({
   audit: AuditSchema.prefault({}),
   sandbox: SandboxSchema.prefault({}),
   listen: ListenSchema.prefault({}),
-  auth: z.looseObject({}).default({}),
+  auth: AuthSchema.prefault({}),
   dataDir: nonEmpty.optional(),
   toolSeparator: nonEmpty.default('__'),
 });

@@ -2,9 +2,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ALLOW_ALL, FIXTURE, TSX, configDir, runCli, httpAgent, httpGateway, textOf, until, upstreams, type HttpGateway } from '../helpers/gateway.js';
+import { ALLOW_ALL, FIXTURE, ROOT, TSX, configDir, runCli, httpAgent, httpGateway, textOf, until, upstreams, type HttpGateway } from '../helpers/gateway.js';
 
 function startHttpFixture(): Promise<{ url: string; base: string; proc: ChildProcess }> {
   const proc = spawn(process.execPath, ['--import', TSX, FIXTURE, '--http', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -128,5 +129,37 @@ describe('HTTP listener safety', () => {
     const r = await runCli(['serve', '--http', '0.0.0.0:0', '--config', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 with auth.required false/);
+  });
+});
+
+describe('a legacy HTTP+SSE upstream', () => {
+  it('is reached by falling back from Streamable HTTP, and with "type": "sse"', async () => {
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((ok) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => ok(p));
+      });
+    });
+    const everything = spawn(process.execPath, [join(ROOT, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js'), 'sse'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      let said = '';
+      everything.stderr!.on('data', (d: Buffer) => (said += d.toString()));
+      await until(() => said.includes('running on port'), 'the legacy SSE server to listen');
+      const dir = configDir({ guessed: { url: `http://127.0.0.1:${port}/sse` }, declared: { type: 'sse', url: `http://127.0.0.1:${port}/sse` } }, ALLOW_ALL);
+      const gw = await httpGateway(dir);
+      try {
+        const agent = await httpAgent(gw.url, {}, gw.auth);
+        for (const server of ['guessed', 'declared']) {
+          const r = await agent.callTool({ name: `${server}__echo`, arguments: { message: `via ${server}` } });
+          expect(textOf(r)).toContain(`via ${server}`);
+        }
+        await agent.close();
+      } finally {
+        await gw.stop();
+      }
+    } finally {
+      everything.kill();
+    }
   });
 });
