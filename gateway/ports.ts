@@ -1,5 +1,8 @@
 // The narrow interfaces the pipeline calls; policy/, review/ and audit/ implement them and main.ts wires them.
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { EscalationRequest, HumanDecision, ReviewOutcome } from './review/index.js';
+
+export type { EscalationRequest, HumanDecision, ReviewOutcome };
 
 export type Decision = 'allow' | 'review' | 'ask' | 'deny';
 export type DecisionSource = 'rule' | 'grant' | 'automated_reviewer' | 'user' | 'requirements';
@@ -48,35 +51,8 @@ export interface AuditEvent {
   [field: string]: unknown;
 }
 
-export interface ReviewVerdict {
-  riskLevel: 'low' | 'medium' | 'high' | 'critical';
-  userAuthorization: 'unknown' | 'low' | 'medium' | 'high';
-  outcome: 'allow' | 'deny';
-  rationale: string;
-}
-export type ReviewOutcome =
-  | { kind: 'verdict'; verdict: ReviewVerdict; autoApprove: boolean; cached: boolean; latencyMs: number; model: string }
-  | { kind: 'failure'; reason: string; detail: string; latencyMs: number; model: string };
 
-export interface EscalationRequest {
-  id: string;
-  sessionId: string;
-  identity?: string;
-  server: string;
-  tool: string;
-  arguments: Record<string, unknown>;
-  argsDigest: string;
-  reviewer?: { riskLevel: string; rationale: string } | { failure: string };
-  policyReasons: string[];
-}
 
-export interface HumanDecision {
-  decision: 'approve_once' | 'approve_session' | 'approve_tool_session' | 'deny' | 'timeout' | 'cancel' | 'unavailable';
-  channel: 'form' | 'url' | 'queue' | 'none';
-  approver?: string;
-  reason?: string;
-  waitMs: number;
-}
 
 /** Sends an elicitation to the agent on the stream of the in-flight tools/call (relatedRequestId set). */
 export type Elicit = (params: Record<string, unknown>, opts: { timeoutMs: number; signal: AbortSignal }) => Promise<{ action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> }>;
