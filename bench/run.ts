@@ -1,6 +1,6 @@
 // `npm run bench`: the gateway against a direct connection to the same fast upstream (stdio and Streamable HTTP),
 // memory per idle session, and scaling with concurrent sessions. Prints a table and writes bench/results.json.
-// Options: --seconds N (per cell, default 4)  --sessions 1,10,100,1000  --calls 5  --idle 500
+// Options: --seconds N (per cell, default 4)  --concurrency 1,16  --sessions 1,10,100,1000  --calls 5  --idle 500
 //          --only stdio,http,memory,scaling  --out FILE  --cpu-prof DIR (profile the gateway processes)
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '4' },
     sessions: { type: 'string', default: '1,10,100,1000' },
+    concurrency: { type: 'string', default: '1,16' },
     calls: { type: 'string', default: '5' },
     idle: { type: 'string', default: '500' },
     only: { type: 'string', default: 'stdio,http,memory,scaling' },
@@ -26,7 +27,7 @@ const measureMs = Number(values.seconds) * 1000;
 const warmupMs = Math.min(1500, measureMs / 2);
 const only = new Set(values.only!.split(','));
 const nodeArgs = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [];
-const CONCURRENCY = [1, 16];
+const CONCURRENCY = values.concurrency!.split(',').map(Number);
 
 // The run stops by itself: a watchdog kills everything it started if a stage hangs.
 const LIMIT_MS = 6 * 60_000;
