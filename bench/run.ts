@@ -36,10 +36,9 @@ const watchdog = setTimeout(() => {
   killAll();
   process.exit(2);
 }, LIMIT_MS);
-process.on('SIGINT', () => {
-  killAll();
-  process.exit(130);
-});
+// Whatever ends the run (Ctrl-C, kill, a closed stdout pipe), the processes it started go with it.
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => process.exit(130));
 
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
 const nodeTsx = (file: string) => ({ command: process.execPath, args: ['--import', join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs'), file] });
