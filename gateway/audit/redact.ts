@@ -38,12 +38,27 @@ const SECRET_SHAPES: ReadonlyArray<[label: string, pattern: RegExp, keep?: strin
   ['assignment', /\b([A-Za-z0-9_]*(?:SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|ACCESS_?KEY)[A-Za-z0-9_]*)(\s*[=:]\s*)(?!\[REDACTED)["']?[^\s"'&;]{4,}["']?/gi, '$1$2'],
 ];
 
+const DEFAULT_KEY_SET = new Set(DEFAULT_KEYS);
+const keySets = new WeakMap<RedactOptions, Set<string>>();
+
+/** The sensitive-key set for these options, built once per options object (redact runs per audit field). */
+function keySet(opts: RedactOptions): Set<string> {
+  if (!opts.keys?.length) return DEFAULT_KEY_SET;
+  let set = keySets.get(opts);
+  if (!set) keySets.set(opts, (set = new Set([...DEFAULT_KEYS, ...opts.keys.map(normalKey)])));
+  return set;
+}
+
+/** One pass that finds any secret shape (a superset: case-insensitive); strings it misses skip the per-shape passes. */
+const ANY_SHAPE = new RegExp(SECRET_SHAPES.map(([, p]) => `(?:${p.source})`).join('|'), 'i');
+
 function normalKey(k: string): string {
   return k.toLowerCase().replace(/[-_\s]/g, '');
 }
 
 /** Replaces every known secret shape in one string. */
 export function redactText(text: string): string {
+  if (!ANY_SHAPE.test(text)) return text;
   let out = text;
   for (const [label, pattern, keep] of SECRET_SHAPES) {
     pattern.lastIndex = 0;
@@ -67,7 +82,9 @@ function capString(s: string, max: number): string {
  */
 export function redact(value: unknown, opts: RedactOptions = {}): unknown {
   const max = opts.maxFieldBytes ?? DEFAULT_MAX_FIELD_BYTES;
-  const keys = new Set([...DEFAULT_KEYS, ...(opts.keys ?? []).map(normalKey)]);
+  if (typeof value === 'string') return capString(redactText(value), max);
+  if (value === null || value === undefined || typeof value === 'number' || typeof value === 'boolean') return value;
+  const keys = keySet(opts);
   const seen = new WeakSet<object>();
   const walk = (v: unknown, depth: number): unknown => {
     if (typeof v === 'string') return capString(redactText(v), max);
