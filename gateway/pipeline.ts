@@ -54,6 +54,8 @@ export function createPipeline(opts: PipelineOptions) {
     const base = { sessionId: session.id, callId, identity: session.identity, tool: req.name };
     const args = req.arguments ?? {};
     const argsJson = canonicalJson(args);
+    // One canonical form per call: it sizes the arguments and keys grants, approvals and the journal.
+    const argsDigest = `sha256:${createHash('sha256').update(argsJson).digest('hex')}`;
 
     const userPrompt = req.meta?.[USER_PROMPT_META_KEY];
     if (typeof userPrompt === 'string' && userPrompt.length > 0) {
@@ -70,12 +72,11 @@ export function createPipeline(opts: PipelineOptions) {
       routed = await upstreams.routeTool(req.name, ctx.peer);
     } catch (e) {
       const message = e instanceof UnknownToolError || e instanceof UpstreamError ? e.message : `cannot route "${req.name}": ${(e as Error).message}`;
-      note({ name: 'tollgate.tool_call', ...base, arguments: args, argsDigest: ports.digest(args) });
+      note({ name: 'tollgate.tool_call', ...base, arguments: args, argsDigest });
       note({ name: 'tollgate.tool_result', ...base, durationMs: 0, success: false, isError: true, outputBytes: 0, error: message });
       return refusal(`Tollgate: ${message}`);
     }
     const call = { ...base, server: routed.spec.name };
-    const argsDigest = ports.digest(args);
     note({ name: 'tollgate.tool_call', ...call, arguments: args, argsDigest });
     session.context.recordCall(callId, req.name, args);
 

@@ -91,6 +91,5 @@ export interface Ports {
     grant(g: { sessionId: string; server: string; tool: string; argsDigest?: string; scope: 'once' | 'session' }): void;
   };
   escalate(req: EscalationRequest, ctx: EscalationContext): Promise<HumanDecision>;
-  digest(args: Record<string, unknown>): string;
   denialMessage(d: { kind: DenialKind; tool: string; reasons: string[]; approver?: string }): string;
 }

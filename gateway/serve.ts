@@ -304,7 +304,6 @@ export async function serve(argv: string[], io: Io): Promise<number> {
         callChannels.delete(req.id);
       }
     },
-    digest: (args) => `sha256:${canonicalArgsDigest(args)}`,
     denialMessage: ({ kind, tool, reasons, approver }) => denialMessage({ source: kind, tool, reasons, approver }),
   };
 

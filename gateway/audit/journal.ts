@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { GENESIS, canonicalJson, recordHash } from './chain.js';
+import { GENESIS, sealRecord } from './chain.js';
 import { JournalRecordSchema } from './events.js';
 
 const fdatasync = promisify(fs.fdatasync);
@@ -194,9 +194,10 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
       if (closed) throw new Error('audit journal is closed');
       seq += 1;
       const record = { ...fields, seq, prev, hash: '' } as Record<string, unknown> & { seq: number; hash: string };
-      record.hash = recordHash(record);
+      const sealed = sealRecord(record);
+      record.hash = sealed.hash;
       prev = record.hash;
-      const line = Buffer.from(`${canonicalJson(record)}\n`);
+      const line = Buffer.from(`${sealed.line}\n`);
       const durable = new Promise<void>((resolve, reject) => {
         pending.push({ line, resolve, reject });
       });

@@ -34,8 +34,13 @@ export function definitionOf(tool: Tool): PinnedDefinition {
   return { name: tool.name, description: tool.description, inputSchema: tool.inputSchema, annotations: tool.annotations };
 }
 
+/** Tool objects are replaced, never mutated, when a listing changes: their hash can be cached per object. */
+const hashes = new WeakMap<Tool, string>();
+
 export function definitionHash(tool: Tool): string {
-  return createHash('sha256').update(canonicalJson(definitionOf(tool))).digest('hex');
+  let h = hashes.get(tool);
+  if (!h) hashes.set(tool, (h = createHash('sha256').update(canonicalJson(definitionOf(tool))).digest('hex')));
+  return h;
 }
 
 const FILE_SAFE = /[^A-Za-z0-9_.-]/g;

@@ -145,7 +145,11 @@ describe('gateway over stdio, in front of fixture + everything + filesystem + me
     await until(() => listChanged > seen, 'tools/list_changed to reach the agent');
     const { tools } = await agent.client.listTools();
     expect(tools.find((t) => t.name === 'fixture__weather')?.description).toContain('id_rsa');
-    const blocked = await agent.client.callTool({ name: 'fixture__weather', arguments: { city: 'Oslo' } });
+    // Each upstream process (the shared catalog one and this session's own) notices the change on its own.
+    const blocked = await until(async () => {
+      const r = await agent.client.callTool({ name: 'fixture__weather', arguments: { city: 'Oslo' } });
+      return r.isError ? r : undefined;
+    }, 'the session upstream to report the changed definition');
     expect(blocked.isError).toBe(true);
     expect(textOf(blocked)).toMatch(/definition of "fixture__weather" changed/);
     expect(textOf(blocked)).toMatch(/tollgate tools approve fixture__weather/);
