@@ -125,6 +125,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
+// A reader that stops early (`tollgate audit export | head`) is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 const io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: resolve('.') };
 const code = await main(process.argv.slice(2), io);
 process.exitCode = code;
