@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { userInfo } from 'node:os';
-import { PinStore } from './upstreams/index.js';
+import { PinStore, loadRegistry } from './upstreams/index.js';
 import { checkCommand, configCommand } from './policy/index.js';
 import { auditCommand } from './audit/index.js';
 import { approvalsCommand } from './review/index.js';
@@ -84,7 +84,21 @@ const withDirs =
 const commands: Record<string, Command> = {
   serve,
   tools,
-  check: (argv, io) => checkCommand(argv, io),
+  check: (argv, io) =>
+    checkCommand(argv, io, {
+      // servers.json tells `check` which tools are shells and what per-tool decisions apply, like serve does.
+      lookup: async (configDir, separator) => {
+        const registry = await loadRegistry(configDir, separator);
+        const byPrefix = new Map(registry.servers.map((s) => [s.prefix, s]));
+        return (name) => {
+          const at = name.indexOf(separator);
+          const spec = at > 0 ? byPrefix.get(name.slice(0, at)) : byPrefix.get('');
+          if (!spec) return undefined;
+          const tool = at > 0 && spec.prefix !== '' ? name.slice(at + separator.length) : name;
+          return { server: spec.name, tool, kind: spec.kind === 'shell' ? 'shell' : 'mcp', toolDecisions: spec.toolDecisions };
+        };
+      },
+    }),
   config: (argv, io) => configCommand(argv, io),
   audit: withDirs(async (rest, io, { dataDir, effective }) => {
     const r = effective.config.reviewer;

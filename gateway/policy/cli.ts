@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { ConfigError, loadEffectiveConfig, type EffectiveConfigResult } from './layers.js';
 import { evaluate } from './evaluate.js';
 import { applyMode, type PolicyVerdict } from './verdict.js';
-import type { EffectiveConfig } from './schema.js';
+import type { Decision, EffectiveConfig } from './schema.js';
 
 export type CliIO = { stdin: NodeJS.ReadableStream; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv; cwd: string };
 
@@ -38,12 +38,22 @@ async function load(io: CliIO, dir: string | undefined): Promise<EffectiveConfig
 
 type Request = { shell: string } | { tool: string; args: Record<string, unknown> };
 
-function decide(req: Request, config: EffectiveConfig): PolicyVerdict {
+/** What servers.json says about a namespaced tool: its server, kind and per-tool decisions (the CLI cannot list live tools). */
+export type ToolLookup = (namespaced: string) => { server: string; tool: string; kind: 'mcp' | 'shell'; toolDecisions?: Record<string, Decision> } | undefined;
+
+function decide(req: Request, config: EffectiveConfig, lookup?: ToolLookup): PolicyVerdict {
   if ('shell' in req) {
     return applyMode(evaluate({ server: 'shell', tool: 'exec', args: { command: req.shell }, kind: 'shell' }, config), config.approvals.mode);
   }
   const sep = config.toolSeparator;
   const at = req.tool.indexOf(sep);
+  const known = lookup?.(req.tool);
+  if (known) {
+    return applyMode(
+      evaluate({ server: known.server, tool: known.tool, namespaced: req.tool, args: req.args, kind: known.kind, serverOverrides: { toolDecisions: known.toolDecisions } }, config),
+      config.approvals.mode,
+    );
+  }
   if (at <= 0 || at + sep.length >= req.tool.length) throw new UsageError(`tool name "${req.tool}" must be namespaced as SERVER${sep}TOOL`);
   return applyMode(
     evaluate({ server: req.tool.slice(0, at), tool: req.tool.slice(at + sep.length), args: req.args, kind: 'mcp' }, config),
@@ -84,7 +94,7 @@ function fail(io: CliIO, e: unknown, usage?: string): number {
 }
 
 /** `tollgate check`: exit 0 after printing a decision (any decision), 1 when a --batch line was bad, 2 on usage/config errors. */
-export async function checkCommand(argv: string[], io: CliIO): Promise<number> {
+export async function checkCommand(argv: string[], io: CliIO, opts: { lookup?: (configDir: string, separator: string) => Promise<ToolLookup | undefined> } = {}): Promise<number> {
   let parsed;
   try {
     parsed = parseFlags(argv, ['--config', '--shell', '--tool', '--args'], ['--json', '--batch', '--help', '-h']);
@@ -105,6 +115,7 @@ export async function checkCommand(argv: string[], io: CliIO): Promise<number> {
   } catch (e) {
     return fail(io, e);
   }
+  const lookup = await opts.lookup?.(loaded.config.configDir, loaded.config.toolSeparator).catch(() => undefined);
   const json = parsed.flags.has('--json');
   if (!parsed.flags.has('--batch')) {
     try {
@@ -121,7 +132,7 @@ export async function checkCommand(argv: string[], io: CliIO): Promise<number> {
         }
         req = parseRequest({ tool: parsed.values['--tool'], args });
       }
-      const v = decide(req, loaded.config);
+      const v = decide(req, loaded.config, lookup);
       io.stdout.write(json ? `${JSON.stringify(shape(v))}\n` : human(v));
       return 0;
     } catch (e) {
@@ -150,7 +161,7 @@ export async function checkCommand(argv: string[], io: CliIO): Promise<number> {
       } catch (e) {
         throw new UsageError(`invalid JSON: ${(e as Error).message}`);
       }
-      out = shape(decide(parseRequest(obj), loaded.config));
+      out = shape(decide(parseRequest(obj), loaded.config, lookup));
     } catch (e) {
       bad++;
       out = { line: n, error: e instanceof UsageError ? e.message : `internal error: ${(e as Error).message}` };
