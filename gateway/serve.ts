@@ -1,6 +1,8 @@
 // `tollgate serve`: loads config, wires policy, review, audit, sandbox and upstreams into one Gateway, and listens.
 import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Gateway, isLoopbackHost, type Session } from './server/index.js';
 import { loadRegistry, type ServerSpec, type ValueRef } from './upstreams/index.js';
@@ -202,6 +204,18 @@ export async function serve(argv: string[], io: Io): Promise<number> {
         );
         const allow = human.decision.startsWith('approve');
         return { allow, reason: allow ? `approved by ${human.approver ?? 'a person'}` : `not approved (${human.decision}${human.reason ? `: ${human.reason}` : ''})` };
+      },
+      generation: () => policyVersion,
+      resolve: async (host, port) => {
+        let addresses: string[];
+        try {
+          addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
+        } catch (e) {
+          return { ok: false, reason: `cannot resolve ${host} (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
+        }
+        // The addresses checked are the addresses dialled: no second lookup in between.
+        const d = await decideHostResolved(host, port, config, async () => addresses);
+        return d.decision === 'deny' || !addresses[0] ? { ok: false, reason: d.reasons.join('; ') || `no address for ${host}` } : { ok: true, address: addresses[0] };
       },
       onDecision: (e) => {
         void record({ name: 'tollgate.network_decision', host: e.host, port: e.port, protocol: e.protocol, method: e.method, decision: e.decision, source: e.cached ? 'cache' : 'policy', reasons: [e.reason] }).catch(() => undefined);

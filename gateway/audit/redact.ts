@@ -35,7 +35,7 @@ const SECRET_SHAPES: ReadonlyArray<[label: string, pattern: RegExp, keep?: strin
   // user:password given to curl/wget-style flags (-u, --user, --proxy-user): keep the user, drop the password
   ['cli-password', /((?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)?["']?[^\s:"'@/]+:)(?!\[REDACTED)(?!\d+(?:\s|$))[^\s"']+/g, '$1'],
   // KEY=value assignments in env dumps and shell lines
-  ['assignment', /\b([A-Za-z0-9_]*(?:SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|ACCESS_?KEY)[A-Za-z0-9_]*)(\s*[=:]\s*)(?!\[REDACTED)["']?[^\s"'&;]{4,}["']?/gi, '$1$2'],
+  ['assignment', /\b([A-Za-z0-9_]*(?:SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|ACCESS_?KEY)[A-Za-z0-9_]*)(\s*[=:]\s*)(?!\[REDACTED)["']?[^\s"'&;$`()<>|]{4,}["']?/gi, '$1$2'],
 ];
 
 const DEFAULT_KEY_SET = new Set(DEFAULT_KEYS);

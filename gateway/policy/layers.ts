@@ -277,8 +277,12 @@ export function watchEffectiveConfig(opts: LoadOptions, onChange: (result: Effec
   let timer: NodeJS.Timeout | undefined;
   let lastVersion: string | null = null;
   let lastError: string | null = null;
+  let hadRequirements = false;
   let chain: Promise<void> = loadEffectiveConfig(opts).then(
-    (r) => void (lastVersion = r.policyVersion),
+    (r) => {
+      lastVersion = r.policyVersion;
+      hadRequirements = !!r.config.requirements;
+    },
     () => undefined,
   );
   const reload = () => {
@@ -286,6 +290,11 @@ export function watchEffectiveConfig(opts: LoadOptions, onChange: (result: Effec
       if (closed) return;
       try {
         const r = await loadEffectiveConfig(opts);
+        // A requirements file that vanishes mid-update must not silently drop every admin constraint.
+        if (hadRequirements && !r.config.requirements) {
+          throw new ConfigError(reqSource, ['disappeared while the gateway runs; keeping the last requirements (restart the gateway to drop them)']);
+        }
+        hadRequirements = !!r.config.requirements;
         lastError = null;
         if (r.policyVersion !== lastVersion) {
           lastVersion = r.policyVersion;

@@ -18,7 +18,8 @@ const PATTERNS: ReadonlyArray<[kind: string, re: RegExp]> = [
 ];
 
 // `key=value` / `"key": "value"` / `KEY: value`; the key name is checked separately to keep the scan linear.
-const ASSIGNMENT = /\b([A-Za-z][A-Za-z0-9_.-]{0,63})(["']?\s*[:=]\s*["']?)([^\s"',;&}]{4,})/g;
+// Code is not a secret value: `$(…)`, backticks, pipes and redirections end the value, so a payload stays visible.
+const ASSIGNMENT = /\b([A-Za-z][A-Za-z0-9_.-]{0,63})(["']?\s*[:=]\s*["']?)([^\s"',;&}$`()<>|]{4,})/g;
 
 /** Replaces known secret shapes in free text: the audit trail's shapes plus the reviewer's broader key names. Pure. */
 export function redactText(text: string): string {

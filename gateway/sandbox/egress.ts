@@ -27,6 +27,13 @@ export interface EgressDecisionEvent extends EgressRequest {
 
 export interface EgressProxyOptions {
   decide: (req: EgressRequest) => Promise<EgressVerdict>;
+  /** Changes when the policy changes: verdicts cached under an older policy are not reused. */
+  generation?: () => string;
+  /**
+   * Resolves and re-checks the host for every connection and returns the one checked address to dial,
+   * so a name approved once cannot later resolve to loopback, private or metadata addresses.
+   */
+  resolve?: (host: string, port: number) => Promise<{ ok: true; address: string } | { ok: false; reason: string }>;
   onDecision?: (e: EgressDecisionEvent) => void;
 }
 
@@ -73,7 +80,7 @@ export async function createEgressProxy(opts: EgressProxyOptions): Promise<Egres
   const sockets = new Set<net.Socket>();
 
   async function decide(req: EgressRequest): Promise<EgressVerdict> {
-    const key = `${req.host}:${req.port}`;
+    const key = `${opts.generation?.() ?? ''}|${req.host}:${req.port}`;
     let pending = verdicts.get(key);
     const cached = pending !== undefined;
     if (!pending) {
@@ -117,15 +124,20 @@ export async function createEgressProxy(opts: EgressProxyOptions): Promise<Egres
       return;
     }
     const er: EgressRequest = { host: normalizeHost(target.hostname), port: Number(target.port || 80), protocol: 'http', method: req.method ?? 'GET' };
-    void decide(er).then((v) => {
+    void decide(er).then(async (v) => {
       if (!v.allow) {
         res.writeHead(403, { 'content-type': 'text/plain', connection: 'close' }).end(blockedBody(er, v.reason));
+        return;
+      }
+      const r = opts.resolve ? await opts.resolve(er.host, er.port) : { ok: true as const, address: er.host };
+      if (!r.ok) {
+        res.writeHead(403, { 'content-type': 'text/plain', connection: 'close' }).end(blockedBody(er, r.reason));
         return;
       }
       const headers = { ...req.headers };
       for (const h of PROXY_HEADERS) delete headers[h];
       const upstream = http.request(
-        { host: er.host, port: er.port, method: req.method, path: target.pathname + target.search, headers },
+        { host: r.address, port: er.port, method: req.method, path: target.pathname + target.search, headers },
         (up) => {
           res.writeHead(up.statusCode ?? 502, up.headers);
           up.pipe(res);
@@ -148,13 +160,14 @@ export async function createEgressProxy(opts: EgressProxyOptions): Promise<Egres
       return;
     }
     const er: EgressRequest = { ...authority, protocol: 'https', method: 'CONNECT' };
-    void decide(er).then((v) => {
-      if (!v.allow) {
-        const body = blockedBody(er, v.reason);
+    void decide(er).then(async (v) => {
+      const r = !v.allow ? { ok: false as const, reason: v.reason } : opts.resolve ? await opts.resolve(er.host, er.port) : { ok: true as const, address: er.host };
+      if (!r.ok) {
+        const body = blockedBody(er, r.reason);
         client.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
         return;
       }
-      const upstream = net.connect(er.port, er.host, () => {
+      const upstream = net.connect(er.port, r.address, () => {
         client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
         if (head.length) upstream.write(head);
         upstream.pipe(client);

@@ -45,7 +45,9 @@ export class Gateway {
       onEvent: (e) => this.onUpstreamEvent(e),
       onDefinitionChanged: (e) => {
         opts.log(`tool definition changed: ${e.tool} (not callable until \`tollgate tools approve ${e.tool}\`)`);
-        void opts.ports.audit.record({ name: 'tollgate.tool_definition_changed', server: e.server, tool: e.tool, sessionId: e.sessionId, previousHash: e.previousHash, currentHash: e.currentHash });
+        opts.ports.audit
+          .record({ name: 'tollgate.tool_definition_changed', server: e.server, tool: e.tool, sessionId: e.sessionId, previousHash: e.previousHash, currentHash: e.currentHash })
+          .catch((err) => opts.log(`audit: ${(err as Error).message}`));
       },
     });
     this.upstreams.onListChanged((kind, sessionId) => {
@@ -60,7 +62,9 @@ export class Gateway {
     const who = e.sessionId ? `${e.server} (session ${e.sessionId.slice(0, 8)})` : e.server;
     if (e.event === 'failed' || e.event === 'exited') this.opts.log(`upstream ${who} ${e.event}: ${e.error ?? ''}`);
     else if (e.event === 'restarted' || e.event === 'reinitialized') this.opts.log(`upstream ${who} ${e.event}${e.attempt ? ` (attempt ${e.attempt})` : ''}`);
-    void this.opts.ports.audit.record({ name: 'tollgate.upstream', server: e.server, sessionId: e.sessionId, event: e.event, pid: e.pid, exitCode: e.exitCode, attempt: e.attempt, error: e.error });
+    this.opts.ports.audit
+      .record({ name: 'tollgate.upstream', server: e.server, sessionId: e.sessionId, event: e.event, pid: e.pid, exitCode: e.exitCode, attempt: e.attempt, error: e.error })
+      .catch((err) => this.opts.log(`audit: ${(err as Error).message}`));
   }
 
   async start(): Promise<void> {

@@ -63,6 +63,7 @@ class Upstream {
   }
 
   exposes(tool: string): boolean {
+    if (tool === '') return false; // an empty name cannot be namespaced, pinned or journaled
     // An un-namespaced server's tool that looks namespaced could shadow another server's tool.
     if (this.spec.prefix === '' && tool.includes(this.separator)) return false;
     if (this.deny?.(tool)) return false;

@@ -16,8 +16,10 @@ export interface PinRecord {
 }
 export interface PinnedDefinition {
   name: string;
+  title?: string;
   description?: string;
   inputSchema?: unknown;
+  outputSchema?: unknown;
   annotations?: unknown;
 }
 export type PinStatus = { state: 'pinned' } | { state: 'changed'; previousHash: string; currentHash: string };
@@ -30,8 +32,9 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
 }
 
+/** Everything the agent's model reads about a tool is pinned, output schema and title included. */
 export function definitionOf(tool: Tool): PinnedDefinition {
-  return { name: tool.name, description: tool.description, inputSchema: tool.inputSchema, annotations: tool.annotations };
+  return { name: tool.name, title: tool.title, description: tool.description, inputSchema: tool.inputSchema, outputSchema: tool.outputSchema, annotations: tool.annotations };
 }
 
 /** Tool objects are replaced, never mutated, when a listing changes: their hash can be cached per object. */

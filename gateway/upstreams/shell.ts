@@ -1,4 +1,5 @@
 // The built-in `shell` upstream kind: an in-process MCP server whose one tool, `exec`, runs bash in the sandbox.
+import { writeFileSync } from 'node:fs';
 import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
@@ -98,6 +99,18 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
     throw new Error(`shell server "${opts.name}": network "proxy" needs Tollgate's egress proxy, and none was provided`);
   }
   const roots = o.roots.map((r) => path.resolve(opts.configDir, r));
+  // An absent protected file inside a writable root cannot be mounted read-only, and the config watcher would
+  // load one that a command creates mid-run: make Tollgate's own config files exist, so they are always ro-bound.
+  for (const f of ['tollgate.json', 'servers.json']) {
+    const p = path.resolve(opts.configDir, f);
+    if (roots.some((r) => !path.relative(r, p).startsWith('..'))) {
+      try {
+        writeFileSync(p, f === 'servers.json' ? '{ "mcpServers": {} }\n' : '{}\n', { flag: 'wx', mode: 0o644 });
+      } catch {
+        /* exists already */
+      }
+    }
+  }
   const protectedPaths = [
     ...o.protectedPaths.map((p) => path.resolve(opts.configDir, p)),
     path.resolve(opts.configDir, 'servers.json'),

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { mkdir, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -154,10 +154,12 @@ describe('protected paths that do not exist yet', () => {
     await c2.close();
     await w2.cleanup();
   });
-  it('a created servers.json is removed after the run and reported', async () => {
-    await c2.call({ command: 'echo \'{"mcpServers":{}}\' > servers.json' });
-    expect(existsSync(path.join(w2.ws, 'servers.json'))).toBe(false);
-    expect(c2.events.map((e) => e.kind)).toContain('protected_path_created');
+  it('an absent servers.json inside a root is created up front, so it is mounted read-only from the first run', async () => {
+    const file = path.join(w2.ws, 'servers.json');
+    const before = readFileSync(file, 'utf8');
+    const r = await c2.call({ command: 'echo \'{"mcpServers":{"evil":{"command":"sh"}}}\' > servers.json' });
+    expect(r.isError).toBe(true);
+    expect(readFileSync(file, 'utf8')).toBe(before);
   });
 });
 
