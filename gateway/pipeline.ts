@@ -1,7 +1,9 @@
 // The story of one tool call: route → pin check → policy → review → escalate → forward → result, audited at every arrow.
 import { createHash, randomUUID } from 'node:crypto';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { UnknownToolError, UpstreamError, canonicalJson, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
+import { UnknownToolError, UpstreamError, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
+import { canonicalJson } from './audit/index.js';
+import { reviewEventFields } from './review/index.js';
 import type { Decision, PolicyVerdict, DecisionSource, DenialKind, Ports, SessionView, HumanDecision, Elicit } from './ports.js';
 
 export type { Ports } from './ports.js';
@@ -183,15 +185,14 @@ export function createPipeline(opts: PipelineOptions) {
         session.context,
         { sessionId: session.id, policyVersion: ports.policy.version(), signal: ctx.signal },
       );
+      note({ name: 'tollgate.review', ...call, ...reviewEventFields(outcome) });
       if (outcome.kind === 'verdict') {
-        note({ name: 'tollgate.review', ...call, model: outcome.model, riskLevel: outcome.verdict.riskLevel, userAuthorization: outcome.verdict.userAuthorization, outcome: outcome.verdict.outcome, rationale: outcome.verdict.rationale, latencyMs: outcome.latencyMs, cached: outcome.cached, autoApproved: outcome.autoApprove });
         if (outcome.autoApprove) {
           await decide('approved', 'automated_reviewer', [`auto-review: ${outcome.verdict.riskLevel} risk — ${outcome.verdict.rationale}`]);
           return { approved: true };
         }
         reviewer = { riskLevel: outcome.verdict.riskLevel, rationale: outcome.verdict.rationale };
       } else {
-        note({ name: 'tollgate.review', ...call, model: outcome.model, latencyMs: outcome.latencyMs, cached: false, failure: outcome.reason, autoApproved: false, rationale: outcome.detail });
         reviewer = { failure: `${outcome.reason}: ${outcome.detail}` };
       }
     }

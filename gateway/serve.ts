@@ -19,6 +19,7 @@ import {
   dedupe,
   escalationFor,
   queueEscalation,
+  reviewEventFields,
   type Escalation,
   type Reviewer,
 } from './review/index.js';
@@ -190,11 +191,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
         const action = { server: 'sandbox-egress', tool: 'network', description: 'An outbound connection from a sandboxed shell command, through Tollgate\'s egress proxy.', arguments: { host: req.host, port: req.port, protocol: req.protocol, method: req.method }, policyReasons: d.reasons };
         if (reviewer && config.approvals.mode === 'auto-review') {
           const outcome = await reviewer.review(action, egressContext, { sessionId: 'sandbox-egress', policyVersion });
-          void record(
-            outcome.kind === 'verdict'
-              ? { name: 'tollgate.review', server: 'sandbox-egress', tool: 'network', model: outcome.model, riskLevel: outcome.verdict.riskLevel, userAuthorization: outcome.verdict.userAuthorization, outcome: outcome.verdict.outcome, rationale: outcome.verdict.rationale, latencyMs: outcome.latencyMs, cached: outcome.cached, autoApproved: outcome.autoApprove }
-              : { name: 'tollgate.review', server: 'sandbox-egress', tool: 'network', model: outcome.model, latencyMs: outcome.latencyMs, cached: false, failure: outcome.reason, rationale: outcome.detail, autoApproved: false },
-          ).catch(() => undefined);
+          void record({ name: 'tollgate.review', server: 'sandbox-egress', tool: 'network', ...reviewEventFields(outcome) }).catch(() => undefined);
           if (outcome.kind === 'verdict' && outcome.autoApprove) return { allow: true, reason: `auto-review: ${outcome.verdict.riskLevel} risk — ${outcome.verdict.rationale}` };
         }
         const ac = new AbortController();

@@ -1,13 +1,7 @@
 // Grants: what a human approved, bound to session + server + tool + canonical-argument digest.
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../audit/index.js';
 
-/** Canonical JSON (sorted object keys, no whitespace); undefined members dropped like JSON.stringify. Pure. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
-}
 
 /** sha256 of the canonical JSON of the arguments, hex; identical arguments in any key order give the same digest. */
 export function canonicalArgsDigest(args: Record<string, unknown>): string {

@@ -1,11 +1,11 @@
 // Auto-review and human escalation: the reviewer model, its context, grants, escalation channels and the approvals queue.
-export { createReviewer, type Reviewer, type ReviewerOptions, type ReviewOptions, type ReviewOutcome, type ReviewFailureReason } from './reviewer.js';
+export { createReviewer, reviewEventFields, type Reviewer, type ReviewerOptions, type ReviewOptions, type ReviewOutcome, type ReviewFailureReason } from './reviewer.js';
 export { VerdictSchema, VERDICT_JSON_SCHEMA, parseVerdict, isAutoApproved, isCacheable, RISK_LEVELS, type Verdict, type RiskLevel } from './verdict.js';
 export type { PlannedAction } from './prompt.js';
 export { systemPrompt, reviewMessage } from './prompt.js';
 export { SessionContext, truncateMiddle, estimateTokens, type ReviewerContext, type ContextEntry, type ContextBudgets, type SessionContextOptions } from './context.js';
 export { redactText, redactValue } from './redact.js';
-export { canonicalArgsDigest, canonicalJson, GrantStore, type Grant, type GrantScope, type GrantStoreOptions } from './grants.js';
+export { canonicalArgsDigest, GrantStore, type Grant, type GrantScope, type GrantStoreOptions } from './grants.js';
 export {
   formElicitation,
   urlElicitation,

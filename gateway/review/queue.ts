@@ -1,4 +1,5 @@
 // The approvals queue: one JSON file per pending call under <stateDir>/approvals/, decided from any process.
+import type { EscalationRequest } from './escalation.js';
 import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
@@ -34,16 +35,8 @@ export const PendingApprovalSchema = z.strictObject({
 });
 export type PendingApproval = z.infer<typeof PendingApprovalSchema>;
 
-export interface EnqueueRequest {
-  sessionId: string;
-  identity?: string;
-  server: string;
-  tool: string;
-  arguments: Record<string, unknown>;
-  argsDigest: string;
-  reviewer?: { riskLevel: string; rationale: string } | { failure: string };
-  policyReasons: string[];
-}
+/** What the queue stores about a call: the escalation request without its call id (the queue gives its own). */
+export type EnqueueRequest = Omit<EscalationRequest, 'id'>;
 
 export type HumanQueueDecision = 'approve_once' | 'approve_session' | 'approve_tool_session' | 'deny';
 

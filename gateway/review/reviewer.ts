@@ -12,6 +12,13 @@ export type ReviewOutcome =
   | { kind: 'verdict'; verdict: Verdict; autoApprove: boolean; cached: boolean; latencyMs: number; model: string }
   | { kind: 'failure'; reason: ReviewFailureReason; detail: string; latencyMs: number; model: string };
 
+/** The `tollgate.review` audit fields of one outcome (the caller adds name, call and tool context). */
+export function reviewEventFields(outcome: ReviewOutcome) {
+  return outcome.kind === 'verdict'
+    ? { model: outcome.model, riskLevel: outcome.verdict.riskLevel, userAuthorization: outcome.verdict.userAuthorization, outcome: outcome.verdict.outcome, rationale: outcome.verdict.rationale, latencyMs: outcome.latencyMs, cached: outcome.cached, autoApproved: outcome.autoApprove }
+    : { model: outcome.model, latencyMs: outcome.latencyMs, cached: false, failure: outcome.reason, rationale: outcome.detail, autoApproved: false };
+}
+
 export interface ReviewerOptions {
   baseURL: string;
   model: string;

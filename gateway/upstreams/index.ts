@@ -7,7 +7,7 @@ import { PinStore, type PinStatus } from './pins.js';
 import type { Registry, ServerSpec, ValueRef } from './registry.js';
 
 export { UpstreamLink, UpstreamError, type UpstreamEvent } from './link.js';
-export { PinStore, canonicalJson, definitionHash, type PinRecord, type PinStatus } from './pins.js';
+export { PinStore, definitionHash, type PinRecord, type PinStatus } from './pins.js';
 export { loadRegistry, parseRegistry, parseJsonFile, RegistryError, formatIssuePath, ValueRefSchema, type Registry, type ServerSpec, type ValueRef } from './registry.js';
 
 /** What the upstream layer needs from an agent session (implemented downstream, in server/). */

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { canonicalJson } from '../audit/index.js';
 
 export interface PinRecord {
   tool: string;
@@ -24,13 +25,6 @@ export interface PinnedDefinition {
 }
 export type PinStatus = { state: 'pinned' } | { state: 'changed'; previousHash: string; currentHash: string };
 
-/** Canonical JSON: object keys sorted, so a hash does not depend on key order. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const keys = Object.keys(value as object).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
-}
 
 /** Everything the agent's model reads about a tool is pinned, output schema and title included. */
 export function definitionOf(tool: Tool): PinnedDefinition {
