@@ -4,7 +4,7 @@ import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol
 import { UnknownToolError, UpstreamError, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
 import { canonicalJson } from './audit/index.js';
 import { reviewEventFields } from './review/index.js';
-import type { Decision, PolicyVerdict, DecisionSource, DenialKind, Ports, SessionView, HumanDecision, Elicit } from './ports.js';
+import type { PolicyVerdict, DecisionSource, DenialKind, Ports, SessionView, HumanDecision, Elicit } from './ports.js';
 
 export type { Ports } from './ports.js';
 
@@ -118,7 +118,7 @@ export function createPipeline(opts: PipelineOptions) {
       await decide('denied', source, verdict.reasons);
       return refusal(ports.denialMessage({ kind: source === 'requirements' ? 'requirements' : 'rule', tool: req.name, reasons: verdict.reasons }));
     } else {
-      const outcome = await reviewAndEscalate(verdict.decision, verdict, routed, args, argsDigest, ctx, call, decide);
+      const outcome = await reviewAndEscalate(verdict, routed, args, argsDigest, ctx, call, decide);
       if (!outcome.approved) return outcome.result;
     }
 
@@ -154,7 +154,6 @@ export function createPipeline(opts: PipelineOptions) {
   };
 
   async function reviewAndEscalate(
-    decision: Exclude<Decision, 'allow' | 'deny'>,
     verdict: PolicyVerdict,
     routed: RoutedTool,
     args: Record<string, unknown>,
@@ -164,6 +163,7 @@ export function createPipeline(opts: PipelineOptions) {
     decide: (d: 'approved' | 'denied', s: DecisionSource, r: string[]) => Promise<void>,
   ): Promise<{ approved: true } | { approved: false; result: CallToolResult }> {
     const { session } = ctx;
+    const decision = verdict.decision;
     const deny = async (source: DecisionSource, kind: DenialKind, reasons: string[], approver?: string) => {
       await decide('denied', source, reasons);
       return { approved: false as const, result: refusal(ports.denialMessage({ kind, tool: call.tool, reasons, approver })) };

@@ -2,13 +2,10 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { SecretValueSchema } from '../secrets/index.js';
 
 /** A header or environment value: literal, or a reference resolved at start-up (never stored in plain files). */
-export const ValueRefSchema = z.union([
-  z.string(),
-  z.object({ secret: z.string().min(1) }).strict(),
-  z.object({ env: z.string().min(1) }).strict(),
-]);
+export const ValueRefSchema = SecretValueSchema;
 export type ValueRef = z.infer<typeof ValueRefSchema>;
 
 const DecisionSchema = z.enum(['allow', 'review', 'ask', 'deny']);
