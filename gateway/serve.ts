@@ -177,48 +177,10 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   });
 
   // Egress for sandboxed shell commands: the same network policy as tool arguments, unfamiliar hosts asked once.
-  let egress: EgressProxy | undefined;
   const wantsEgress = config.sandbox.network === 'proxy' && registry.servers.some((s) => s.kind === 'shell' && s.enabled && s.options.network === 'proxy');
-  if (wantsEgress) {
-    const egressQuestions = dedupe(queueEscalation(queue));
-    const egressContext = new SessionContext();
-    egress = await createEgressProxy({
-      decide: async (req) => {
-        const d = await decideHostResolved(req.host, req.port, config);
-        if (d.decision === 'allow') return { allow: true, reason: d.reasons.join('; ') };
-        if (d.decision === 'deny' || config.approvals.mode === 'never-ask') return { allow: false, reason: d.reasons.join('; ') || 'denied by network policy' };
-        // An unfamiliar host takes the same path as a tool call: the reviewer first, then a person.
-        const action = { server: 'sandbox-egress', tool: 'network', description: 'An outbound connection from a sandboxed shell command, through Tollgate\'s egress proxy.', arguments: { host: req.host, port: req.port, protocol: req.protocol, method: req.method }, policyReasons: d.reasons };
-        if (reviewer && config.approvals.mode === 'auto-review') {
-          const outcome = await reviewer.review(action, egressContext, { sessionId: 'sandbox-egress', policyVersion });
-          void record({ name: 'tollgate.review', server: 'sandbox-egress', tool: 'network', ...reviewEventFields(outcome) }).catch(() => undefined);
-          if (outcome.kind === 'verdict' && outcome.autoApprove) return { allow: true, reason: `auto-review: ${outcome.verdict.riskLevel} risk — ${outcome.verdict.rationale}` };
-        }
-        const ac = new AbortController();
-        const human = await egressQuestions.decide(
-          { id: `egress:${req.host}:${req.port}`, sessionId: 'sandbox-egress', server: 'egress', tool: 'network', arguments: { host: req.host, port: req.port, protocol: req.protocol }, argsDigest: canonicalArgsDigest({ host: req.host, port: req.port }), policyReasons: d.reasons },
-          { signal: ac.signal, timeoutMs: approvalTimeoutMs() },
-        );
-        const allow = human.decision.startsWith('approve');
-        return { allow, reason: allow ? `approved by ${human.approver ?? 'a person'}` : `not approved (${human.decision}${human.reason ? `: ${human.reason}` : ''})` };
-      },
-      generation: () => policyVersion,
-      resolve: async (host, port) => {
-        let addresses: string[];
-        try {
-          addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
-        } catch (e) {
-          return { ok: false, reason: `cannot resolve ${host} (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
-        }
-        // The addresses checked are the addresses dialled: no second lookup in between.
-        const d = await decideHostResolved(host, port, config, async () => addresses);
-        return d.decision === 'deny' || !addresses[0] ? { ok: false, reason: d.reasons.join('; ') || `no address for ${host}` } : { ok: true, address: addresses[0] };
-      },
-      onDecision: (e) => {
-        void record({ name: 'tollgate.network_decision', host: e.host, port: e.port, protocol: e.protocol, method: e.method, decision: e.decision, source: e.cached ? 'cache' : 'policy', reasons: [e.reason] }).catch(() => undefined);
-      },
-    });
-  }
+  const egress = wantsEgress
+    ? await startEgress({ config: () => config, policyVersion: () => policyVersion, reviewer: () => reviewer, queue, record, approvalTimeoutMs })
+    : undefined;
 
   const shellServer = (spec: Extract<ServerSpec, { kind: 'shell' }>) => {
     const entry = ShellServerOptionsSchema.parse({ ...spec.options });
@@ -416,3 +378,58 @@ export async function serve(argv: string[], io: Io): Promise<number> {
 }
 
 export type { CallContext };
+
+interface EgressDeps {
+  config: () => EffectiveConfig;
+  policyVersion: () => string;
+  reviewer: () => Reviewer | undefined;
+  queue: ApprovalQueue;
+  record: (e: AuditEvent) => Promise<void>;
+  approvalTimeoutMs: () => number;
+}
+
+/**
+ * Tollgate's egress proxy for sandboxed commands: network policy per host:port, an unfamiliar host goes to the
+ * reviewer and then a person (asked once), every connection re-resolves and re-checks what it dials.
+ */
+function startEgress(deps: EgressDeps): Promise<EgressProxy> {
+  const egressQuestions = dedupe(queueEscalation(deps.queue));
+  const egressContext = new SessionContext();
+  return createEgressProxy({
+    decide: async (req) => {
+      const d = await decideHostResolved(req.host, req.port, deps.config());
+      if (d.decision === 'allow') return { allow: true, reason: d.reasons.join('; ') };
+      if (d.decision === 'deny' || deps.config().approvals.mode === 'never-ask') return { allow: false, reason: d.reasons.join('; ') || 'denied by network policy' };
+      // An unfamiliar host takes the same path as a tool call: the reviewer first, then a person.
+      const action = { server: 'sandbox-egress', tool: 'network', description: 'An outbound connection from a sandboxed shell command, through Tollgate\'s egress proxy.', arguments: { host: req.host, port: req.port, protocol: req.protocol, method: req.method }, policyReasons: d.reasons };
+      const reviewer = deps.reviewer();
+      if (reviewer && deps.config().approvals.mode === 'auto-review') {
+        const outcome = await reviewer.review(action, egressContext, { sessionId: 'sandbox-egress', policyVersion: deps.policyVersion() });
+        void deps.record({ name: 'tollgate.review', server: 'sandbox-egress', tool: 'network', ...reviewEventFields(outcome) }).catch(() => undefined);
+        if (outcome.kind === 'verdict' && outcome.autoApprove) return { allow: true, reason: `auto-review: ${outcome.verdict.riskLevel} risk — ${outcome.verdict.rationale}` };
+      }
+      const ac = new AbortController();
+      const human = await egressQuestions.decide(
+        { id: `egress:${req.host}:${req.port}`, sessionId: 'sandbox-egress', server: 'egress', tool: 'network', arguments: { host: req.host, port: req.port, protocol: req.protocol }, argsDigest: canonicalArgsDigest({ host: req.host, port: req.port }), policyReasons: d.reasons },
+        { signal: ac.signal, timeoutMs: deps.approvalTimeoutMs() },
+      );
+      const allow = human.decision.startsWith('approve');
+      return { allow, reason: allow ? `approved by ${human.approver ?? 'a person'}` : `not approved (${human.decision}${human.reason ? `: ${human.reason}` : ''})` };
+    },
+    generation: deps.policyVersion,
+    resolve: async (host, port) => {
+      let addresses: string[];
+      try {
+        addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
+      } catch (e) {
+        return { ok: false, reason: `cannot resolve ${host} (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
+      }
+      // The addresses checked are the addresses dialled: no second lookup in between.
+      const d = await decideHostResolved(host, port, deps.config(), async () => addresses);
+      return d.decision === 'deny' || !addresses[0] ? { ok: false, reason: d.reasons.join('; ') || `no address for ${host}` } : { ok: true, address: addresses[0] };
+    },
+    onDecision: (e) => {
+      void deps.record({ name: 'tollgate.network_decision', host: e.host, port: e.port, protocol: e.protocol, method: e.method, decision: e.decision, source: e.cached ? 'cache' : 'policy', reasons: [e.reason] }).catch(() => undefined);
+    },
+  });
+}
