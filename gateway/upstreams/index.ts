@@ -5,6 +5,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { UpstreamLink, UpstreamError, type UpstreamEvent } from './link.js';
 import { PinStore, type PinStatus } from './pins.js';
 import type { Registry, ServerSpec, ValueRef } from './registry.js';
+import { createUpstreamFetch } from './fetch.js';
 
 export { UpstreamLink, UpstreamError, type UpstreamEvent } from './link.js';
 export { PinStore, definitionHash, type PinRecord, type PinStatus } from './pins.js';
@@ -77,6 +78,8 @@ export class Upstreams {
   /** Logging level each agent session asked for, applied to its upstream links as they start. */
   private readonly logLevels = new Map<string, string>();
   private listeners = new Set<(kind: 'tools' | 'resources' | 'prompts', sessionId?: string) => void>();
+  /** One keep-alive socket pool for every HTTP upstream link. */
+  private readonly http = createUpstreamFetch();
 
   constructor(private readonly opts: UpstreamsOptions) {
     for (const spec of opts.registry.servers) {
@@ -112,6 +115,7 @@ export class Upstreams {
       capabilities,
       resolveValue: this.opts.resolveValue,
       createShellServer: this.opts.createShellServer,
+      fetch: this.http.fetch,
       logLevel: () => (sessionId ? this.logLevels.get(sessionId) : undefined),
       hooks: {
         onEvent: this.opts.onEvent,
@@ -311,6 +315,7 @@ export class Upstreams {
     await Promise.allSettled(
       [...this.byName.values()].flatMap((u) => [u.catalog.close(), ...[...u.sessionLinks.values()].map((l) => l.close())]),
     );
+    this.http.close();
   }
 
   sessionLinkCount(): number {

@@ -3,6 +3,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import type { FetchLike } from './fetch.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
@@ -52,6 +53,8 @@ export interface LinkOptions {
   logLevel?: () => string | undefined;
   /** Builds the in-process server for `shell` kind upstreams. */
   createShellServer?: (spec: Extract<ServerSpec, { kind: 'shell' }>) => Server;
+  /** The fetch HTTP upstreams are reached with (keep-alive node:http, see fetch.ts); default: the global fetch. */
+  fetch?: FetchLike;
 }
 
 /** An error that names the upstream, shown to agents as-is. */
@@ -184,7 +187,7 @@ export class UpstreamLink {
     if (spec.kind === 'http') {
       const headers = await this.headers();
       if (spec.legacySse) return new SSEClientTransport(new URL(spec.url), { requestInit: { headers } });
-      return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers } });
+      return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers }, fetch: this.opts.fetch });
     }
     if (!this.opts.createShellServer) throw new Error('the built-in shell kind is not available in this build');
     const server = this.opts.createShellServer(spec);

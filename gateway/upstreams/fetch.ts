@@ -1,0 +1,153 @@
+// A `fetch` for upstream MCP servers on node:http(s) with keep-alive sockets, instead of the global (undici) fetch.
+//
+// Why: every tool call to an HTTP upstream is one POST. Profiles of the gateway showed undici's fetch as the largest
+// single cost on that path (its spec machinery, web streams for every body, and an abort listener per request on the
+// SDK transport's one long-lived signal — removed only when the request is garbage-collected, so the listener list
+// grows with the call rate). This fetch does what the MCP SDK's client transports need and no more: one request, no
+// redirects followed (the SDK asks for `redirect: "manual"` and follows same-origin redirects itself), bodies as
+// strings or bytes, JSON and other bodies read whole (bounded), `text/event-stream` bodies streamed.
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { Readable } from 'node:stream';
+
+/** The fetch signature the MCP SDK's client transports accept. */
+export type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>;
+
+export interface UpstreamFetch {
+  fetch: FetchLike;
+  /** Closes idle keep-alive sockets (in-flight requests finish or fail on their own). */
+  close(): void;
+}
+
+/** Bodies other than event streams are read whole; a larger one fails the request rather than the gateway. */
+export const MAX_UPSTREAM_BODY_BYTES = 64 * 1024 * 1024;
+
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  const e = new Error(typeof reason === 'string' ? reason : 'This operation was aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
+function headerRecord(init: HeadersInit | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!init) return out;
+  if (init instanceof Headers) {
+    init.forEach((v, k) => (out[k] = v));
+  } else if (Array.isArray(init)) {
+    for (const [k, v] of init) out[k!.toLowerCase()] = v!;
+  } else {
+    for (const [k, v] of Object.entries(init)) if (v !== undefined) out[k.toLowerCase()] = String(v);
+  }
+  return out;
+}
+
+function bodyBytes(body: RequestInit['body']): string | Buffer | undefined {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === 'string') return body;
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof ArrayBuffer) return Buffer.from(body);
+  if (body instanceof URLSearchParams) return body.toString();
+  throw new TypeError('upstream fetch: request bodies must be strings or bytes');
+}
+
+export function createUpstreamFetch(opts: { maxBodyBytes?: number } = {}): UpstreamFetch {
+  const maxBodyBytes = opts.maxBodyBytes ?? MAX_UPSTREAM_BODY_BYTES;
+  const agents = {
+    'http:': new http.Agent({ keepAlive: true, scheduling: 'lifo' }),
+    'https:': new https.Agent({ keepAlive: true, scheduling: 'lifo' }),
+  };
+
+  const fetch: FetchLike = (input, init = {}) => {
+    const url = input instanceof URL ? input : new URL(String(input));
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.reject(new TypeError(`upstream fetch: unsupported URL scheme "${url.protocol}"`));
+    const method = (init.method ?? 'GET').toUpperCase();
+    const headers = headerRecord(init.headers);
+    let body: string | Buffer | undefined;
+    try {
+      body = bodyBytes(init.body);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+    const signal = init.signal ?? undefined;
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+
+    return new Promise<Response>((resolve, reject) => {
+      const mod = url.protocol === 'https:' ? https : http;
+      let settled = false;
+      const onAbort = () => {
+        const e = abortError(signal!);
+        req.destroy(e);
+        if (!settled) {
+          settled = true;
+          reject(e);
+        }
+      };
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      const fail = (e: Error) => {
+        done();
+        if (settled) return;
+        settled = true;
+        // The SDK and the link recognise transport failures by this wording, as with the global fetch.
+        reject(Object.assign(new TypeError(`fetch failed: ${e.message}`), { cause: e }));
+      };
+
+      const req = mod.request(url, { method, headers, agent: agents[url.protocol as 'http:' | 'https:'] }, (res) => {
+        const status = res.statusCode ?? 0;
+        const responseHeaders = new Headers();
+        const raw = res.rawHeaders;
+        for (let i = 0; i + 1 < raw.length; i += 2) responseHeaders.append(raw[i]!, raw[i + 1]!);
+        const meta = { status, statusText: res.statusMessage ?? '', headers: responseHeaders };
+        if (NULL_BODY_STATUS.has(status) || method === 'HEAD') {
+          res.resume();
+          res.once('end', done);
+          settled = true;
+          resolve(new Response(null, meta));
+          return;
+        }
+        if (/^\s*text\/event-stream/i.test(res.headers['content-type'] ?? '')) {
+          // Streamed: the caller reads events as they come and cancels the body to close the stream.
+          res.once('close', done);
+          settled = true;
+          resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, meta));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let total = 0;
+        res.on('data', (chunk: Buffer) => {
+          total += chunk.length;
+          if (total > maxBodyBytes) {
+            fail(new Error(`response body from ${url.origin} exceeds ${maxBodyBytes} bytes`));
+            res.destroy();
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.once('end', () => {
+          done();
+          if (settled) return;
+          settled = true;
+          const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+          resolve(new Response(bytes as unknown as BodyInit, meta));
+        });
+        res.once('error', fail);
+        res.once('aborted', () => fail(new Error('the upstream closed the connection mid-response')));
+      });
+      req.once('error', fail);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.end(body);
+    });
+  };
+
+  return {
+    fetch,
+    close() {
+      agents['http:'].destroy();
+      agents['https:'].destroy();
+    },
+  };
+}
