@@ -43,11 +43,12 @@ export function createPipeline(opts: PipelineOptions) {
   const { upstreams, ports } = opts;
 
   /**
-   * Steps before and after the decision are journaled without waiting: the journal makes records durable in
-   * order, so awaiting the decision (below) also covers every earlier step of the call.
+   * Steps before and after the decision are journaled without waiting: the journal writes records in order and
+   * syncs them lazily (≤ 20 ms), and awaiting the decision (below) makes every earlier step of the call durable
+   * too. Only the decision is synced on its own, since the call is forwarded only once it is on disk.
    */
   const note = (e: Parameters<Ports['audit']['record']>[0]) => {
-    ports.audit.record(e).catch(() => undefined);
+    ports.audit.record(e, { sync: 'soon' }).catch(() => undefined);
   };
 
   return async function callTool(req: ToolCallRequest, ctx: CallContext): Promise<CallToolResult> {

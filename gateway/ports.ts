@@ -78,7 +78,8 @@ export interface Ports {
     checkHosts(hosts: string[]): Promise<{ decision: 'allow' | 'ask' | 'deny'; reasons: string[] }>;
     version(): string;
   };
-  audit: { record(event: AuditEvent): Promise<void> };
+  /** `sync: 'soon'`: nothing is acted on because of this record, so its fdatasync may ride on the next one (≤ 20 ms). */
+  audit: { record(event: AuditEvent, opts?: { sync?: 'now' | 'soon' }): Promise<void> };
   reviewer?: {
     review(
       action: { server: string; tool: string; description?: string; annotations?: Record<string, unknown>; arguments: Record<string, unknown>; policyReasons: string[] },

@@ -93,9 +93,9 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     journal: { maxFileBytes: config.audit.journal.maxFileBytes },
   });
   if (audit.tornTail) log(`audit journal: a torn last record from an earlier crash was found (${JSON.stringify(audit.tornTail)}); \`tollgate audit verify\` reports it`);
-  const record = async (e: AuditEvent) => {
+  const record = async (e: AuditEvent, opts?: { sync?: 'now' | 'soon' }) => {
     try {
-      await audit.record(e as AuditEventInput);
+      await audit.record(e as AuditEventInput, opts);
     } catch (err) {
       // Fail closed: a decision that cannot be journaled must not be acted on.
       log(`audit: cannot record ${e.name}: ${(err as Error).message}`);

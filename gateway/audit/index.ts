@@ -7,4 +7,4 @@ export { redact, redactText, DEFAULT_MAX_FIELD_BYTES, type RedactOptions } from 
 export { sha256Digest, canonicalJson } from './chain.js';
 export { auditCommand, type AuditIo, type AuditCommandOptions } from './cli.js';
 export { verifyJournal, type VerifyReport } from './verify.js';
-export type { TornTail } from './journal.js';
+export type { TornTail, Sync } from './journal.js';

@@ -26,11 +26,23 @@ export interface TornTail {
 export interface JournalOptions {
   dir: string;
   maxFileBytes?: number;
+  /** Longest a `soon` record waits for its fdatasync (default 20 ms). */
+  lazySyncMs?: number;
 }
+
+export const DEFAULT_LAZY_SYNC_MS = 20;
+
+/**
+ * How soon an appended record must reach the disk. Every record is written to the file in the microtask after it is
+ * appended (so a crash of the gateway process loses nothing); `now` records are also fdatasync'ed before their promise
+ * resolves (a decision the gateway is about to act on), `soon` records ride on the next sync, at the latest
+ * `lazySyncMs` later (only a power loss or kernel crash can lose them).
+ */
+export type Sync = 'now' | 'soon';
 
 export interface Journal {
   /** Assigns seq/prev/hash now (chain order = call order); the promise resolves once fdatasync'ed. */
-  append(fields: Record<string, unknown>): { record: Record<string, unknown> & { seq: number; hash: string }; durable: Promise<void> };
+  append(fields: Record<string, unknown>, sync?: Sync): { record: Record<string, unknown> & { seq: number; hash: string }; durable: Promise<void> };
   readonly records: number;
   /** Set when open found a torn final line; appends went to a fresh file so the torn bytes stay as evidence. */
   readonly tornTail: TornTail | undefined;
@@ -39,6 +51,7 @@ export interface Journal {
 
 interface Pending {
   line: Buffer;
+  sync: Sync;
   resolve: () => void;
   reject: (e: Error) => void;
 }
@@ -147,6 +160,7 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
     current.size += buf.length;
   }
 
+  /** Writes the batch in order (rotating files as needed); syncing is the caller's. */
   async function writeBatch(batch: Pending[]): Promise<void> {
     let segment: Buffer[] = [];
     let segBytes = 0;
@@ -155,33 +169,61 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
         if (segment.length) writeAll(Buffer.concat(segment, segBytes));
         segment = [];
         segBytes = 0;
-        await rotate();
+        await rotate(); // syncs the old file, so what was written to it is durable
       }
       segment.push(p.line);
       segBytes += p.line.length;
     }
     if (segment.length) writeAll(Buffer.concat(segment, segBytes));
-    await fdatasync(fd);
+  }
+
+  // written, not yet fdatasync'ed (`soon` records waiting for the next sync)
+  let unsynced: Pending[] = [];
+  let syncDue = false;
+  let syncTimer: NodeJS.Timeout | undefined;
+  const lazySyncMs = opts.lazySyncMs ?? DEFAULT_LAZY_SYNC_MS;
+
+  function scheduleSync(): void {
+    if (syncTimer) return;
+    syncTimer = setTimeout(() => {
+      syncTimer = undefined;
+      syncDue = true;
+      if (!flushing) void flush();
+    }, lazySyncMs);
+    syncTimer.unref();
   }
 
   async function flush(): Promise<void> {
     flushing = true;
     try {
-      while (pending.length) {
+      while (pending.length || (syncDue && unsynced.length)) {
         const batch = pending;
         pending = [];
         if (broken) {
-          for (const p of batch) p.reject(broken);
+          for (const p of [...unsynced, ...batch]) p.reject(broken);
+          unsynced = [];
           continue;
         }
         try {
           await writeBatch(batch);
           records += batch.length;
-          for (const p of batch) p.resolve();
+          for (const p of batch) unsynced.push(p);
+          if (syncDue || batch.some((p) => p.sync === 'now')) {
+            syncDue = false;
+            clearTimeout(syncTimer);
+            syncTimer = undefined;
+            await fdatasync(fd);
+            const done = unsynced;
+            unsynced = [];
+            for (const p of done) p.resolve();
+          } else if (unsynced.length) {
+            scheduleSync();
+          }
         } catch (e) {
           // the file may now hold part of a line: refuse every later append rather than fork the chain
           broken = new Error(`audit journal write failed (${(e as Error).message}); refusing further records`);
-          for (const p of batch) p.reject(broken);
+          for (const p of [...unsynced, ...batch]) p.reject(broken);
+          unsynced = [];
         }
       }
     } finally {
@@ -190,7 +232,7 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
   }
 
   return {
-    append(fields) {
+    append(fields, sync = 'now') {
       if (closed) throw new Error('audit journal is closed');
       seq += 1;
       const record = { ...fields, seq, prev, hash: '' } as Record<string, unknown> & { seq: number; hash: string };
@@ -199,7 +241,7 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
       prev = record.hash;
       const line = Buffer.from(`${sealed.line}\n`);
       const durable = new Promise<void>((resolve, reject) => {
-        pending.push({ line, resolve, reject });
+        pending.push({ line, sync, resolve, reject });
       });
       // a microtask lets appends made in the same tick share one write + fdatasync
       if (!flushing) {
@@ -215,10 +257,12 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
     async close() {
       if (closed) return;
       closed = true;
-      while (flushing || pending.length) {
+      syncDue = true;
+      while (flushing || pending.length || unsynced.length) {
         if (!flushing) await flush();
         else await new Promise((r) => setImmediate(r));
       }
+      clearTimeout(syncTimer);
       try {
         await fdatasync(fd);
       } finally {

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { auditCommand, canonicalJson, openAudit, verifyJournal } from '../../gateway/audit/index.js';
 import { recordAll, scriptedSession } from './session.js';
+import { openJournal } from '../../gateway/audit/journal.js';
+import { recordHash } from '../../gateway/audit/chain.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dirs: string[] = [];
@@ -190,5 +192,71 @@ describe('journal', () => {
     await audit.record({ name: 'tollgate.upstream', server: 'fs', event: 'ready' });
     await audit.close();
     expect(await verifyJournal(path.join(dataDir, 'audit'))).toMatchObject({ ok: true, records: recs.length + 1 });
+  });
+
+  describe('sync now / soon', () => {
+    const lines = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl')).flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean));
+
+    it('a soon record is in the file at once but durable only at the next sync, at the latest lazySyncMs later', async () => {
+      const dir = path.join(tmp(), 'audit');
+      const j = await openJournal({ dir, lazySyncMs: 300 });
+      const t0 = performance.now();
+      let durableAt = 0;
+      const { durable } = j.append({ name: 'tollgate.tool_result', n: 1 }, 'soon');
+      void durable.then(() => (durableAt = performance.now()));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(lines(dir)).toHaveLength(1); // written: a crash of this process would not lose it
+      expect(durableAt).toBe(0); // not yet synced
+      await durable;
+      expect(durableAt - t0).toBeGreaterThanOrEqual(250);
+      await j.close();
+    });
+
+    it('a now record syncs every soon record written before it, in chain order', async () => {
+      const dir = path.join(tmp(), 'audit');
+      const j = await openJournal({ dir, lazySyncMs: 10_000 });
+      const order: string[] = [];
+      const a = j.append({ name: 'a' }, 'soon');
+      const b = j.append({ name: 'b' }, 'soon');
+      await new Promise((r) => setTimeout(r, 10));
+      const c = j.append({ name: 'c' }); // default: now
+      void a.durable.then(() => order.push('a'));
+      void b.durable.then(() => order.push('b'));
+      void c.durable.then(() => order.push('c'));
+      const raced = await Promise.race([Promise.all([a.durable, b.durable, c.durable]).then(() => 'synced'), new Promise((r) => setTimeout(() => r('timer'), 2000))]);
+      expect(raced).toBe('synced'); // long before the 10 s lazy timer
+      expect(order).toEqual(['a', 'b', 'c']);
+      expect(lines(dir).map((l) => JSON.parse(l).name)).toEqual(['a', 'b', 'c']);
+      await j.close();
+    });
+
+    it('close() syncs soon records that are still waiting', async () => {
+      const dir = path.join(tmp(), 'audit');
+      const j = await openJournal({ dir, lazySyncMs: 60_000 });
+      const { durable } = j.append({ name: 'late' }, 'soon');
+      let done = false;
+      void durable.then(() => (done = true));
+      await j.close();
+      await durable;
+      expect(done).toBe(true);
+      expect(lines(dir)).toHaveLength(1);
+    });
+
+    it('soon records across a rotation all become durable and the chain verifies', async () => {
+      const dataDir = tmp();
+      const dir = path.join(dataDir, 'audit');
+      const j = await openJournal({ dir, maxFileBytes: 2048, lazySyncMs: 50 });
+      const all = Array.from({ length: 60 }, (_, i) => j.append({ name: 'tollgate.tool_result', i, pad: 'x'.repeat(100) }, i % 7 === 0 ? 'now' : 'soon').durable);
+      await Promise.all(all);
+      await j.close();
+      expect(files(dataDir).length).toBeGreaterThan(1);
+      expect(lines(dir)).toHaveLength(60);
+      const recs = files(dataDir).flatMap((f) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+      expect(recs.map((r) => r.i)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+      recs.forEach((r, k) => {
+        expect(r.hash).toBe(recordHash(r));
+        if (k > 0) expect(r.prev).toBe(recs[k - 1].hash);
+      });
+    });
   });
 });
