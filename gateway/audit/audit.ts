@@ -68,26 +68,50 @@ export async function openAudit(opts: AuditOptions): Promise<Audit> {
     }
   }
 
+  /** Validates, fills in, redacts and journals one event; synchronous up to the journal append (chain order = call order). */
+  async function write(input: AuditEventInput, sync: Sync): Promise<void> {
+    const parsed = AuditEventInputSchema.safeParse(input);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const name = typeof (input as { name?: unknown })?.name === 'string' ? (input as { name: string }).name : 'event';
+      throw new Error(`audit ${name}: field "${issue?.path.join('.') || '(root)'}": ${issue?.message ?? 'invalid'}`);
+    }
+    const ev: Record<string, unknown> = { ...parsed.data, time: parsed.data.time ?? new Date().toISOString() };
+    if (ev.name === 'tollgate.user_prompt' && !opts.includeUserPrompt) delete ev.text;
+    fillContext(ev);
+    const safe: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(ev)) {
+      if (v === undefined) continue;
+      safe[k] = UNREDACTED.has(k) ? v : redact(v, redactOpts);
+    }
+    const { record, durable } = journal.append(safe, sync);
+    await durable;
+    // exported only once durable, so the SIEM never holds a record the journal lost
+    otlp?.emit(record);
+  }
+
+  // `soon` records are processed after the current I/O (so a call's result reaches the agent before its record is
+  // redacted and hashed), unless a `now` record comes first: then they go ahead of it, keeping the chain in call order.
+  const deferred: Array<{ input: AuditEventInput; time: string; resolve: () => void; reject: (e: unknown) => void }> = [];
+  let drainScheduled = false;
+  function drain(): void {
+    drainScheduled = false;
+    for (const d of deferred.splice(0)) write({ ...d.input, time: d.input.time ?? d.time } as AuditEventInput, 'soon').then(d.resolve, d.reject);
+  }
+
   return {
-    async record(input, recordOpts) {
-      const parsed = AuditEventInputSchema.safeParse(input);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        const name = typeof (input as { name?: unknown })?.name === 'string' ? (input as { name: string }).name : 'event';
-        throw new Error(`audit ${name}: field "${issue?.path.join('.') || '(root)'}": ${issue?.message ?? 'invalid'}`);
+    record(input, recordOpts) {
+      if (recordOpts?.sync === 'soon') {
+        return new Promise<void>((resolve, reject) => {
+          deferred.push({ input, time: new Date().toISOString(), resolve, reject });
+          if (!drainScheduled) {
+            drainScheduled = true;
+            setImmediate(drain);
+          }
+        });
       }
-      const ev: Record<string, unknown> = { ...parsed.data, time: parsed.data.time ?? new Date().toISOString() };
-      if (ev.name === 'tollgate.user_prompt' && !opts.includeUserPrompt) delete ev.text;
-      fillContext(ev);
-      const safe: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(ev)) {
-        if (v === undefined) continue;
-        safe[k] = UNREDACTED.has(k) ? v : redact(v, redactOpts);
-      }
-      const { record, durable } = journal.append(safe, recordOpts?.sync);
-      await durable;
-      // exported only once durable, so the SIEM never holds a record the journal lost
-      otlp?.emit(record);
+      if (deferred.length) drain();
+      return write(input, 'now');
     },
     counters() {
       const c = otlp?.counts() ?? { exported: 0, failed: 0 };
@@ -95,6 +119,7 @@ export async function openAudit(opts: AuditOptions): Promise<Audit> {
     },
     tornTail: journal.tornTail,
     async close() {
+      drain();
       await otlp?.close();
       await journal.close();
     },

@@ -2,6 +2,7 @@
 import { Hono, type Context } from 'hono';
 import { serve, type ServerType } from '@hono/node-server';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Session } from './session.js';
 import { SessionEventStore } from './events.js';
 
@@ -40,28 +41,50 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK.has(host) || host.startsWith('127.');
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 type Body = { ok: true; value: unknown } | { ok: false; status: number; code: number; message: string };
 
-/** Reads a POST body within the byte limit (also when chunked), as strict UTF-8 JSON; the SDK's own reader is lenient. */
-async function readJsonBody(req: Request, maxBytes: number): Promise<Body> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (req.body) {
-    const reader = req.body.getReader();
+/** The node request/response under a Hono context when served by @hono/node-server (absent under a bare `app.fetch`). */
+type NodePair = { incoming?: IncomingMessage; outgoing?: ServerResponse };
+const nodePair = (c: Context): NodePair => (c.env ?? {}) as NodePair;
+
+/** Body chunks: straight from the node request when there is one (no web stream per request), else from the web body. */
+async function* bodyChunks(c: Context): AsyncGenerator<Uint8Array> {
+  const { incoming } = nodePair(c);
+  if (incoming) {
+    for await (const chunk of incoming) yield chunk as Buffer;
+    return;
+  }
+  if (!c.req.raw.body) return;
+  const reader = c.req.raw.body.getReader();
+  try {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        return { ok: false, status: 413, code: -32600, message: `request body exceeds the ${maxBytes}-byte limit` };
-      }
-      chunks.push(value);
+      if (done) return;
+      yield value;
     }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/** Reads a POST body within the byte limit (also when chunked), as strict UTF-8 JSON; the SDK's own reader is lenient. */
+async function readJsonBody(c: Context, maxBytes: number): Promise<Body> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const source = bodyChunks(c);
+  for await (const value of source) {
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await source.return(undefined);
+      return { ok: false, status: 413, code: -32600, message: `request body exceeds the ${maxBytes}-byte limit` };
+    }
+    chunks.push(value);
   }
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, total));
+    text = strictUtf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total));
   } catch {
     return { ok: false, status: 400, code: -32700, message: 'Parse error: request body is not valid UTF-8' };
   }
@@ -130,20 +153,23 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
       if (l.session.identity !== who.identity) return jsonRpcError(c, 403, -32001, 'this session belongs to another identity');
       l.session.lastActivity = Date.now();
       if (c.req.method !== 'POST') return l.transport.handleRequest(c.req.raw);
-      const read = await readJsonBody(c.req.raw, opts.maxBodyBytes);
+      const read = await readJsonBody(c, opts.maxBodyBytes);
       if (!read.ok) return jsonRpcError(c, read.status, read.code, read.message);
       // The SDK forgets a request whose stream the agent dropped; cancel it so the upstream call stops too.
       const ids = requestIds(read.value);
       if (ids.length) {
-        c.req.raw.signal.addEventListener('abort', () => {
+        const cancel = () => {
           for (const requestId of ids) l.transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'the agent disconnected' } });
-        }, { once: true });
+        };
+        const { outgoing } = nodePair(c);
+        if (outgoing) outgoing.once('close', () => !outgoing.writableFinished && cancel());
+        else c.req.raw.signal.addEventListener('abort', cancel, { once: true });
       }
       return l.transport.handleRequest(c.req.raw, { parsedBody: read.value });
     }
 
     if (c.req.method !== 'POST') return jsonRpcError(c, 400, -32000, 'Bad Request: missing Mcp-Session-Id header (initialize first with POST)');
-    const read = await readJsonBody(c.req.raw, opts.maxBodyBytes);
+    const read = await readJsonBody(c, opts.maxBodyBytes);
     if (!read.ok) return jsonRpcError(c, read.status, read.code, read.message);
     const body = read.value;
     const first = Array.isArray(body) ? body[0] : body;
