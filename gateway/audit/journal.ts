@@ -31,6 +31,8 @@ export interface JournalOptions {
 }
 
 export const DEFAULT_LAZY_SYNC_MS = 20;
+/** A sync this long after the previous one finished runs inline (see sync() below). */
+const INLINE_SYNC_IDLE_MS = 1;
 
 /**
  * How soon an appended record must reach the disk. Every record is written to the file in the microtask after it is
@@ -183,14 +185,23 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
   let syncTimer: NodeJS.Timeout | undefined;
   const lazySyncMs = opts.lazySyncMs ?? DEFAULT_LAZY_SYNC_MS;
 
+  // When the journal has been idle, fdatasync runs inline: nothing else is waiting, and it saves two thread hand-offs
+  // (~0.1-0.3 ms on a VM). When syncs come back to back (concurrent calls), it goes to the thread pool so the event
+  // loop keeps serving and the decisions that arrive meanwhile share the next fdatasync (group commit).
+  let lastSyncEnd = 0;
+  async function sync(): Promise<void> {
+    if (performance.now() - lastSyncEnd >= INLINE_SYNC_IDLE_MS) fs.fdatasyncSync(fd);
+    else await fdatasync(fd);
+    lastSyncEnd = performance.now();
+  }
+
   function scheduleSync(): void {
     if (syncTimer) return;
     syncTimer = setTimeout(() => {
       syncTimer = undefined;
       syncDue = true;
       if (!flushing) void flush();
-    }, lazySyncMs);
-    syncTimer.unref();
+    }, lazySyncMs); // not unref'd: whoever awaits a `soon` record gets its answer even if nothing else keeps the process up
   }
 
   async function flush(): Promise<void> {
@@ -212,7 +223,7 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
             syncDue = false;
             clearTimeout(syncTimer);
             syncTimer = undefined;
-            await fdatasync(fd);
+            await sync();
             const done = unsynced;
             unsynced = [];
             for (const p of done) p.resolve();
