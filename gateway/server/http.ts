@@ -49,38 +49,47 @@ type Body = { ok: true; value: unknown } | { ok: false; status: number; code: nu
 type NodePair = { incoming?: IncomingMessage; outgoing?: ServerResponse };
 const nodePair = (c: Context): NodePair => (c.env ?? {}) as NodePair;
 
-/** Body chunks: straight from the node request when there is one (no web stream per request), else from the web body. */
-async function* bodyChunks(c: Context): AsyncGenerator<Uint8Array> {
-  const { incoming } = nodePair(c);
-  if (incoming) {
-    for await (const chunk of incoming) yield chunk as Buffer;
-    return;
-  }
-  if (!c.req.raw.body) return;
-  const reader = c.req.raw.body.getReader();
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      yield value;
-    }
-  } finally {
-    reader.releaseLock();
-  }
-}
-
-/** Reads a POST body within the byte limit (also when chunked), as strict UTF-8 JSON; the SDK's own reader is lenient. */
+/**
+ * Reads a POST body within the byte limit (also when chunked), as strict UTF-8 JSON; the SDK's own reader is lenient.
+ * Straight from the node request when there is one (no web stream per request). Past the limit it stops reading but
+ * does not destroy the request, so the agent still gets the 413; @hono/node-server drains the rest (bounded) after.
+ */
 async function readJsonBody(c: Context, maxBytes: number): Promise<Body> {
+  const tooLarge: Body = { ok: false, status: 413, code: -32600, message: `request body exceeds the ${maxBytes}-byte limit` };
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const source = bodyChunks(c);
-  for await (const value of source) {
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await source.return(undefined);
-      return { ok: false, status: 413, code: -32600, message: `request body exceeds the ${maxBytes}-byte limit` };
+  const { incoming } = nodePair(c);
+  if (incoming) {
+    const over = await new Promise<boolean | Error>((resolve) => {
+      const onData = (chunk: Buffer) => {
+        total += chunk.length;
+        if (total > maxBytes) return finish(true);
+        chunks.push(chunk);
+      };
+      const onEnd = () => finish(false);
+      const onError = (e: Error) => finish(e);
+      const onClose = () => finish(incoming.readableEnded ? false : new Error('the agent closed the connection while sending'));
+      const finish = (result: boolean | Error) => {
+        incoming.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+        resolve(result);
+      };
+      incoming.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
+      if (incoming.readableEnded) finish(false);
+    });
+    if (over instanceof Error) return { ok: false, status: 400, code: -32700, message: `Parse error: ${over.message}` };
+    if (over) return tooLarge;
+  } else if (c.req.raw.body) {
+    const reader = c.req.raw.body.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        return tooLarge;
+      }
+      chunks.push(value);
     }
-    chunks.push(value);
   }
   let text: string;
   try {
