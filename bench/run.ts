@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { BENCH_TOOL, ROOT, benchConfig, gatewayStdioArgs, httpClient, killAll, rssBytes, startHttpGateway, startHttpUpstream, stdioClient, upstreamStdio, FAST_UPSTREAM } from './lib/procs.js';
+import { BENCH_TOOL, ROOT, benchConfig, childPids, gatewayStdioArgs, httpClient, killAll, rssBytes, startHttpGateway, startHttpUpstream, stdioClient, upstreamStdio, FAST_UPSTREAM } from './lib/procs.js';
 import { openIdle, sessionScaling, timedCalls, type ScalingRow } from './lib/load.js';
 import { round, type Summary } from './lib/stats.js';
 
@@ -49,11 +49,17 @@ interface CompareRow {
   direct: Summary;
   gateway: Summary;
   throughputRatio: number;
+  /**
+   * The most the ratio can be when the machine's cores are the limit: through-Tollgate calls/s can never exceed
+   * cores / (its total CPU per call); divided by the direct calls/s measured. Absent without CPU figures.
+   */
+  throughputCeiling?: number;
   addedP50Ms: number;
   addedP99Ms: number;
 }
 
-type Conn = { client: import('@modelcontextprotocol/sdk/client/index.js').Client; close(): Promise<void>; pid: number };
+/** `pid`: the measured process (the upstream when direct, the gateway through Tollgate); `processes`: all on the path, by role. */
+type Conn = { client: import('@modelcontextprotocol/sdk/client/index.js').Client; close(): Promise<void>; pid: number; processes: () => Record<string, number[]> };
 
 async function compare(transport: 'stdio' | 'http', direct: () => Promise<Conn>, gateway: () => Promise<Conn>, tool: { direct: string; gateway: string }): Promise<CompareRow[]> {
   const d = await direct();
@@ -63,10 +69,11 @@ async function compare(transport: 'stdio' | 'http', direct: () => Promise<Conn>,
     for (const c of CONCURRENCY) {
       // direct and gateway back to back, per concurrency, so a change in machine load hits both alike
       log(`${transport} c=${c}: direct`);
-      const ds = await timedCalls(d.client, tool.direct, { concurrency: c, warmupMs, measureMs, pid: d.pid });
+      const ds = await timedCalls(d.client, tool.direct, { concurrency: c, warmupMs, measureMs, pid: d.pid, processes: d.processes });
       log(`${transport} c=${c}: through Tollgate`);
-      const gs = await timedCalls(g.client, tool.gateway, { concurrency: c, warmupMs, measureMs, pid: g.pid });
-      rows.push({ transport, concurrency: c, direct: ds, gateway: gs, throughputRatio: round(gs.callsPerSec / ds.callsPerSec, 2), addedP50Ms: round(gs.p50Ms - ds.p50Ms, 3), addedP99Ms: round(gs.p99Ms - ds.p99Ms, 3) });
+      const gs = await timedCalls(g.client, tool.gateway, { concurrency: c, warmupMs, measureMs, pid: g.pid, processes: g.processes });
+      const ceiling = gs.cpuTotalUsPerCall ? round(Math.min(1, (cpus().length * 1e6) / gs.cpuTotalUsPerCall / ds.callsPerSec), 2) : undefined;
+      rows.push({ transport, concurrency: c, direct: ds, gateway: gs, throughputRatio: round(gs.callsPerSec / ds.callsPerSec, 2), throughputCeiling: ceiling, addedP50Ms: round(gs.p50Ms - ds.p50Ms, 3), addedP99Ms: round(gs.p99Ms - ds.p99Ms, 3) });
     }
   } finally {
     await d.close();
@@ -89,8 +96,15 @@ async function main() {
     compareRows.push(
       ...(await compare(
         'stdio',
-        () => stdioClient(nodeTsx(FAST_UPSTREAM).command, nodeTsx(FAST_UPSTREAM).args),
-        () => stdioClient(process.execPath, gatewayStdioArgs(cfg, nodeArgs)),
+        async () => {
+          const c = await stdioClient(nodeTsx(FAST_UPSTREAM).command, nodeTsx(FAST_UPSTREAM).args);
+          return { ...c, processes: () => ({ upstream: [c.pid] }) };
+        },
+        async () => {
+          const c = await stdioClient(process.execPath, gatewayStdioArgs(cfg, nodeArgs));
+          // the gateway starts its stdio upstreams itself (one for the catalog, one for this session)
+          return { ...c, processes: () => ({ gateway: [c.pid], upstream: childPids(c.pid) }) };
+        },
         { direct: 'noop', gateway: BENCH_TOOL },
       )),
     );
@@ -104,7 +118,15 @@ async function main() {
     let gw = await startHttpGateway(cfg, nodeArgs);
     try {
       if (only.has('http')) {
-        compareRows.push(...(await compare('http', async () => ({ ...(await httpClient(up.url)), pid: up.pid }), async () => ({ ...(await httpClient(gw.url, gw.headers)), pid: gw.pid }), { direct: 'noop', gateway: BENCH_TOOL })));
+        const g = gw;
+        compareRows.push(
+          ...(await compare(
+            'http',
+            async () => ({ ...(await httpClient(up.url)), pid: up.pid, processes: () => ({ upstream: [up.pid] }) }),
+            async () => ({ ...(await httpClient(g.url, g.headers)), pid: g.pid, processes: () => ({ gateway: [g.pid], upstream: [up.pid] }) }),
+            { direct: 'noop', gateway: BENCH_TOOL },
+          )),
+        );
         // a fresh gateway for memory and scaling: heap pages touched by the runs above would hide new allocations
         await gw.stop();
         gw = await startHttpGateway(benchConfig({ url: up.url, isolation: 'shared' }), nodeArgs);
@@ -180,6 +202,16 @@ async function main() {
     out.push('', 'transport  c   | direct calls/s   p50 ms   p99 ms  cpu µs | Tollgate calls/s   p50 ms   p99 ms  cpu µs | ratio  +p50 ms  +p99 ms');
     for (const r of compareRows) {
       out.push(`${r.transport.padEnd(9)} ${String(r.concurrency).padStart(3)} | ${f(r.direct.callsPerSec, 14)} ${f(r.direct.p50Ms)} ${f(r.direct.p99Ms)} ${f(r.direct.cpuUsPerCall ?? NaN, 7)} | ${f(r.gateway.callsPerSec, 16)} ${f(r.gateway.p50Ms)} ${f(r.gateway.p99Ms)} ${f(r.gateway.cpuUsPerCall ?? NaN, 7)} | ${f(r.throughputRatio, 5)} ${f(r.addedP50Ms)} ${f(r.addedP99Ms)}`);
+    }
+  }
+  if (compareRows.length) {
+    // What a call costs the whole machine (agent + gateway + upstream): when the cores are the bottleneck, this, not the
+    // gateway alone, sets the throughput ratio; `ceiling` is what that ratio can reach at most on this many cores.
+    out.push('', 'CPU per call, µs   | direct: agent upstream  total | Tollgate: agent gateway upstream  total | ceiling on ' + `${cpus().length} cores`);
+    for (const r of compareRows) {
+      const d = r.direct.cpuByProcessUs ?? {};
+      const g = r.gateway.cpuByProcessUs ?? {};
+      out.push(`${r.transport.padEnd(9)} c=${String(r.concurrency).padEnd(5)} | ${f(d.agent ?? NaN, 13)} ${f(d.upstream ?? NaN)} ${f(r.direct.cpuTotalUsPerCall ?? NaN, 6)} | ${f(g.agent ?? NaN, 15)} ${f(g.gateway ?? NaN, 7)} ${f(g.upstream ?? NaN)} ${f(r.gateway.cpuTotalUsPerCall ?? NaN, 6)} | ${r.throughputCeiling ?? '-'}`);
     }
   }
   if (memory) out.push('', `memory: ${memory.sessions} idle HTTP sessions: RSS ${memory.rssBeforeMB} -> ${memory.rssAfterMB} MB = ${memory.perSessionKB} KB per session (${memory.errors} errors)`);

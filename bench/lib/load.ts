@@ -9,8 +9,23 @@ async function oneCall(client: Client, tool: string, i: number): Promise<boolean
   return r.isError !== true;
 }
 
-/** `concurrency` callers on one client for `warmupMs` (discarded) then `measureMs`; `pid`: whose CPU time to count. */
-export async function timedCalls(client: Client, tool: string, opts: { concurrency: number; warmupMs: number; measureMs: number; pid?: number }): Promise<Summary> {
+/** CPU time of every process a call passes through: the agent (this process) and each named group of pids. */
+function cpuSnapshot(groups: Record<string, number[]>): Record<string, number> {
+  const u = process.cpuUsage();
+  const out: Record<string, number> = { agent: u.user + u.system };
+  for (const [name, pids] of Object.entries(groups)) out[name] = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+  return out;
+}
+
+/**
+ * `concurrency` callers on one client for `warmupMs` (discarded) then `measureMs`. `pid`: the measured process
+ * (cpuUsPerCall); `processes`: every process on the call's path, by role, for the CPU budget (cpuByProcessUs).
+ */
+export async function timedCalls(
+  client: Client,
+  tool: string,
+  opts: { concurrency: number; warmupMs: number; measureMs: number; pid?: number; processes?: () => Record<string, number[]> },
+): Promise<Summary> {
   const run = async (ms: number, record: boolean) => {
     const lat: number[] = [];
     let errors = 0;
@@ -32,9 +47,17 @@ export async function timedCalls(client: Client, tool: string, opts: { concurren
   };
   await run(opts.warmupMs, false);
   const cpu0 = opts.pid ? cpuMicros(opts.pid) : 0;
+  const groups = opts.processes?.() ?? {};
+  const all0 = cpuSnapshot(groups);
   const r = await run(opts.measureMs, true);
+  const all1 = cpuSnapshot(groups);
   const summary = summarize(r.lat, r.errors, r.seconds);
-  if (opts.pid && r.lat.length) summary.cpuUsPerCall = round((cpuMicros(opts.pid) - cpu0) / (r.lat.length + r.errors), 0);
+  const n = r.lat.length + r.errors;
+  if (opts.pid && n) summary.cpuUsPerCall = round((cpuMicros(opts.pid) - cpu0) / n, 0);
+  if (n) {
+    summary.cpuByProcessUs = Object.fromEntries(Object.keys(all1).map((k) => [k, round((all1[k]! - all0[k]!) / n, 0)]));
+    summary.cpuTotalUsPerCall = Object.values(summary.cpuByProcessUs).reduce((a, b) => a + b, 0);
+  }
   return summary;
 }
 

@@ -8,6 +8,10 @@ export interface Summary {
   p99Ms: number;
   /** CPU time the measured process (gateway, or upstream when direct) spent per call; robust to machine load. */
   cpuUsPerCall?: number;
+  /** CPU per call of every process on the path (agent, gateway, upstream), µs; clock-tick resolution (10 ms) over the cell. */
+  cpuByProcessUs?: Record<string, number>;
+  /** Their sum: what one call costs the machine. On N cores, calls/s can never exceed N / this. */
+  cpuTotalUsPerCall?: number;
 }
 
 export function percentile(sorted: number[], p: number): number {

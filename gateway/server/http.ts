@@ -5,6 +5,7 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Session } from './session.js';
 import { SessionEventStore } from './events.js';
+import { jsonWhenAlone } from './json-first.js';
 
 export interface Identity {
   identity: string;
@@ -174,7 +175,9 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
         if (outgoing) outgoing.once('close', () => !outgoing.writableFinished && cancel());
         else c.req.raw.signal.addEventListener('abort', cancel, { once: true });
       }
-      return l.transport.handleRequest(c.req.raw, { parsedBody: read.value });
+      const res = await l.transport.handleRequest(c.req.raw, { parsedBody: read.value });
+      // One request in the POST: answered as JSON if its response comes quickly and alone (see json-first.ts).
+      return ids.length === 1 && !Array.isArray(read.value) ? jsonWhenAlone(res, ids[0]!) : res;
     }
 
     if (c.req.method !== 'POST') return jsonRpcError(c, 400, -32000, 'Bad Request: missing Mcp-Session-Id header (initialize first with POST)');
@@ -206,7 +209,9 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
       retryInterval: 1000,
     });
     await session.connect(transport);
-    return transport.handleRequest(c.req.raw, { parsedBody: body });
+    const res = await transport.handleRequest(c.req.raw, { parsedBody: body });
+    const id = (first as { id?: unknown }).id;
+    return !Array.isArray(body) && (typeof id === 'string' || typeof id === 'number') ? jsonWhenAlone(res, id) : res;
   });
 
   app.notFound((c) => c.text('Tollgate: not found (MCP is served at /mcp, the console at /console)', 404));

@@ -89,6 +89,35 @@ describe('gateway over Streamable HTTP', () => {
     expect(good.status).toBe(200);
   });
 
+  it('answers a quick call as JSON; streams a session\'s first call, a call with progress and a slow call (priming event first)', async () => {
+    const init = await raw(gw.url, { headers: { ...MCP_HEADERS, ...gw.auth }, body: INIT });
+    expect(init.headers['content-type']).toBe('application/json');
+    const sid = String(init.headers['mcp-session-id']);
+    const h = { ...MCP_HEADERS, ...gw.auth, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+    await raw(gw.url, { headers: h, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+    const call = (id: number, name: string, args: Record<string, unknown>, meta?: Record<string, unknown>) =>
+      raw(gw.url, { headers: h, body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args, ...(meta ? { _meta: meta } : {}) } }) });
+
+    // The session's first call to a stdio upstream starts its process (isolation "session"): slower than the wait.
+    const first = await call(20, 'local__echo', { text: 'hi' });
+    expect(first.headers['content-type']).toBe('text/event-stream');
+    expect(first.body).toContain('"id":20');
+    const quick = await call(2, 'local__echo', { text: 'hi' });
+    expect(quick.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(quick.body)).toMatchObject({ jsonrpc: '2.0', id: 2, result: { content: [{ type: 'text', text: 'hi' }] } });
+
+    const progress = await call(3, 'local__slow', { steps: 2, delayMs: 1 }, { progressToken: 'p' });
+    expect(progress.headers['content-type']).toBe('text/event-stream');
+    expect(progress.body).toMatch(/^id: \S+\nretry: \d+\ndata: \n\n/); // the priming event comes first, as before
+    expect(progress.body).toContain('"notifications/progress"');
+    expect(progress.body).toContain('"id":3');
+
+    const slow = await call(4, 'local__slow', { steps: 1, delayMs: 300 });
+    expect(slow.headers['content-type']).toBe('text/event-stream');
+    expect(slow.body).toContain('"id":4');
+    expect(slow.body).not.toContain('notifications/progress');
+  });
+
   it('answers malformed requests with protocol errors and keeps serving', async () => {
     const parse = await raw(gw.url, { headers: { ...MCP_HEADERS, ...gw.auth }, body: '{"jsonrpc": "2.0", "id": 1, "method": ' });
     expect(parse.status).toBe(400);
