@@ -7,7 +7,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ElicitRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { configDir, runCli, stdioAgent, textOf, type StdioAgent } from '../helpers/gateway.js';
+import { configDir, runCli, stdioAgent, textOf, until, type StdioAgent } from '../helpers/gateway.js';
 import { hostPidsRunning } from '../sandbox/harness.js';
 import { commandIs, readJournal, storyOf, type JournalLine } from './audit-support/journal.js';
 
@@ -37,6 +37,8 @@ describe('shell through the gateway, as an agent would use it', () => {
     (await agent.client.callTool({ name: `${server}__exec`, arguments: { command, ...extra } })) as CallToolResult;
   const steps = (command: string): JournalLine[] => storyOf(readJournal(dataDir), commandIs(command)).steps;
   const decisionOf = (command: string) => steps(command).find((r) => r.name === 'tollgate.tool_decision');
+  // A call's result is journaled just after the agent has it (written within the same I/O turn, synced ≤ 20 ms later).
+  const resultOf = (command: string) => until(() => steps(command).find((r) => r.name === 'tollgate.tool_result'), `the tool_result of ${command}`);
 
   beforeAll(async () => {
     dir = configDir({ sh: { type: 'shell', roots: ['./workspace'] }, web: { type: 'shell', roots: ['./workspace'], network: 'proxy' } }, TOLLGATE);
@@ -162,7 +164,7 @@ describe('shell through the gateway, as an agent would use it', () => {
     expect(textOf(r)).toContain('Timed out after 1 s');
     expect(await hostPidsRunning('913.37')).toEqual([]);
     expect(existsSync(join(ws, 'survived.txt'))).toBe(false);
-    expect(steps(cmd).find((s) => s.name === 'tollgate.tool_result')).toMatchObject({ isError: true });
+    expect(await resultOf(cmd)).toMatchObject({ isError: true });
   });
 
   it('huge output is capped, head and tail kept, also in what the journal records', async () => {
@@ -174,7 +176,7 @@ describe('shell through the gateway, as an agent would use it', () => {
     expect(t).toContain('\n1\n2\n3\n');
     expect(t).toContain('299999\n300000');
     expect(t.length).toBeLessThan(140_000); // 64 KiB per stream by default; seq prints ~2 MB
-    const result = steps(cmd).find((s) => s.name === 'tollgate.tool_result')!;
+    const result = await resultOf(cmd);
     expect(result.outputBytes).toBeLessThan(140_000);
   });
 
