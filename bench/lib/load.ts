@@ -4,8 +4,8 @@ import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { cpuMicros, httpClient, type HttpConn } from './procs.js';
 import { summarize, round, type Summary } from './stats.js';
 
-async function oneCall(client: Client, tool: string, i: number): Promise<boolean> {
-  const r = await client.request({ method: 'tools/call', params: { name: tool, arguments: { n: i } } }, CallToolResultSchema, { timeout: 30_000 });
+async function oneCall(client: Client, tool: string, i: number, args?: Record<string, unknown>): Promise<boolean> {
+  const r = await client.request({ method: 'tools/call', params: { name: tool, arguments: args ?? { n: i } } }, CallToolResultSchema, { timeout: 30_000 });
   return r.isError !== true;
 }
 
@@ -24,7 +24,7 @@ function cpuSnapshot(groups: Record<string, number[]>): Record<string, number> {
 export async function timedCalls(
   client: Client,
   tool: string,
-  opts: { concurrency: number; warmupMs: number; measureMs: number; pid?: number; processes?: () => Record<string, number[]> },
+  opts: { concurrency: number; warmupMs: number; measureMs: number; pid?: number; processes?: () => Record<string, number[]>; args?: Record<string, unknown> },
 ): Promise<Summary> {
   const run = async (ms: number, record: boolean) => {
     const lat: number[] = [];
@@ -36,7 +36,7 @@ export async function timedCalls(
       Array.from({ length: opts.concurrency }, async () => {
         while (performance.now() < end) {
           const s = performance.now();
-          const ok = await oneCall(client, tool, i++).catch(() => false);
+          const ok = await oneCall(client, tool, i++, opts.args).catch(() => false);
           if (!record) continue;
           if (ok) lat.push(performance.now() - s);
           else errors++;

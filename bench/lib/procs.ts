@@ -14,6 +14,8 @@ export const FAST_UPSTREAM = join(ROOT, 'bench', 'fixtures', 'fast-upstream.ts')
 
 /** The bench tool, namespaced as the gateway exposes it. */
 export const BENCH_TOOL = 'bench__noop';
+/** The tool that makes the upstream work a set number of microseconds per call. */
+export const SPIN_TOOL = 'bench__spin';
 
 /** Every process a run starts, so a watchdog or a failure can stop them all. */
 const children = new Set<ChildProcess>();
@@ -91,7 +93,7 @@ export function benchConfig(server: Record<string, unknown>, extra: Record<strin
   const dir = mkdtempSync(join(process.env.TOLLGATE_BENCH_TMP ?? tmpdir(), 'tollgate-bench-'));
   mkdirSync(join(dir, 'workspace'));
   writeFileSync(join(dir, 'servers.json'), JSON.stringify({ mcpServers: { bench: server } }, null, 2));
-  const tollgate = { rules: [{ tool: BENCH_TOOL, decision: 'allow', justification: 'benchmark tool' }], ...extra };
+  const tollgate = { rules: [BENCH_TOOL, SPIN_TOOL].map((tool) => ({ tool, decision: 'allow', justification: 'benchmark tool' })), ...extra };
   writeFileSync(join(dir, 'tollgate.json'), JSON.stringify(tollgate, null, 2));
   return dir;
 }
