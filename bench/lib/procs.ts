@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createUpstreamFetch } from '../../gateway/upstreams/fetch.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
@@ -162,8 +163,17 @@ export interface HttpConn {
   close(): Promise<void>;
 }
 
+/**
+ * The agent's fetch. With the global (undici) fetch, the SDK client transport passes one long-lived AbortSignal to
+ * every request and undici leaves an abort listener on it per request until garbage collection (the same build-up
+ * gateway/upstreams/fetch.ts avoids on the gateway's side; see also samanhappy/mcphub#1062). The agent's own cost then
+ * drifts 2-3x within a cell with GC timing, on both sides of the comparison, so the agent uses the same keep-alive
+ * node:http fetch as the gateway does: still the SDK client, minus that noise.
+ */
+const agentFetch = createUpstreamFetch();
+
 export async function httpClient(url: string, headers: Record<string, string> = {}): Promise<HttpConn> {
-  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers }, fetch: agentFetch.fetch });
   const client = new Client({ name: 'bench-agent', version: '1.0.0' });
   await client.connect(transport);
   return {
