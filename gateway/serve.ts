@@ -321,6 +321,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       allowedHosts: config.listen.allowedHosts.length && listen.port !== 0 ? config.listen.allowedHosts.flatMap((h) => [h, `${h}:${listen.port}`]) : undefined,
       allowedOrigins: config.listen.allowedOrigins.length ? config.listen.allowedOrigins : undefined,
       sessionIdleMs: config.listen.sessionIdleSeconds * 1000,
+      jsonResponseWithinMs: config.listen.jsonResponseWithinMs,
       maxBodyBytes: 4 * 1024 * 1024,
       authenticate: async (req) => {
         const r = await authn.authenticate(req);

@@ -120,8 +120,9 @@ export async function openAudit(opts: AuditOptions): Promise<Audit> {
     tornTail: journal.tornTail,
     async close() {
       drain();
-      await otlp?.close();
+      // the journal first: its last sync makes the deferred records durable, and only then are they exported
       await journal.close();
+      await otlp?.close();
     },
   };
 }

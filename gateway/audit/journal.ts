@@ -33,6 +33,8 @@ export interface JournalOptions {
 export const DEFAULT_LAZY_SYNC_MS = 20;
 /** A sync this long after the previous one finished runs inline (see sync() below). */
 const INLINE_SYNC_IDLE_MS = 1;
+/** ... and only while fdatasync itself is quick. */
+const INLINE_SYNC_MAX_MS = 2;
 
 /**
  * How soon an appended record must reach the disk. Every record is written to the file in the microtask after it is
@@ -185,14 +187,19 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
   let syncTimer: NodeJS.Timeout | undefined;
   const lazySyncMs = opts.lazySyncMs ?? DEFAULT_LAZY_SYNC_MS;
 
-  // When the journal has been idle, fdatasync runs inline: nothing else is waiting, and it saves two thread hand-offs
-  // (~0.1-0.3 ms on a VM). When syncs come back to back (concurrent calls), it goes to the thread pool so the event
-  // loop keeps serving and the decisions that arrive meanwhile share the next fdatasync (group commit).
+  // A sync a decision waits on runs inline when the journal has been idle and the disk is fast: nothing else is
+  // waiting, and it saves two thread hand-offs (~0.1-0.3 ms on a VM). When syncs come back to back (concurrent
+  // calls) it goes to the thread pool, so the event loop keeps serving and the decisions that arrive meanwhile share
+  // the next fdatasync (group commit); so do syncs nothing waits on (the lazy timer), and every sync on a disk whose
+  // last fdatasync took longer than INLINE_SYNC_MAX_MS (a network volume must not stall every session).
   let lastSyncEnd = 0;
-  async function sync(): Promise<void> {
-    if (performance.now() - lastSyncEnd >= INLINE_SYNC_IDLE_MS) fs.fdatasyncSync(fd);
+  let lastSyncMs = 0;
+  async function sync(someoneWaits: boolean): Promise<void> {
+    const started = performance.now();
+    if (someoneWaits && started - lastSyncEnd >= INLINE_SYNC_IDLE_MS && lastSyncMs < INLINE_SYNC_MAX_MS) fs.fdatasyncSync(fd);
     else await fdatasync(fd);
     lastSyncEnd = performance.now();
+    lastSyncMs = lastSyncEnd - started;
   }
 
   function scheduleSync(): void {
@@ -207,7 +214,8 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
   async function flush(): Promise<void> {
     flushing = true;
     try {
-      while (pending.length || (syncDue && unsynced.length)) {
+      // once closing, every batch is synced: close() must not wait on a timer
+      while (pending.length || ((syncDue || closed) && unsynced.length)) {
         const batch = pending;
         pending = [];
         if (broken) {
@@ -219,11 +227,12 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
           await writeBatch(batch);
           records += batch.length;
           for (const p of batch) unsynced.push(p);
-          if (syncDue || batch.some((p) => p.sync === 'now')) {
+          const someoneWaits = batch.some((p) => p.sync === 'now');
+          if (syncDue || closed || someoneWaits) {
             syncDue = false;
             clearTimeout(syncTimer);
             syncTimer = undefined;
-            await sync();
+            await sync(someoneWaits);
             const done = unsynced;
             unsynced = [];
             for (const p of done) p.resolve();

@@ -149,6 +149,8 @@ const ListenSchema = z.strictObject({
   allowedHosts: z.array(nonEmpty).default(['127.0.0.1', 'localhost', '[::1]']),
   allowedOrigins: z.array(nonEmpty).default([]),
   sessionIdleSeconds: z.number().int().positive().default(1800),
+  /** A request answered within this many ms, with nothing else to send, gets plain JSON instead of an SSE stream; 0: always stream. */
+  jsonResponseWithinMs: z.number().int().min(0).max(10_000).default(50),
 });
 
 /** HTTP agent authentication (see docs/auth.md); stdio sessions are always the local OS user. */

@@ -5,7 +5,7 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Session } from './session.js';
 import { SessionEventStore } from './events.js';
-import { jsonWhenAlone } from './json-first.js';
+import { JSON_FIRST_WAIT_MS, jsonWhenAlone } from './json-first.js';
 
 export interface Identity {
   identity: string;
@@ -22,6 +22,8 @@ export interface HttpOptions {
   /** Origin header values accepted when present; defaults to the loopback origins of the bound port. */
   allowedOrigins?: string[];
   sessionIdleMs: number;
+  /** See json-first.ts; 0 answers every request with an SSE stream. Default JSON_FIRST_WAIT_MS. */
+  jsonResponseWithinMs?: number;
   maxBodyBytes: number;
   createSession: (who: Identity) => Session;
   /** Undefined: no authentication (loopback default); every session is `anonymous`. */
@@ -51,6 +53,33 @@ type NodePair = { incoming?: IncomingMessage; outgoing?: ServerResponse };
 const nodePair = (c: Context): NodePair => (c.env ?? {}) as NodePair;
 
 /**
+ * Collects a node request's body into `chunks`: false when complete, true past `maxBytes` (reading stops, the request
+ * is left for the server to drain), an Error when the agent went away first — also if it went before this was called.
+ */
+export function readNodeBody(incoming: IncomingMessage, maxBytes: number, chunks: Uint8Array[]): Promise<boolean | Error> {
+  let total = 0;
+  return new Promise<boolean | Error>((resolve) => {
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > maxBytes) return finish(true);
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish(false);
+    const onError = (e: Error) => finish(e);
+    const onClose = () => finish(incoming.readableEnded ? false : new Error('the agent closed the connection while sending'));
+    const finish = (result: boolean | Error) => {
+      incoming.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      resolve(result);
+    };
+    incoming.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
+    // the agent may have gone while authentication was awaited: those events will not come again
+    if (incoming.readableEnded) finish(false);
+    else if (incoming.errored) finish(incoming.errored);
+    else if (incoming.destroyed) finish(new Error('the agent closed the connection while sending'));
+  });
+}
+
+/**
  * Reads a POST body within the byte limit (also when chunked), as strict UTF-8 JSON; the SDK's own reader is lenient.
  * Straight from the node request when there is one (no web stream per request). Past the limit it stops reading but
  * does not destroy the request, so the agent still gets the 413; @hono/node-server drains the rest (bounded) after.
@@ -61,22 +90,8 @@ async function readJsonBody(c: Context, maxBytes: number): Promise<Body> {
   let total = 0;
   const { incoming } = nodePair(c);
   if (incoming) {
-    const over = await new Promise<boolean | Error>((resolve) => {
-      const onData = (chunk: Buffer) => {
-        total += chunk.length;
-        if (total > maxBytes) return finish(true);
-        chunks.push(chunk);
-      };
-      const onEnd = () => finish(false);
-      const onError = (e: Error) => finish(e);
-      const onClose = () => finish(incoming.readableEnded ? false : new Error('the agent closed the connection while sending'));
-      const finish = (result: boolean | Error) => {
-        incoming.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
-        resolve(result);
-      };
-      incoming.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
-      if (incoming.readableEnded) finish(false);
-    });
+    const over = await readNodeBody(incoming, maxBytes, chunks);
+    total = chunks.reduce((n, b) => n + b.byteLength, 0);
     if (over instanceof Error) return { ok: false, status: 400, code: -32700, message: `Parse error: ${over.message}` };
     if (over) return tooLarge;
   } else if (c.req.raw.body) {
@@ -121,6 +136,8 @@ function jsonRpcError(c: Context, status: number, code: number, message: string,
 export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
   const live = new Map<string, Live>();
   const app = new Hono();
+  const jsonWait = opts.jsonResponseWithinMs ?? JSON_FIRST_WAIT_MS;
+  const jsonFirst = (res: Response, id: string | number) => (jsonWait > 0 ? jsonWhenAlone(res, id, jsonWait) : res);
 
   const hostsFor = () => {
     const p = opts.boundPort();
@@ -177,7 +194,7 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
       }
       const res = await l.transport.handleRequest(c.req.raw, { parsedBody: read.value });
       // One request in the POST: answered as JSON if its response comes quickly and alone (see json-first.ts).
-      return ids.length === 1 && !Array.isArray(read.value) ? jsonWhenAlone(res, ids[0]!) : res;
+      return ids.length === 1 && !Array.isArray(read.value) ? jsonFirst(res, ids[0]!) : res;
     }
 
     if (c.req.method !== 'POST') return jsonRpcError(c, 400, -32000, 'Bad Request: missing Mcp-Session-Id header (initialize first with POST)');
@@ -211,7 +228,7 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
     await session.connect(transport);
     const res = await transport.handleRequest(c.req.raw, { parsedBody: body });
     const id = (first as { id?: unknown }).id;
-    return !Array.isArray(body) && (typeof id === 'string' || typeof id === 'number') ? jsonWhenAlone(res, id) : res;
+    return !Array.isArray(body) && (typeof id === 'string' || typeof id === 'number') ? jsonFirst(res, id) : res;
   });
 
   app.notFound((c) => c.text('Tollgate: not found (MCP is served at /mcp, the console at /console)', 404));

@@ -54,8 +54,12 @@ function bodyBytes(body: RequestInit['body']): string | Buffer | undefined {
   throw new TypeError('upstream fetch: request bodies must be strings or bytes');
 }
 
-export function createUpstreamFetch(opts: { maxBodyBytes?: number } = {}): UpstreamFetch {
+/** Longest wait for a response's headers (undici's fetch waits as long by default); the body may then take longer. */
+export const UPSTREAM_HEADERS_TIMEOUT_MS = 300_000;
+
+export function createUpstreamFetch(opts: { maxBodyBytes?: number; headersTimeoutMs?: number } = {}): UpstreamFetch {
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_UPSTREAM_BODY_BYTES;
+  const headersTimeoutMs = opts.headersTimeoutMs ?? UPSTREAM_HEADERS_TIMEOUT_MS;
   const agents = {
     'http:': new http.Agent({ keepAlive: true, scheduling: 'lifo' }),
     'https:': new https.Agent({ keepAlive: true, scheduling: 'lifo' }),
@@ -87,7 +91,11 @@ export function createUpstreamFetch(opts: { maxBodyBytes?: number } = {}): Upstr
           reject(e);
         }
       };
-      const done = () => signal?.removeEventListener('abort', onAbort);
+      let headersTimer: NodeJS.Timeout | undefined;
+      const done = () => {
+        clearTimeout(headersTimer);
+        signal?.removeEventListener('abort', onAbort);
+      };
       const fail = (e: Error) => {
         done();
         if (settled) return;
@@ -97,23 +105,43 @@ export function createUpstreamFetch(opts: { maxBodyBytes?: number } = {}): Upstr
       };
 
       const req = mod.request(url, { method, headers, agent: agents[url.protocol as 'http:' | 'https:'] }, (res) => {
+        clearTimeout(headersTimer);
         const status = res.statusCode ?? 0;
         const responseHeaders = new Headers();
         const raw = res.rawHeaders;
-        for (let i = 0; i + 1 < raw.length; i += 2) responseHeaders.append(raw[i]!, raw[i + 1]!);
         const meta = { status, statusText: res.statusMessage ?? '', headers: responseHeaders };
+        // What a web Response cannot hold (a status outside 200-599, a header or reason with control characters)
+        // fails this request, as with the global fetch — never the gateway.
+        const respond = (body: BodyInit | null): boolean => {
+          try {
+            if (status < 200 || status > 599) throw new RangeError(`status ${status} is outside 200-599`);
+            const r = new Response(body, meta);
+            settled = true;
+            resolve(r);
+            return true;
+          } catch (e) {
+            res.destroy();
+            fail(new Error(`invalid response from ${url.origin}: ${(e as Error).message}`));
+            return false;
+          }
+        };
+        try {
+          for (let i = 0; i + 1 < raw.length; i += 2) responseHeaders.append(raw[i]!, raw[i + 1]!);
+        } catch (e) {
+          res.destroy();
+          fail(new Error(`invalid response header from ${url.origin}: ${(e as Error).message}`));
+          return;
+        }
         if (NULL_BODY_STATUS.has(status) || method === 'HEAD') {
           res.resume();
           res.once('end', done);
-          settled = true;
-          resolve(new Response(null, meta));
+          respond(null);
           return;
         }
         if (/^\s*text\/event-stream/i.test(res.headers['content-type'] ?? '')) {
           // Streamed: the caller reads events as they come and cancels the body to close the stream.
           res.once('close', done);
-          settled = true;
-          resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, meta));
+          respond(Readable.toWeb(res) as ReadableStream<Uint8Array>);
           return;
         }
         const chunks: Buffer[] = [];
@@ -130,14 +158,19 @@ export function createUpstreamFetch(opts: { maxBodyBytes?: number } = {}): Upstr
         res.once('end', () => {
           done();
           if (settled) return;
-          settled = true;
           const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
-          resolve(new Response(bytes as unknown as BodyInit, meta));
+          respond(bytes as unknown as BodyInit);
         });
         res.once('error', fail);
         res.once('aborted', () => fail(new Error('the upstream closed the connection mid-response')));
       });
       req.once('error', fail);
+      headersTimer = setTimeout(() => {
+        const e = new Error(`no response headers from ${url.origin} within ${headersTimeoutMs / 1000}s`);
+        req.destroy(e);
+        fail(e);
+      }, headersTimeoutMs);
+      headersTimer.unref();
       signal?.addEventListener('abort', onAbort, { once: true });
       req.end(body);
     });

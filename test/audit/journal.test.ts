@@ -242,6 +242,21 @@ describe('journal', () => {
       expect(lines(dir)).toHaveLength(1);
     });
 
+    it('close() while a rotation is in progress and a soon record waits returns promptly, with everything durable', async () => {
+      const dir = path.join(tmp(), 'audit');
+      const j = await openJournal({ dir, maxFileBytes: 1024, lazySyncMs: 60_000 });
+      for (let i = 0; i < 6; i++) await j.append({ name: 'fill', pad: 'x'.repeat(60) }).durable;
+      const big = j.append({ name: 'rotates', pad: 'y'.repeat(600) }); // the flush goes into rotate()
+      for (let i = 0; i < 3; i++) await Promise.resolve();
+      const soon = j.append({ name: 'late' }, 'soon');
+      const t0 = performance.now();
+      const closed = await Promise.race([j.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('hung'), 3000))]);
+      expect(closed).toBe('closed'); // it used to spin, waiting on a timer it never let run
+      expect(performance.now() - t0).toBeLessThan(1000);
+      await Promise.all([big.durable, soon.durable]);
+      expect(lines(dir).map((l) => JSON.parse(l).name).slice(-2)).toEqual(['rotates', 'late']);
+    });
+
     it('soon records across a rotation all become durable and the chain verifies', async () => {
       const dataDir = tmp();
       const dir = path.join(dataDir, 'audit');

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { getEventListeners } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { createServer as netServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { createUpstreamFetch } from '../../gateway/upstreams/fetch.js';
 
 let server: Server;
@@ -133,6 +133,34 @@ describe('upstream fetch', () => {
     close();
   });
 
+  it('a response a web Response cannot hold fails that request, not the process', async () => {
+    const { fetch, close } = createUpstreamFetch();
+    const cases: Array<[string, RegExp]> = [
+      ['HTTP/1.1 600 Weird\r\nContent-Length: 2\r\n\r\nok', /invalid response from http:\/\/127\.0\.0\.1:\d+: status 600 is outside 200-599/],
+      ['HTTP/1.1 199 Weird\r\nContent-Length: 2\r\n\r\nok', /fetch failed/], // 1xx, then no real response
+    ];
+    for (const [reply, error] of cases) {
+      const srv = netServer((sock) => sock.once('data', () => sock.end(reply)));
+      const port = await listen(srv);
+      await expect(fetch(`http://127.0.0.1:${port}/mcp`, { method: 'POST', body: '{}' })).rejects.toThrow(error);
+      srv.close();
+    }
+    // a truncated body rejects too
+    const srv = netServer((sock) => sock.once('data', () => sock.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok')));
+    const port = await listen(srv);
+    await expect(fetch(`http://127.0.0.1:${port}/mcp`, { method: 'POST', body: '{}' })).rejects.toThrow(/fetch failed/);
+    srv.close();
+    close();
+  });
+
+  it('gives up on an upstream that never sends response headers', async () => {
+    const { fetch, close } = createUpstreamFetch({ headersTimeoutMs: 200 });
+    const t0 = performance.now();
+    await expect(fetch(`${base}/hang`, { method: 'POST', body: '{}' })).rejects.toThrow(/no response headers from .* within 0.2s/);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    close();
+  });
+
   it('fails naming the cause: connection refused, oversized body, bad scheme, unsupported body', async () => {
     const { fetch, close } = createUpstreamFetch({ maxBodyBytes: 1024 });
     const closed = createServer();
@@ -146,6 +174,10 @@ describe('upstream fetch', () => {
     close();
   });
 });
+
+function listen(srv: NetServer): Promise<number> {
+  return new Promise((r) => srv.listen(0, '127.0.0.1', () => r((srv.address() as AddressInfo).port)));
+}
 
 async function until(ok: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;

@@ -1,0 +1,56 @@
+// readNodeBody against a real node HTTP server: complete, over the limit, and an agent that left before reading began.
+import { describe, expect, it } from 'vitest';
+import { createServer, type IncomingMessage } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { readNodeBody } from '../../gateway/server/http.js';
+
+/** Serves one request: waits `delayMs` (like an authentication that awaits a key fetch), then reads its body. */
+function oneRequest(raw: string, opts: { delayMs?: number; maxBytes?: number; hangUpAfterMs?: number }) {
+  return new Promise<{ result: boolean | Error | 'pending'; chunks: Uint8Array[] }>((done) => {
+    const srv = createServer(async (req: IncomingMessage, res) => {
+      await new Promise((r) => setTimeout(r, opts.delayMs ?? 0));
+      const chunks: Uint8Array[] = [];
+      const pending = setTimeout(() => finish('pending'), 2000);
+      const finish = (result: boolean | Error | 'pending') => {
+        clearTimeout(pending);
+        res.destroy();
+        srv.close();
+        done({ result, chunks });
+      };
+      finish(await readNodeBody(req, opts.maxBytes ?? 1024, chunks));
+    });
+    srv.listen(0, '127.0.0.1', () => {
+      const s = connect((srv.address() as AddressInfo).port, '127.0.0.1', () => {
+        s.write(raw);
+        if (opts.hangUpAfterMs !== undefined) setTimeout(() => s.destroy(), opts.hangUpAfterMs);
+      });
+      s.on('error', () => undefined);
+    });
+  });
+}
+
+const post = (body: string, length = body.length) => `POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\n${body}`;
+
+describe('readNodeBody', () => {
+  it('reads a complete body', async () => {
+    const r = await oneRequest(post('{"a":1}'), {});
+    expect(r.result).toBe(false);
+    expect(Buffer.concat(r.chunks).toString()).toBe('{"a":1}');
+  });
+
+  it('stops past the limit', async () => {
+    const r = await oneRequest(post('x'.repeat(100)), { maxBytes: 10 });
+    expect(r.result).toBe(true);
+  });
+
+  it('an agent that hung up mid-body while authentication was awaited: an error at once, not a hang', async () => {
+    const r = await oneRequest(post('{"a', 10), { delayMs: 150, hangUpAfterMs: 20 });
+    expect(r.result).toBeInstanceOf(Error);
+    expect((r.result as Error).message).toMatch(/aborted|closed the connection while sending/);
+  });
+
+  it('an agent that hung up mid-body while reading: an error', async () => {
+    const r = await oneRequest(post('{"a', 10), { hangUpAfterMs: 100 });
+    expect(r.result).toBeInstanceOf(Error);
+  });
+});
