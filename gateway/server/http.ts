@@ -52,16 +52,24 @@ type Body = { ok: true; value: unknown } | { ok: false; status: number; code: nu
 type NodePair = { incoming?: IncomingMessage; outgoing?: ServerResponse };
 const nodePair = (c: Context): NodePair => (c.env ?? {}) as NodePair;
 
+/** After a 413, the rest of a body is read and dropped up to this many bytes (so the agent, still sending, gets the 413). */
+const DISCARD_AFTER_LIMIT_BYTES = 64 * 1024 * 1024;
+
 /**
- * Collects a node request's body into `chunks`: false when complete, true past `maxBytes` (reading stops, the request
- * is left for the server to drain), an Error when the agent went away first — also if it went before this was called.
+ * Collects a node request's body into `chunks`: false when complete, true past `maxBytes`, an Error when the agent
+ * went away first — also if it went before this was called. Past the limit the rest is read and dropped (bounded), not
+ * left unread: closing a socket with unread bytes resets it, and the agent would lose the 413 it was sent.
  */
 export function readNodeBody(incoming: IncomingMessage, maxBytes: number, chunks: Uint8Array[]): Promise<boolean | Error> {
   let total = 0;
   return new Promise<boolean | Error>((resolve) => {
     const onData = (chunk: Buffer) => {
       total += chunk.length;
-      if (total > maxBytes) return finish(true);
+      if (total > maxBytes) {
+        finish(true);
+        discardRest(incoming);
+        return;
+      }
       chunks.push(chunk);
     };
     const onEnd = () => finish(false);
@@ -77,6 +85,19 @@ export function readNodeBody(incoming: IncomingMessage, maxBytes: number, chunks
     else if (incoming.errored) finish(incoming.errored);
     else if (incoming.destroyed) finish(new Error('the agent closed the connection while sending'));
   });
+}
+
+function discardRest(incoming: IncomingMessage): void {
+  let dropped = 0;
+  const onData = (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > DISCARD_AFTER_LIMIT_BYTES) {
+      stop();
+      incoming.socket?.destroy();
+    }
+  };
+  const stop = () => incoming.off('data', onData).off('end', stop).off('error', stop).off('close', stop);
+  incoming.on('data', onData).once('end', stop).once('error', stop).once('close', stop);
 }
 
 /**
@@ -149,6 +170,14 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
     if (opts.allowedOrigins?.length) return new Set(opts.allowedOrigins);
     return new Set([...hostsFor()].filter((h) => h.includes(':') && !h.endsWith(']')).map((h) => `http://${h}`));
   };
+
+  // A body nobody read (a refusal before reading, a 413 from the declared length, any other route) is read and dropped,
+  // bounded, once the answer is ready: so the agent gets that answer rather than a reset connection.
+  app.use('*', async (c, next) => {
+    await next();
+    const { incoming } = nodePair(c);
+    if (incoming && !incoming.readableEnded && incoming.listenerCount('data') === 0) discardRest(incoming);
+  });
 
   // DNS-rebinding defence: a browser page on another origin must not reach a loopback gateway.
   app.use('*', async (c, next) => {
@@ -271,7 +300,8 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; port:
   let port = opts.port;
   const h = createHttpApp({ ...opts, boundPort: () => port });
   const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: h.app.fetch, hostname: opts.host, port: opts.port }, (info) => {
+    // Request bodies are read (or, past the limit, dropped) by the handlers themselves; see readNodeBody.
+    const s = serve({ fetch: h.app.fetch, hostname: opts.host, port: opts.port, autoCleanupIncoming: false }, (info) => {
       port = info.port;
       resolve(s);
     });
