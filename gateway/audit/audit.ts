@@ -121,8 +121,11 @@ export async function openAudit(opts: AuditOptions): Promise<Audit> {
     async close() {
       drain();
       // the journal first: its last sync makes the deferred records durable, and only then are they exported
-      await journal.close();
-      await otlp?.close();
+      try {
+        await journal.close();
+      } finally {
+        await otlp?.close();
+      }
     },
   };
 }

@@ -152,6 +152,7 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
   async function rotate(): Promise<void> {
     await fdatasync(fd);
     fs.closeSync(fd);
+    fd = -1; // if opening the next file fails, nothing may later sync or close a number another file now holds
     const n = current.n + 1;
     current = { n, file: path.join(opts.dir, journalFileName(n)), size: 0 };
     fd = fs.openSync(current.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
@@ -211,7 +212,13 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
     }, lazySyncMs); // not unref'd: whoever awaits a `soon` record gets its answer even if nothing else keeps the process up
   }
 
-  async function flush(): Promise<void> {
+  let running: Promise<void> | undefined;
+  function flush(): Promise<void> {
+    running = flushLoop();
+    return running;
+  }
+
+  async function flushLoop(): Promise<void> {
     flushing = true;
     try {
       // once closing, every batch is synced: close() must not wait on a timer
@@ -266,7 +273,7 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
       // a microtask lets appends made in the same tick share one write + fdatasync
       if (!flushing) {
         flushing = true;
-        queueMicrotask(() => void flush());
+        running = Promise.resolve().then(flushLoop);
       }
       return { record, durable };
     },
@@ -278,15 +285,16 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
       if (closed) return;
       closed = true;
       syncDue = true;
-      while (flushing || pending.length || unsynced.length) {
-        if (!flushing) await flush();
-        else await new Promise((r) => setImmediate(r));
+      while (flushing || pending.length || (unsynced.length && !broken)) {
+        if (flushing) await running;
+        else await flush();
       }
       clearTimeout(syncTimer);
       try {
-        await fdatasync(fd);
+        if (fd >= 0) await fdatasync(fd);
       } finally {
-        fs.closeSync(fd);
+        if (fd >= 0) fs.closeSync(fd);
+        fd = -1;
         fs.rmSync(lock, { force: true });
       }
     },

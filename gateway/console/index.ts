@@ -1,4 +1,5 @@
 // Web console (Hono, server-rendered): admin sign-in, pending approvals, audit trail, stats, servers and tool pins.
+import { bodyLimit } from 'hono/body-limit';
 import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { EVENT_NAMES } from '../audit/index.js';
@@ -54,6 +55,9 @@ function secureHeaders(c: Context, nonce: string) {
   c.header('X-Content-Type-Options', 'nosniff');
 }
 
+/** Largest console form post (sign-in, decisions, pin approvals) accepted. */
+export const CONSOLE_MAX_BODY_BYTES = 64 * 1024;
+
 const str = (v: unknown, max = 500) => (typeof v === 'string' ? v.trim().slice(0, max) : '');
 
 /** The console as one Hono app; mount it with `app.route(basePath, consoleApp(opts))` behind the Host/Origin guard. */
@@ -66,6 +70,8 @@ export function consoleApp(opts: ConsoleOptions): Hono {
   const records = trailReader(opts.dataDir);
   const signedIn = new WeakMap<Request, Admin>();
   const app = new Hono();
+  // Console forms are a few fields: anything larger is refused before it is read (sign-in is reachable unauthenticated).
+  app.use('*', bodyLimit({ maxSize: CONSOLE_MAX_BODY_BYTES, onError: (c) => c.text(`Request body over ${CONSOLE_MAX_BODY_BYTES} bytes`, 413) }));
 
   const render = async (c: Context, frame: Omit<PageFrame, 'base' | 'nonce' | 'admin'>, body: (nonce: string) => ReturnType<typeof page>, status = 200) => {
     const nonce = randomBytes(16).toString('base64');

@@ -52,8 +52,10 @@ type Body = { ok: true; value: unknown } | { ok: false; status: number; code: nu
 type NodePair = { incoming?: IncomingMessage; outgoing?: ServerResponse };
 const nodePair = (c: Context): NodePair => (c.env ?? {}) as NodePair;
 
-/** After a 413, the rest of a body is read and dropped up to this many bytes (so the agent, still sending, gets the 413). */
+/** After a 413, the rest of a body is read and dropped up to this many bytes (so the agent, still sending, gets the 413)... */
 const DISCARD_AFTER_LIMIT_BYTES = 64 * 1024 * 1024;
+/** ... and for this long at most: an agent trickling a body after its answer does not keep the socket. */
+const DISCARD_MAX_MS = 10_000;
 
 /**
  * Collects a node request's body into `chunks`: false when complete, true past `maxBytes`, an Error when the agent
@@ -87,16 +89,23 @@ export function readNodeBody(incoming: IncomingMessage, maxBytes: number, chunks
   });
 }
 
-function discardRest(incoming: IncomingMessage): void {
+export function discardRest(incoming: IncomingMessage, maxMs = DISCARD_MAX_MS): void {
+  if (incoming.destroyed || incoming.readableEnded) return;
   let dropped = 0;
+  const giveUp = () => {
+    stop();
+    incoming.socket?.destroy();
+  };
+  const timer = setTimeout(giveUp, maxMs);
+  timer.unref();
   const onData = (chunk: Buffer) => {
     dropped += chunk.length;
-    if (dropped > DISCARD_AFTER_LIMIT_BYTES) {
-      stop();
-      incoming.socket?.destroy();
-    }
+    if (dropped > DISCARD_AFTER_LIMIT_BYTES) giveUp();
   };
-  const stop = () => incoming.off('data', onData).off('end', stop).off('error', stop).off('close', stop);
+  const stop = () => {
+    clearTimeout(timer);
+    incoming.off('data', onData).off('end', stop).off('error', stop).off('close', stop);
+  };
   incoming.on('data', onData).once('end', stop).once('error', stop).once('close', stop);
 }
 
@@ -176,7 +185,7 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
   app.use('*', async (c, next) => {
     await next();
     const { incoming } = nodePair(c);
-    if (incoming && !incoming.readableEnded && incoming.listenerCount('data') === 0) discardRest(incoming);
+    if (incoming && !incoming.readableEnded && !incoming.destroyed && incoming.listenerCount('data') === 0) discardRest(incoming);
   });
 
   // DNS-rebinding defence: a browser page on another origin must not reach a loopback gateway.
@@ -192,7 +201,11 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
 
   app.all('/mcp', async (c) => {
     const len = Number(c.req.header('content-length') ?? '0');
-    if (len > opts.maxBodyBytes) return jsonRpcError(c, 413, -32600, `request body of ${len} bytes exceeds the ${opts.maxBodyBytes}-byte limit`);
+    if (len > opts.maxBodyBytes) {
+      // Not worth reading past what is dropped anyway: then the connection closes after the answer.
+      const close = len > DISCARD_AFTER_LIMIT_BYTES ? { Connection: 'close' } : undefined;
+      return jsonRpcError(c, 413, -32600, `request body of ${len} bytes exceeds the ${opts.maxBodyBytes}-byte limit`, close);
+    }
 
     let who: Identity = { identity: 'anonymous', groups: [] };
     if (opts.authenticate) {

@@ -15,6 +15,8 @@ export type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Respo
 
 export interface UpstreamFetch {
   fetch: FetchLike;
+  /** The same fetch (same sockets) with its own wait for response headers, e.g. an upstream's request timeout. */
+  withHeadersTimeout(ms: number): FetchLike;
   /** Closes idle keep-alive sockets (in-flight requests finish or fail on their own). */
   close(): void;
 }
@@ -65,7 +67,7 @@ export function createUpstreamFetch(opts: { maxBodyBytes?: number; headersTimeou
     'https:': new https.Agent({ keepAlive: true, scheduling: 'lifo' }),
   };
 
-  const fetch: FetchLike = (input, init = {}) => {
+  const make = (headersTimeoutMs: number): FetchLike => (input, init = {}) => {
     const url = input instanceof URL ? input : new URL(String(input));
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.reject(new TypeError(`upstream fetch: unsupported URL scheme "${url.protocol}"`));
     const method = (init.method ?? 'GET').toUpperCase();
@@ -104,7 +106,7 @@ export function createUpstreamFetch(opts: { maxBodyBytes?: number; headersTimeou
         reject(Object.assign(new TypeError(`fetch failed: ${e.message}`), { cause: e }));
       };
 
-      const req = mod.request(url, { method, headers, agent: agents[url.protocol as 'http:' | 'https:'] }, (res) => {
+      function onResponse(res: http.IncomingMessage): void {
         clearTimeout(headersTimer);
         const status = res.statusCode ?? 0;
         const responseHeaders = new Headers();
@@ -163,7 +165,15 @@ export function createUpstreamFetch(opts: { maxBodyBytes?: number; headersTimeou
         });
         res.once('error', fail);
         res.once('aborted', () => fail(new Error('the upstream closed the connection mid-response')));
-      });
+      }
+
+      let req: http.ClientRequest;
+      try {
+        req = mod.request(url, { method, headers, agent: agents[url.protocol as 'http:' | 'https:'] }, onResponse);
+      } catch (e) {
+        fail(e as Error); // e.g. a header value Node refuses
+        return;
+      }
       req.once('error', fail);
       headersTimer = setTimeout(() => {
         const e = new Error(`no response headers from ${url.origin} within ${headersTimeoutMs / 1000}s`);
@@ -177,7 +187,8 @@ export function createUpstreamFetch(opts: { maxBodyBytes?: number; headersTimeou
   };
 
   return {
-    fetch,
+    fetch: make(headersTimeoutMs),
+    withHeadersTimeout: make,
     close() {
       agents['http:'].destroy();
       agents['https:'].destroy();

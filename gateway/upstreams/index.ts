@@ -115,7 +115,8 @@ export class Upstreams {
       capabilities,
       resolveValue: this.opts.resolveValue,
       createShellServer: this.opts.createShellServer,
-      fetch: this.http.fetch,
+      // a JSON-mode upstream sends its headers with the result: wait as long as a call to it may take
+      fetch: this.http.withHeadersTimeout(spec.requestTimeoutMs + 30_000),
       logLevel: () => (sessionId ? this.logLevels.get(sessionId) : undefined),
       hooks: {
         onEvent: this.opts.onEvent,

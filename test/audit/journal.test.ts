@@ -257,6 +257,19 @@ describe('journal', () => {
       expect(lines(dir).map((l) => JSON.parse(l).name).slice(-2)).toEqual(['rotates', 'late']);
     });
 
+    it('a rotation that cannot open the next file fails closed, and close() leaves other files alone', async () => {
+      const dir = path.join(tmp(), 'audit');
+      const j = await openJournal({ dir, maxFileBytes: 1024 });
+      await j.append({ name: 'first', pad: 'x'.repeat(500) }).durable;
+      fs.writeFileSync(path.join(dir, 'journal-000002.jsonl'), ''); // the next file exists: opening it exclusively fails
+      await expect(j.append({ name: 'second', pad: 'y'.repeat(700) }).durable).rejects.toThrow(/audit journal write failed/);
+      await expect(j.append({ name: 'third' }).durable).rejects.toThrow(/refusing further records/);
+      const other = fs.openSync(path.join(dir, 'someone-else.txt'), 'w'); // likely gets the journal's old descriptor number
+      await j.close();
+      expect(() => fs.writeSync(other, 'still mine')).not.toThrow();
+      fs.closeSync(other);
+    });
+
     it('soon records across a rotation all become durable and the chain verifies', async () => {
       const dataDir = tmp();
       const dir = path.join(dataDir, 'audit');

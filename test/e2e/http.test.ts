@@ -116,6 +116,14 @@ describe('gateway over Streamable HTTP', () => {
     expect(slow.body).not.toContain('notifications/progress');
   });
 
+  it('refuses console form posts over 64 KiB before reading them (sign-in is reachable unauthenticated)', async () => {
+    const origin = new URL(gw.url).origin;
+    const big = await raw(`${origin}/console/login`, { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${'a'.repeat(100 * 1024)}` });
+    expect(big.status).toBe(413);
+    const small = await raw(`${origin}/console/login`, { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=x&csrf=y' });
+    expect(small.status).toBe(403); // read, and refused for its stale form token
+  });
+
   it('answers malformed requests with protocol errors and keeps serving', async () => {
     const parse = await raw(gw.url, { headers: { ...MCP_HEADERS, ...gw.auth }, body: '{"jsonrpc": "2.0", "id": 1, "method": ' });
     expect(parse.status).toBe(400);

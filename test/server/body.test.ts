@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { readNodeBody } from '../../gateway/server/http.js';
+import { discardRest, readNodeBody } from '../../gateway/server/http.js';
 
 /** Serves one request: waits `delayMs` (like an authentication that awaits a key fetch), then reads its body. */
 function oneRequest(raw: string, opts: { delayMs?: number; maxBytes?: number; hangUpAfterMs?: number }) {
@@ -52,5 +52,30 @@ describe('readNodeBody', () => {
   it('an agent that hung up mid-body while reading: an error', async () => {
     const r = await oneRequest(post('{"a', 10), { hangUpAfterMs: 100 });
     expect(r.result).toBeInstanceOf(Error);
+  });
+
+  it('a body trickled after the answer is dropped for a bounded time, then the connection is closed', async () => {
+    const closedAfter = await new Promise<number>((done) => {
+      const srv = createServer((req, res) => {
+        res.writeHead(401).end('no'); // answered without reading, like a refused token
+        discardRest(req, 300);
+      });
+      srv.listen(0, '127.0.0.1', () => {
+        const t0 = performance.now();
+        const s = connect((srv.address() as AddressInfo).port, '127.0.0.1', () => {
+          s.write('POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{');
+          const drip = setInterval(() => s.writable && s.write('a'), 50); // a slow agent that never finishes
+          s.on('close', () => {
+            clearInterval(drip);
+            srv.close();
+            done(performance.now() - t0);
+          });
+        });
+        s.on('error', () => undefined);
+        s.resume();
+      });
+    });
+    expect(closedAfter).toBeGreaterThanOrEqual(250);
+    expect(closedAfter).toBeLessThan(3000);
   });
 });
