@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Session } from './session.js';
 import { SessionEventStore } from './events.js';
 import { JSON_FIRST_WAIT_MS, jsonWhenAlone } from './json-first.js';
+import { DISCARD_AFTER_LIMIT_BYTES, discardRest, readJsonBody } from './body.js';
 
 export interface Identity {
   identity: string;
@@ -44,114 +45,8 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK.has(host) || host.startsWith('127.');
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-type Body = { ok: true; value: unknown } | { ok: false; status: number; code: number; message: string };
-
-/** The node request/response under a Hono context when served by @hono/node-server (absent under a bare `app.fetch`). */
-type NodePair = { incoming?: IncomingMessage; outgoing?: ServerResponse };
-const nodePair = (c: Context): NodePair => (c.env ?? {}) as NodePair;
-
-/** After a 413, the rest of a body is read and dropped up to this many bytes (so the agent, still sending, gets the 413)... */
-const DISCARD_AFTER_LIMIT_BYTES = 64 * 1024 * 1024;
-/** ... and for this long at most: an agent trickling a body after its answer does not keep the socket. */
-const DISCARD_MAX_MS = 10_000;
-
-/**
- * Collects a node request's body into `chunks`: false when complete, true past `maxBytes`, an Error when the agent
- * went away first — also if it went before this was called. Past the limit the rest is read and dropped (bounded), not
- * left unread: closing a socket with unread bytes resets it, and the agent would lose the 413 it was sent.
- */
-export function readNodeBody(incoming: IncomingMessage, maxBytes: number, chunks: Uint8Array[]): Promise<boolean | Error> {
-  let total = 0;
-  return new Promise<boolean | Error>((resolve) => {
-    const onData = (chunk: Buffer) => {
-      total += chunk.length;
-      if (total > maxBytes) {
-        finish(true);
-        discardRest(incoming);
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => finish(false);
-    const onError = (e: Error) => finish(e);
-    const onClose = () => finish(incoming.readableEnded ? false : new Error('the agent closed the connection while sending'));
-    const finish = (result: boolean | Error) => {
-      incoming.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
-      resolve(result);
-    };
-    incoming.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
-    // the agent may have gone while authentication was awaited: those events will not come again
-    if (incoming.readableEnded) finish(false);
-    else if (incoming.errored) finish(incoming.errored);
-    else if (incoming.destroyed) finish(new Error('the agent closed the connection while sending'));
-  });
-}
-
-export function discardRest(incoming: IncomingMessage, maxMs = DISCARD_MAX_MS): void {
-  if (incoming.destroyed || incoming.readableEnded) return;
-  let dropped = 0;
-  const giveUp = () => {
-    stop();
-    incoming.socket?.destroy();
-  };
-  const timer = setTimeout(giveUp, maxMs);
-  timer.unref();
-  const onData = (chunk: Buffer) => {
-    dropped += chunk.length;
-    if (dropped > DISCARD_AFTER_LIMIT_BYTES) giveUp();
-  };
-  const stop = () => {
-    clearTimeout(timer);
-    incoming.off('data', onData).off('end', stop).off('error', stop).off('close', stop);
-  };
-  incoming.on('data', onData).once('end', stop).once('error', stop).once('close', stop);
-}
-
-/**
- * Reads a POST body within the byte limit (also when chunked), as strict UTF-8 JSON; the SDK's own reader is lenient.
- * Straight from the node request when there is one (no web stream per request). Past the limit it stops reading but
- * does not destroy the request, so the agent still gets the 413; @hono/node-server drains the rest (bounded) after.
- */
-async function readJsonBody(c: Context, maxBytes: number): Promise<Body> {
-  const tooLarge: Body = { ok: false, status: 413, code: -32600, message: `request body exceeds the ${maxBytes}-byte limit` };
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const { incoming } = nodePair(c);
-  if (incoming) {
-    const over = await readNodeBody(incoming, maxBytes, chunks);
-    total = chunks.reduce((n, b) => n + b.byteLength, 0);
-    if (over instanceof Error) return { ok: false, status: 400, code: -32700, message: `Parse error: ${over.message}` };
-    if (over) return tooLarge;
-  } else if (c.req.raw.body) {
-    const reader = c.req.raw.body.getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        return tooLarge;
-      }
-      chunks.push(value);
-    }
-  }
-  let text: string;
-  try {
-    text = strictUtf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total));
-  } catch {
-    return { ok: false, status: 400, code: -32700, message: 'Parse error: request body is not valid UTF-8' };
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    return { ok: false, status: 400, code: -32700, message: `Parse error: request body is not valid JSON (${(e as Error).message})` };
-  }
-  if (Array.isArray(value) && value.length === 0) return { ok: false, status: 400, code: -32600, message: 'Invalid Request: empty batch' };
-  return { ok: true, value };
-}
+/** The node request/response under every Hono context here (served by @hono/node-server). */
+const node = (c: Context) => c.env as { incoming: IncomingMessage; outgoing: ServerResponse };
 
 /** Ids of the requests in a POST body: cancelled upstream if the agent drops the connection before they are answered. */
 function requestIds(body: unknown): Array<string | number> {
@@ -167,7 +62,9 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
   const live = new Map<string, Live>();
   const app = new Hono();
   const jsonWait = opts.jsonResponseWithinMs ?? JSON_FIRST_WAIT_MS;
-  const jsonFirst = (res: Response, id: string | number) => (jsonWait > 0 ? jsonWhenAlone(res, id, jsonWait) : res);
+  /** What the transport answered to a POST: as JSON if it held one request whose response came quickly and alone (json-first.ts). */
+  const answer = (res: Response, body: unknown, ids: Array<string | number>) =>
+    jsonWait > 0 && ids.length === 1 && !Array.isArray(body) ? jsonWhenAlone(res, ids[0]!, jsonWait) : res;
 
   const hostsFor = () => {
     const p = opts.boundPort();
@@ -184,8 +81,8 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
   // bounded, once the answer is ready: so the agent gets that answer rather than a reset connection.
   app.use('*', async (c, next) => {
     await next();
-    const { incoming } = nodePair(c);
-    if (incoming && !incoming.readableEnded && !incoming.destroyed && incoming.listenerCount('data') === 0) discardRest(incoming);
+    const { incoming } = node(c);
+    if (incoming.listenerCount('data') === 0) discardRest(incoming);
   });
 
   // DNS-rebinding defence: a browser page on another origin must not reach a loopback gateway.
@@ -222,25 +119,22 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
       if (l.session.identity !== who.identity) return jsonRpcError(c, 403, -32001, 'this session belongs to another identity');
       l.session.lastActivity = Date.now();
       if (c.req.method !== 'POST') return l.transport.handleRequest(c.req.raw);
-      const read = await readJsonBody(c, opts.maxBodyBytes);
+      const read = await readJsonBody(node(c).incoming, opts.maxBodyBytes);
       if (!read.ok) return jsonRpcError(c, read.status, read.code, read.message);
       // The SDK forgets a request whose stream the agent dropped; cancel it so the upstream call stops too.
       const ids = requestIds(read.value);
       if (ids.length) {
-        const cancel = () => {
+        const { outgoing } = node(c);
+        outgoing.once('close', () => {
+          if (outgoing.writableFinished) return;
           for (const requestId of ids) l.transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'the agent disconnected' } });
-        };
-        const { outgoing } = nodePair(c);
-        if (outgoing) outgoing.once('close', () => !outgoing.writableFinished && cancel());
-        else c.req.raw.signal.addEventListener('abort', cancel, { once: true });
+        });
       }
-      const res = await l.transport.handleRequest(c.req.raw, { parsedBody: read.value });
-      // One request in the POST: answered as JSON if its response comes quickly and alone (see json-first.ts).
-      return ids.length === 1 && !Array.isArray(read.value) ? jsonFirst(res, ids[0]!) : res;
+      return answer(await l.transport.handleRequest(c.req.raw, { parsedBody: read.value }), read.value, ids);
     }
 
     if (c.req.method !== 'POST') return jsonRpcError(c, 400, -32000, 'Bad Request: missing Mcp-Session-Id header (initialize first with POST)');
-    const read = await readJsonBody(c, opts.maxBodyBytes);
+    const read = await readJsonBody(node(c).incoming, opts.maxBodyBytes);
     if (!read.ok) return jsonRpcError(c, read.status, read.code, read.message);
     const body = read.value;
     const first = Array.isArray(body) ? body[0] : body;
@@ -268,9 +162,7 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
       retryInterval: 1000,
     });
     await session.connect(transport);
-    const res = await transport.handleRequest(c.req.raw, { parsedBody: body });
-    const id = (first as { id?: unknown }).id;
-    return !Array.isArray(body) && (typeof id === 'string' || typeof id === 'number') ? jsonFirst(res, id) : res;
+    return answer(await transport.handleRequest(c.req.raw, { parsedBody: body }), body, requestIds(body));
   });
 
   app.notFound((c) => c.text('Tollgate: not found (MCP is served at /mcp, the console at /console)', 404));
@@ -313,7 +205,7 @@ export async function serveHttp(opts: HttpOptions): Promise<{ url: string; port:
   let port = opts.port;
   const h = createHttpApp({ ...opts, boundPort: () => port });
   const server: ServerType = await new Promise((resolve, reject) => {
-    // Request bodies are read (or, past the limit, dropped) by the handlers themselves; see readNodeBody.
+    // Request bodies are read (or, past the limit, dropped) by the handlers themselves; see body.ts.
     const s = serve({ fetch: h.app.fetch, hostname: opts.host, port: opts.port, autoCleanupIncoming: false }, (info) => {
       port = info.port;
       resolve(s);

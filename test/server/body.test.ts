@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { discardRest, readNodeBody } from '../../gateway/server/http.js';
+import { discardRest, readNodeBody } from '../../gateway/server/body.js';
 
 /** Serves one request: waits `delayMs` (like an authentication that awaits a key fetch), then reads its body. */
 function oneRequest(raw: string, opts: { delayMs?: number; maxBytes?: number; hangUpAfterMs?: number }) {
