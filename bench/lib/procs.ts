@@ -7,6 +7,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createUpstreamFetch } from '../../gateway/upstreams/fetch.js';
+import { announcement, runProcess } from '../../test/helpers/process.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
@@ -65,15 +66,7 @@ export function upstreamStdio(): { command: string; args: string[] } {
 
 export async function startHttpUpstream(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const proc = track(spawn(process.execPath, ['--import', TSX, FAST_UPSTREAM, '--http', '0'], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  const port = await new Promise<string>((ok, fail) => {
-    let out = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening (\d+)/.exec(out);
-      if (m) ok(m[1]!);
-    });
-    proc.once('exit', (c) => fail(new Error(`fast upstream exited ${c}`)));
-  });
+  const port = (await announcement(proc, proc.stdout!, /listening (\d+)/, { what: 'fast upstream' }).match)[1]!;
   return { url: `http://127.0.0.1:${port}/mcp`, pid: proc.pid!, stop: () => stop(proc) };
 }
 
@@ -99,15 +92,10 @@ export function benchConfig(server: Record<string, unknown>, extra: Record<strin
   return dir;
 }
 
-function runGatewayCli(args: string[]): Promise<string> {
-  return new Promise((ok, fail) => {
-    const p = spawn(process.execPath, ['--import', TSX, GATEWAY, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('close', (code) => (code === 0 ? ok(out.trim()) : fail(new Error(`tollgate ${args.join(' ')} failed (${code}): ${err}`))));
-  });
+async function runGatewayCli(args: string[]): Promise<string> {
+  const r = await runProcess(process.execPath, ['--import', TSX, GATEWAY, ...args], { cwd: ROOT });
+  if (r.code !== 0) throw new Error(`tollgate ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout.trim();
 }
 
 export interface HttpGatewayProc {
@@ -123,20 +111,9 @@ export async function startHttpGateway(config: string, nodeArgs: string[] = []):
   const token = await runGatewayCli(['tokens', 'create', 'bench', '--config', config]);
   if (!token.startsWith('tg_')) throw new Error('tokens create printed no token');
   const proc = track(spawn(process.execPath, [...nodeArgs, '--import', TSX, GATEWAY, 'serve', '--http', '127.0.0.1:0', '--config', config], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] }));
-  let err = '';
-  const url = await new Promise<string>((ok, fail) => {
-    const t = setTimeout(() => fail(new Error(`gateway did not start: ${err}`)), 30_000);
-    proc.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /serving MCP at (\S+)/.exec(err);
-      if (m) {
-        clearTimeout(t);
-        ok(m[1]!);
-      }
-    });
-    proc.once('exit', (code) => fail(new Error(`gateway exited with ${code}: ${err}`)));
-  });
-  return { url, pid: proc.pid!, headers: { authorization: `Bearer ${token}` }, stderr: () => err, stop: () => stop(proc) };
+  const started = announcement(proc, proc.stderr!, /serving MCP at (\S+)/, { what: 'gateway' });
+  const url = (await started.match)[1]!;
+  return { url, pid: proc.pid!, headers: { authorization: `Bearer ${token}` }, stderr: started.output, stop: () => stop(proc) };
 }
 
 export interface StdioConn {

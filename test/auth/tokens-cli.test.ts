@@ -1,24 +1,16 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenStore } from '../../gateway/server/auth/index.js';
+import { runProcess } from '../helpers/process.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ENTRY = join(import.meta.dirname, 'cli-entry.ts');
 let stateDir: string;
 
 function tollgate(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, stateDir, 'tokens', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  return runProcess(process.execPath, ['--import', 'tsx', ENTRY, stateDir, 'tokens', ...args], { cwd: ROOT });
 }
 
 beforeAll(async () => {

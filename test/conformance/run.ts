@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { judge, namingProblems, parseBaseline, readResults } from './baseline.js';
+import { announcement } from '../helpers/process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
@@ -36,23 +37,8 @@ function startServer(label: string, cmd: string, args: string[], cwd: string): P
   const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env } });
   started.push(child);
   const log = createWriteStream(join(work, `${label}.stderr.log`));
-  let seen = '';
-  return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`${label} printed no "serving MCP at" within 60 s; stderr:\n${seen}`)), 60_000);
-    child.stderr!.on('data', (b: Buffer) => {
-      log.write(b);
-      if (seen.length < 20_000) seen += b.toString();
-      const m = /serving MCP at (http:\/\/\S+\/mcp)/.exec(seen);
-      if (m) {
-        clearTimeout(timer);
-        ok(m[1]!);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`${label} exited (code ${code}) before serving; stderr:\n${seen}`));
-    });
-  });
+  const ready = announcement(child, child.stderr!, /serving MCP at (http:\/\/\S+\/mcp)/, { what: label, timeoutMs: 60_000, keep: 20_000, tee: (b) => log.write(b) });
+  return ready.match.then((m) => m[1]!);
 }
 
 /** The suite needs Node >= 22: this node if it is new enough, else $CONFORMANCE_NODE, else node@22 through npx. */

@@ -5,19 +5,12 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { announcement } from '../helpers/process.js';
 import { ALLOW_ALL, FIXTURE, ROOT, TSX, configDir, runCli, httpAgent, httpGateway, textOf, until, upstreams, type HttpGateway } from '../helpers/gateway.js';
 
 function startHttpFixture(): Promise<{ url: string; base: string; proc: ChildProcess }> {
   const proc = spawn(process.execPath, ['--import', TSX, FIXTURE, '--http', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((ok, fail) => {
-    let out = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening (\d+)/.exec(out);
-      if (m) ok({ url: `http://127.0.0.1:${m[1]}/mcp`, base: `http://127.0.0.1:${m[1]}`, proc });
-    });
-    proc.on('exit', (c) => fail(new Error(`fixture exited ${c}`)));
-  });
+  return announcement(proc, proc.stdout!, /listening (\d+)/, { what: 'fixture upstream' }).match.then((m) => ({ url: `http://127.0.0.1:${m[1]}/mcp`, base: `http://127.0.0.1:${m[1]}`, proc }));
 }
 
 /** A raw HTTP request, so tests control Host/Origin headers and bytes exactly. */
@@ -178,9 +171,7 @@ describe('a legacy HTTP+SSE upstream', () => {
     });
     const everything = spawn(process.execPath, [join(ROOT, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js'), 'sse'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
     try {
-      let said = '';
-      everything.stderr!.on('data', (d: Buffer) => (said += d.toString()));
-      await until(() => said.includes('running on port'), 'the legacy SSE server to listen');
+      await announcement(everything, everything.stderr!, /running on port/, { what: 'the legacy SSE server' }).match;
       const dir = configDir({ guessed: { url: `http://127.0.0.1:${port}/sse` }, declared: { type: 'sse', url: `http://127.0.0.1:${port}/sse` } }, ALLOW_ALL);
       const gw = await httpGateway(dir);
       try {

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { Client, type ClientOptions } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { announcement, runProcess } from './process.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
@@ -39,16 +40,8 @@ export function gatewayArgs(...args: string[]): string[] {
 }
 
 /** Runs a CLI command to completion. */
-export function runCli(args: string[], opts: { cwd?: string; input?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const p = spawn(process.execPath, gatewayArgs(...args), { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.stdin.end(opts.input ?? '');
-    p.on('close', (code) => done({ code, stdout, stderr }));
-  });
+export function runCli(args: string[], opts: { cwd?: string; input?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runProcess(process.execPath, gatewayArgs(...args), { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, input: opts.input });
 }
 
 export interface StdioAgent {
@@ -92,25 +85,14 @@ export async function httpGateway(config: string, env: Record<string, string> = 
   const token = created.stdout.trim();
   if (created.code !== 0 || !token.startsWith('tg_')) throw new Error(`tokens create failed: ${created.stderr}`);
   const proc = spawn(process.execPath, gatewayArgs('serve', '--http', '127.0.0.1:0', '--config', config), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  const url = await new Promise<string>((ok, fail) => {
-    const t = setTimeout(() => fail(new Error(`gateway did not start: ${err}`)), 30_000);
-    proc.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /serving MCP at (\S+)/.exec(err);
-      if (m) {
-        clearTimeout(t);
-        ok(m[1]!);
-      }
-    });
-    proc.on('exit', (code) => fail(new Error(`gateway exited with ${code}: ${err}`)));
-  });
+  const started = announcement(proc, proc.stderr!, /serving MCP at (\S+)/, { what: 'gateway' });
+  const url = (await started.match)[1]!;
   return {
     url,
     token,
     auth: { authorization: `Bearer ${token}` },
     proc,
-    stderr: () => err,
+    stderr: started.output,
     stop: () =>
       new Promise<void>((done) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return done();

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runProcess } from '../helpers/process.js';
 import {
   createSecretStore,
   knownSecretValues,
@@ -40,20 +40,7 @@ afterAll(async () => {
 });
 
 function cli(args: string[], o: { stdin?: string; env?: NodeJS.ProcessEnv; backend?: string; dir?: string } = {}) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', ENTRY, o.dir ?? stateDir, SERVICE, o.backend ?? 'keyring', 'secrets', ...args],
-      { cwd: ROOT, env: o.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(o.stdin ?? '');
-  });
+  return runProcess(process.execPath, ['--import', 'tsx', ENTRY, o.dir ?? stateDir, SERVICE, o.backend ?? 'keyring', 'secrets', ...args], { cwd: ROOT, env: o.env, input: o.stdin });
 }
 
 async function stateFilesText(dir: string): Promise<string> {

@@ -2,7 +2,7 @@
 // namespaced name is "" fails audit validation inside a `void` promise: an unhandled rejection kills the process.
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { TSX, configDir, stdioAgent, until, type StdioAgent } from '../helpers/gateway.js';
+import { TSX, configDir, stdioAgent, type StdioAgent } from '../helpers/gateway.js';
 
 let agent: StdioAgent | undefined;
 afterAll(async () => agent?.close().catch(() => undefined));
