@@ -144,7 +144,6 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
   if (!appendTo) await syncDir(opts.dir);
 
   let pending: Pending[] = [];
-  let flushing = false;
   let broken: Error | undefined;
   let records = 0;
   let closed = false;
@@ -208,18 +207,19 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
     syncTimer = setTimeout(() => {
       syncTimer = undefined;
       syncDue = true;
-      if (!flushing) void flush();
+      void flush();
     }, lazySyncMs); // not unref'd: whoever awaits a `soon` record gets its answer even if nothing else keeps the process up
   }
 
+  // The flush under way, if any; one at a time. It starts in a microtask, so appends made in the same tick share
+  // one write + fdatasync, and it picks up whatever is appended while it runs.
   let running: Promise<void> | undefined;
   function flush(): Promise<void> {
-    running = flushLoop();
+    running ??= Promise.resolve().then(flushLoop);
     return running;
   }
 
   async function flushLoop(): Promise<void> {
-    flushing = true;
     try {
       // once closing, every batch is synced: close() must not wait on a timer
       while (pending.length || ((syncDue || closed) && unsynced.length)) {
@@ -254,7 +254,7 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
         }
       }
     } finally {
-      flushing = false;
+      running = undefined;
     }
   }
 
@@ -270,11 +270,7 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
       const durable = new Promise<void>((resolve, reject) => {
         pending.push({ line, sync, resolve, reject });
       });
-      // a microtask lets appends made in the same tick share one write + fdatasync
-      if (!flushing) {
-        flushing = true;
-        running = Promise.resolve().then(flushLoop);
-      }
+      void flush();
       return { record, durable };
     },
     get records() {
@@ -285,10 +281,7 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
       if (closed) return;
       closed = true;
       syncDue = true;
-      while (flushing || pending.length || (unsynced.length && !broken)) {
-        if (flushing) await running;
-        else await flush();
-      }
+      while (running || pending.length || (unsynced.length && !broken)) await flush();
       clearTimeout(syncTimer);
       try {
         if (fd >= 0) await fdatasync(fd);
