@@ -93,6 +93,9 @@ async function compare(transport: 'stdio' | 'http', direct: () => Promise<Conn>,
   return rows;
 }
 
+/** `http`, or `http+1ms` for the cells where the upstream works that long per call. */
+const rowLabel = (r: CompareRow) => (r.upstreamWorkUs ? `${r.transport}+${r.upstreamWorkUs / 1000}ms` : r.transport);
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
@@ -216,7 +219,7 @@ async function main() {
   if (compareRows.length) {
     out.push('', 'transport  c   | direct calls/s   p50 ms   p99 ms  cpu µs | Tollgate calls/s   p50 ms   p99 ms  cpu µs | ratio  +p50 ms  +p99 ms');
     for (const r of compareRows) {
-      out.push(`${(r.upstreamWorkUs ? `${r.transport}+${r.upstreamWorkUs / 1000}ms` : r.transport).padEnd(9)} ${String(r.concurrency).padStart(3)} | ${f(r.direct.callsPerSec, 14)} ${f(r.direct.p50Ms)} ${f(r.direct.p99Ms)} ${f(r.direct.cpuUsPerCall ?? NaN, 7)} | ${f(r.gateway.callsPerSec, 16)} ${f(r.gateway.p50Ms)} ${f(r.gateway.p99Ms)} ${f(r.gateway.cpuUsPerCall ?? NaN, 7)} | ${f(r.throughputRatio, 5)} ${f(r.addedP50Ms)} ${f(r.addedP99Ms)}`);
+      out.push(`${rowLabel(r).padEnd(9)} ${String(r.concurrency).padStart(3)} | ${f(r.direct.callsPerSec, 14)} ${f(r.direct.p50Ms)} ${f(r.direct.p99Ms)} ${f(r.direct.cpuUsPerCall ?? NaN, 7)} | ${f(r.gateway.callsPerSec, 16)} ${f(r.gateway.p50Ms)} ${f(r.gateway.p99Ms)} ${f(r.gateway.cpuUsPerCall ?? NaN, 7)} | ${f(r.throughputRatio, 5)} ${f(r.addedP50Ms)} ${f(r.addedP99Ms)}`);
     }
   }
   if (compareRows.length) {
@@ -226,7 +229,7 @@ async function main() {
     for (const r of compareRows) {
       const d = r.direct.cpuByProcessUs ?? {};
       const g = r.gateway.cpuByProcessUs ?? {};
-      out.push(`${(r.upstreamWorkUs ? `${r.transport}+${r.upstreamWorkUs / 1000}ms` : r.transport).padEnd(9)} c=${String(r.concurrency).padEnd(5)} | ${f(d.agent ?? NaN, 13)} ${f(d.upstream ?? NaN)} ${f(r.direct.cpuTotalUsPerCall ?? NaN, 6)} | ${f(g.agent ?? NaN, 15)} ${f(g.gateway ?? NaN, 7)} ${f(g.upstream ?? NaN)} ${f(r.gateway.cpuTotalUsPerCall ?? NaN, 6)} | ${r.throughputCeiling ?? '-'}`);
+      out.push(`${rowLabel(r).padEnd(9)} c=${String(r.concurrency).padEnd(5)} | ${f(d.agent ?? NaN, 13)} ${f(d.upstream ?? NaN)} ${f(r.direct.cpuTotalUsPerCall ?? NaN, 6)} | ${f(g.agent ?? NaN, 15)} ${f(g.gateway ?? NaN, 7)} ${f(g.upstream ?? NaN)} ${f(r.gateway.cpuTotalUsPerCall ?? NaN, 6)} | ${r.throughputCeiling ?? '-'}`);
     }
   }
   if (memory) out.push('', `memory: ${memory.sessions} idle HTTP sessions: RSS ${memory.rssBeforeMB} -> ${memory.rssAfterMB} MB = ${memory.perSessionKB} KB per session (${memory.errors} errors)`);

@@ -92,18 +92,19 @@ export async function openAudit(opts: AuditOptions): Promise<Audit> {
 
   // `soon` records are processed after the current I/O (so a call's result reaches the agent before its record is
   // redacted and hashed), unless a `now` record comes first: then they go ahead of it, keeping the chain in call order.
-  const deferred: Array<{ input: AuditEventInput; time: string; resolve: () => void; reject: (e: unknown) => void }> = [];
+  const deferred: Array<{ input: AuditEventInput; resolve: () => void; reject: (e: unknown) => void }> = [];
   let drainScheduled = false;
   function drain(): void {
     drainScheduled = false;
-    for (const d of deferred.splice(0)) write({ ...d.input, time: d.input.time ?? d.time } as AuditEventInput, 'soon').then(d.resolve, d.reject);
+    for (const d of deferred.splice(0)) write(d.input, 'soon').then(d.resolve, d.reject);
   }
 
   return {
     record(input, recordOpts) {
       if (recordOpts?.sync === 'soon') {
         return new Promise<void>((resolve, reject) => {
-          deferred.push({ input, time: new Date().toISOString(), resolve, reject });
+          // stamped now: the record tells when the step happened, not when it was processed
+          deferred.push({ input: { ...input, time: input.time ?? new Date().toISOString() } as AuditEventInput, resolve, reject });
           if (!drainScheduled) {
             drainScheduled = true;
             setImmediate(drain);

@@ -1,4 +1,4 @@
-// Streamable HTTP downstream (Hono): stateful sessions with SSE responses, idle TTL, Host/Origin checks.
+// Streamable HTTP downstream (Hono): stateful sessions answered as JSON or SSE, idle TTL, Host/Origin checks.
 import { Hono, type Context } from 'hono';
 import { serve, type ServerType } from '@hono/node-server';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
