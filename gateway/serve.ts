@@ -1,4 +1,5 @@
 // `tollgate serve`: loads config, wires policy, review, audit, sandbox and upstreams into one Gateway, and listens.
+import type { Io } from './io.js';
 import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
@@ -31,13 +32,7 @@ import type { CallContext } from './pipeline.js';
 import type { AuditEvent, EscalationContext, Ports } from './ports.js';
 import { VERSION } from './version.js';
 
-export interface Io {
-  stdin: NodeJS.ReadableStream;
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-}
+export type { Io } from './io.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';

@@ -1,17 +1,11 @@
 // `tollgate audit verify | query | stats | explain | export | triage` for security teams.
+import type { Io } from '../io.js';
 import * as path from 'node:path';
 import type { JournalRecord } from './events.js';
 import { computeStats, explainCall, formatStats, matches, parseTime, toCsv, describe, type RecordFilter } from './query.js';
 import { askModel, assembleEvidence } from './triage.js';
 import { loadRecords, verifyJournal } from './verify.js';
 
-export interface AuditIo {
-  stdout: { write(chunk: string): unknown };
-  stderr: { write(chunk: string): unknown };
-  stdin: unknown;
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-}
 
 export interface AuditCommandOptions {
   dataDir: string;
@@ -68,7 +62,7 @@ function filterFrom(flags: Record<string, string | true>): RecordFilter {
 
 type Rec = JournalRecord & Record<string, unknown>;
 
-export async function auditCommand(argv: string[], io: AuditIo, opts: AuditCommandOptions): Promise<number> {
+export async function auditCommand(argv: string[], io: Io, opts: AuditCommandOptions): Promise<number> {
   const out = (s: string) => io.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
   const err = (s: string) => io.stderr.write(`tollgate audit: ${s}\n`);
   const dir = path.resolve(io.cwd, opts.dataDir, 'audit');

@@ -1,4 +1,5 @@
 // `tollgate check` and `tollgate config`: explain decisions and show/validate the effective config.
+import type { Io } from '../io.js';
 import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
 import { ConfigError, loadEffectiveConfig, type EffectiveConfigResult } from './layers.js';
@@ -6,7 +7,6 @@ import { evaluate } from './evaluate.js';
 import { applyMode, type PolicyVerdict } from './verdict.js';
 import type { Decision, EffectiveConfig } from './schema.js';
 
-export type CliIO = { stdin: NodeJS.ReadableStream; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv; cwd: string };
 
 class UsageError extends Error {}
 
@@ -32,7 +32,7 @@ function parseFlags(argv: string[], valued: string[], bools: string[]): { values
   return { values, flags, rest };
 }
 
-async function load(io: CliIO, dir: string | undefined): Promise<EffectiveConfigResult> {
+async function load(io: Io, dir: string | undefined): Promise<EffectiveConfigResult> {
   return loadEffectiveConfig({ configDir: resolve(io.cwd, dir ?? '.'), env: io.env });
 }
 
@@ -80,7 +80,7 @@ function human(v: PolicyVerdict): string {
   return `${lines.join('\n')}\n`;
 }
 
-function fail(io: CliIO, e: unknown, usage?: string): number {
+function fail(io: Io, e: unknown, usage?: string): number {
   if (e instanceof ConfigError) {
     io.stderr.write(`config error:\n${e.message}\n`);
     return 2;
@@ -94,7 +94,7 @@ function fail(io: CliIO, e: unknown, usage?: string): number {
 }
 
 /** `tollgate check`: exit 0 after printing a decision (any decision), 1 when a --batch line was bad, 2 on usage/config errors. */
-export async function checkCommand(argv: string[], io: CliIO, opts: { lookup?: (configDir: string, separator: string) => Promise<ToolLookup | undefined> } = {}): Promise<number> {
+export async function checkCommand(argv: string[], io: Io, opts: { lookup?: (configDir: string, separator: string) => Promise<ToolLookup | undefined> } = {}): Promise<number> {
   let parsed;
   try {
     parsed = parseFlags(argv, ['--config', '--shell', '--tool', '--args'], ['--json', '--batch', '--help', '-h']);
@@ -147,7 +147,8 @@ export async function checkCommand(argv: string[], io: CliIO, opts: { lookup?: (
     if (!buffer) return;
     const chunk = buffer;
     buffer = '';
-    if (!io.stdout.write(chunk)) await new Promise<void>((r) => io.stdout.once('drain', () => r()));
+    const { stdout } = io;
+    if (!stdout.write(chunk) && stdout.once) await new Promise<void>((r) => stdout.once!('drain', () => r()));
   };
   const rl = createInterface({ input: io.stdin, crlfDelay: Infinity });
   for await (const line of rl) {
@@ -182,7 +183,7 @@ function redactShown(config: EffectiveConfig): Record<string, unknown> {
 }
 
 /** `tollgate config show [--origin] | validate`: 0 ok, 1 invalid or violations, 2 usage. */
-export async function configCommand(argv: string[], io: CliIO): Promise<number> {
+export async function configCommand(argv: string[], io: Io): Promise<number> {
   let parsed;
   try {
     parsed = parseFlags(argv, ['--config'], ['--origin', '--help', '-h']);

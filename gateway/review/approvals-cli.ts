@@ -1,13 +1,7 @@
 // `tollgate approvals list | approve ID [--session] | deny ID [--reason TEXT]` — decides queued calls from another process.
+import type { Io } from '../io.js';
 import { ApprovalQueue, ApprovalQueueError } from './queue.js';
 
-export interface CliIO {
-  stdout: { write(s: string): unknown };
-  stderr: { write(s: string): unknown };
-  stdin: NodeJS.ReadableStream;
-  env: Record<string, string | undefined>;
-  cwd: string;
-}
 
 const USAGE = `Usage:
   tollgate approvals list [--json]
@@ -16,7 +10,7 @@ const USAGE = `Usage:
 `;
 
 /** Runs the approvals subcommand; argv is what follows `approvals`. Returns the exit code (0 ok, 1 failed, 2 usage). */
-export async function approvalsCommand(argv: string[], io: CliIO, opts: { stateDir: string }): Promise<number> {
+export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir: string }): Promise<number> {
   const queue = new ApprovalQueue({ stateDir: opts.stateDir });
   const [cmd, ...rest] = argv;
   const usage = (msg: string) => {

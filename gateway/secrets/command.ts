@@ -1,13 +1,7 @@
+import type { Io } from '../io.js';
 import { createSecretStore, NoKeyringError, SecretNameError, type SecretBackend } from './store.js';
 
 /** What a CLI command may touch: its streams, environment and working directory. */
-export interface CommandIO {
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
-  stdout: { write(chunk: string): unknown };
-  stderr: { write(chunk: string): unknown };
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-}
 
 export interface SecretsCommandOptions {
   stateDir: string;
@@ -21,7 +15,7 @@ const USAGE = `usage: tollgate secrets set NAME      (value read from stdin, nev
 `;
 
 /** Reads a value from a terminal without echo, or the whole of piped stdin minus one trailing newline. */
-async function readValue(io: CommandIO, name: string): Promise<string> {
+async function readValue(io: Io, name: string): Promise<string> {
   const { stdin } = io;
   if (stdin.isTTY && stdin.setRawMode) {
     io.stderr.write(`Value for ${name} (input hidden): `);
@@ -56,7 +50,7 @@ async function readValue(io: CommandIO, name: string): Promise<string> {
 }
 
 /** `tollgate secrets set NAME | list | delete NAME`; argv starts after "secrets". Returns the exit code. */
-export async function secretsCommand(argv: string[], io: CommandIO, opts: SecretsCommandOptions): Promise<number> {
+export async function secretsCommand(argv: string[], io: Io, opts: SecretsCommandOptions): Promise<number> {
   const [verb, ...rest] = argv;
   const fail = (message: string, code = 1) => {
     io.stderr.write(`tollgate secrets: ${message}\n`);

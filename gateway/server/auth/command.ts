@@ -1,13 +1,7 @@
+import type { Io } from '../../io.js';
 import { createTokenStore, TokenInputError, type TokenInfo } from './tokens.js';
 
 /** What a CLI command may touch: its streams, environment and working directory. */
-export interface CommandIO {
-  stdin: NodeJS.ReadableStream;
-  stdout: { write(chunk: string): unknown };
-  stderr: { write(chunk: string): unknown };
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-}
 
 export interface TokensCommandOptions {
   stateDir: string;
@@ -28,7 +22,7 @@ function table(rows: string[][]): string {
 }
 
 /** `tollgate tokens create | list | revoke`; argv starts after "tokens". Returns the exit code. */
-export async function tokensCommand(argv: string[], io: CommandIO, opts: TokensCommandOptions): Promise<number> {
+export async function tokensCommand(argv: string[], io: Io, opts: TokensCommandOptions): Promise<number> {
   const [verb, ...rest] = argv;
   const fail = (message: string, code = 1) => {
     io.stderr.write(`tollgate tokens: ${message}\n`);
