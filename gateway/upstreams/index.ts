@@ -158,7 +158,7 @@ export class Upstreams {
   private routeNotification(server: string, sessionId: string | undefined, n: Notification): void {
     const kind = n.method === 'notifications/tools/list_changed' ? 'tools' : n.method === 'notifications/resources/list_changed' ? 'resources' : n.method === 'notifications/prompts/list_changed' ? 'prompts' : undefined;
     if (kind) {
-      for (const fn of this.listeners) fn(kind, sessionId);
+      for (const id of this.listChangedAudience(server, kind, sessionId)) for (const fn of this.listeners) fn(kind, id);
       return;
     }
     const targets: AgentPeer[] = [];
@@ -183,6 +183,21 @@ export class Upstreams {
         p.notify({ method: n.method, params: { ...params, logger: params.logger ? `${server}/${String(params.logger)}` : server } });
       } else p.notify(n);
     }
+  }
+
+  /**
+   * Who sees a changed list: a session's own link tells only that session. The shared link tells every
+   * session, except, for tools, the sessions that list this server's tools from a link of their own: their
+   * list has not changed until their own process says so (and it will), so telling them now would have
+   * them re-list and see the old definitions.
+   */
+  private listChangedAudience(server: string, kind: 'tools' | 'resources' | 'prompts', sessionId: string | undefined): (string | undefined)[] {
+    if (sessionId) return [sessionId];
+    const u = this.byName.get(server);
+    if (kind !== 'tools' || !u || u.sessionLinks.size === 0) return [undefined];
+    const out: string[] = [];
+    for (const p of this.opts.peers.all()) if (u.sessionLinks.get(p.id)?.state !== 'ready') out.push(p.id);
+    return out;
   }
 
   namespaced(spec: ServerSpec, tool: string): string {

@@ -22,7 +22,8 @@ describe('gateway over stdio, in front of fixture + everything + filesystem + me
       join(dir, 'servers.json'),
       JSON.stringify({
         mcpServers: {
-          fixture: upstreams.fixture({ FIXTURE_MUTATE_FILE: mutate, FIXTURE_EVENTS_FILE: events }),
+          // The session's own fixture process notices a changed definition 300 ms after the catalog process.
+          fixture: upstreams.fixture({ FIXTURE_MUTATE_FILE: mutate, FIXTURE_MUTATE_LAG_MS: '300', FIXTURE_EVENTS_FILE: events }),
           everything: upstreams.everything(),
           fs: upstreams.filesystem(join(dir, 'workspace')),
           memory: upstreams.memory(join(dir, 'memory.jsonl')),
@@ -145,11 +146,10 @@ describe('gateway over stdio, in front of fixture + everything + filesystem + me
     await until(() => listChanged > seen, 'tools/list_changed to reach the agent');
     const { tools } = await agent.client.listTools();
     expect(tools.find((t) => t.name === 'fixture__weather')?.description).toContain('id_rsa');
-    // Each upstream process (the shared catalog one and this session's own) notices the change on its own.
-    const blocked = await until(async () => {
-      const r = await agent.client.callTool({ name: 'fixture__weather', arguments: { city: 'Oslo' } });
-      return r.isError ? r : undefined;
-    }, 'the session upstream to report the changed definition');
+    // The session lists and calls through its own upstream process; the notice came from that process
+    // (the shared catalog process noticing first tells only sessions without their own), so the very next
+    // call already sees the changed definition.
+    const blocked = await agent.client.callTool({ name: 'fixture__weather', arguments: { city: 'Oslo' } });
     expect(blocked.isError).toBe(true);
     expect(textOf(blocked)).toMatch(/definition of "fixture__weather" changed/);
     expect(textOf(blocked)).toMatch(/tollgate tools approve fixture__weather/);
