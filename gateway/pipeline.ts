@@ -48,7 +48,9 @@ export function createPipeline(opts: PipelineOptions) {
    * too. Only the decision is synced on its own, since the call is forwarded only once it is on disk.
    */
   const note = (e: Parameters<Ports['audit']['record']>[0]) => {
-    ports.audit.record(e, { sync: 'soon' }).catch(() => undefined);
+    // Not silent: a step that could not be journaled is a gap an auditor must hear about. (A broken journal also
+    // fails the call's decision, so nothing is forwarded unrecorded.)
+    ports.audit.record(e, { sync: 'soon' }).catch((err) => process.stderr.write(`tollgate: audit: ${e.name} for call ${String((e as { callId?: unknown }).callId ?? '-')} not journaled: ${(err as Error).message}\n`));
   };
 
   return async function callTool(req: ToolCallRequest, ctx: CallContext): Promise<CallToolResult> {

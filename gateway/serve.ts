@@ -424,8 +424,7 @@ function startEgress(deps: EgressDeps): Promise<EgressProxy> {
       const d = await decideHostResolved(host, port, deps.config(), async () => addresses);
       return d.decision === 'deny' || !addresses[0] ? { ok: false, reason: d.reasons.join('; ') || `no address for ${host}` } : { ok: true, address: addresses[0] };
     },
-    onDecision: (e) => {
-      void deps.record({ name: 'tollgate.network_decision', host: e.host, port: e.port, protocol: e.protocol, method: e.method, decision: e.decision, source: e.cached ? 'cache' : 'policy', reasons: [e.reason] }).catch(() => undefined);
-    },
+    // Durable before the connection is let through (or refused), like a tool call's decision.
+    onDecision: (e) => deps.record({ name: 'tollgate.network_decision', host: e.host, port: e.port, protocol: e.protocol, method: e.method, decision: e.decision, source: e.cached ? 'cache' : 'policy', reasons: [e.reason] }),
   });
 }

@@ -94,6 +94,7 @@ export async function openAudit(opts: AuditOptions): Promise<Audit> {
   // redacted and hashed), unless a `now` record comes first: then they go ahead of it, keeping the chain in call order.
   const deferred: Array<{ input: AuditEventInput; resolve: () => void; reject: (e: unknown) => void }> = [];
   let drainScheduled = false;
+  let closing: Promise<void> | undefined;
   function drain(): void {
     drainScheduled = false;
     for (const d of deferred.splice(0)) write(d.input, 'soon').then(d.resolve, d.reject);
@@ -119,14 +120,18 @@ export async function openAudit(opts: AuditOptions): Promise<Audit> {
       return { journalRecords: journal.records, otlpExported: c.exported, otlpFailed: c.failed };
     },
     tornTail: journal.tornTail,
-    async close() {
-      drain();
-      // the journal first: its last sync makes the deferred records durable, and only then are they exported
-      try {
-        await journal.close();
-      } finally {
-        await otlp?.close();
-      }
+    close() {
+      // every caller waits for the one close: a second close() must not return while records are still in flight
+      closing ??= (async () => {
+        drain();
+        // the journal first: its last sync makes the deferred records durable, and only then are they exported
+        try {
+          await journal.close();
+        } finally {
+          await otlp?.close();
+        }
+      })();
+      return closing;
     },
   };
 }

@@ -1,12 +1,14 @@
 // The journal: append-only, hash-chained JSONL files with group-committed fdatasync.
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { GENESIS, sealRecord } from './chain.js';
 import { JournalRecordSchema } from './events.js';
 
-const fdatasync = promisify(fs.fdatasync);
+// Looked up on every call (not bound once), so a test can stand in a slow disk for the real one.
+const fdatasync = (fd: number) => new Promise<void>((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
 const fsyncFd = promisify(fs.fsync);
 
 export const DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024;
@@ -82,19 +84,61 @@ export function splitLines(buf: Buffer): { lines: string[]; tail: Buffer } {
   return { lines: end < 0 ? [] : body.split('\n'), tail: buf.subarray(end + 1) };
 }
 
-function takeLock(dir: string): string {
+/** Journal directories this process has open: a second writer in the same process would fork the chain too. */
+const openDirs = new Set<string>();
+
+/** What identifies a lock's holder: its pid alone says nothing across hosts, containers or reboots. */
+interface LockOwner {
+  pid: number;
+  host?: string;
+  boot?: string;
+}
+
+function bootId(): string {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+function readLock(lock: string): LockOwner | undefined {
+  const text = fs.readFileSync(lock, 'utf8').trim();
+  if (/^\d+$/.test(text)) return { pid: Number(text) }; // the older format: a bare pid
+  try {
+    const v = JSON.parse(text) as Partial<LockOwner>;
+    if (Number.isInteger(v.pid) && (v.pid as number) > 0) return { pid: v.pid as number, host: typeof v.host === 'string' ? v.host : undefined, boot: typeof v.boot === 'string' ? v.boot : undefined };
+  } catch {
+    /* unreadable: treated as stale below */
+  }
+  return undefined;
+}
+
+function takeLock(dir: string): { lock: string; release: () => void } {
+  const key = path.resolve(dir);
+  if (openDirs.has(key)) throw new Error(`audit journal ${dir} is already open in this process; two writers would fork the hash chain`);
   const lock = path.join(dir, 'journal.lock');
+  const me: LockOwner = { pid: process.pid, host: os.hostname(), boot: bootId() };
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
-      return lock;
+      fs.writeFileSync(lock, `${JSON.stringify(me)}\n`, { flag: 'wx', mode: 0o600 });
+      openDirs.add(key);
+      return { lock, release: () => openDirs.delete(key) };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(fs.readFileSync(lock, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new Error(`audit journal ${dir} is in use by process ${pid}; two writers would fork the hash chain`);
+      const owner = readLock(lock);
+      if (owner) {
+        const otherHost = owner.host !== undefined && owner.host !== me.host;
+        const rebooted = owner.host === me.host && !!owner.boot && !!me.boot && owner.boot !== me.boot;
+        if (otherHost) {
+          // Another machine or container (a shared volume): its process cannot be checked from here.
+          throw new Error(`audit journal ${dir} is locked by process ${owner.pid} on host "${owner.host}"; two writers would fork the hash chain. If that gateway is gone, delete ${lock}`);
+        }
+        if (!rebooted && owner.pid !== process.pid && alive(owner.pid)) {
+          throw new Error(`audit journal ${dir} is in use by process ${owner.pid}; two writers would fork the hash chain`);
+        }
       }
-      fs.rmSync(lock, { force: true }); // stale: its writer is gone
+      fs.rmSync(lock, { force: true }); // stale: its writer is gone (or this machine rebooted since)
     }
   }
   throw new Error(`could not lock audit journal ${dir}`);
@@ -113,7 +157,7 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
   const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   if (!(maxFileBytes >= 1024)) throw new Error(`journal.maxFileBytes must be at least 1024, got ${maxFileBytes}`);
   await fsp.mkdir(opts.dir, { recursive: true, mode: 0o700 });
-  const lock = takeLock(opts.dir);
+  const { lock, release: releaseDir } = takeLock(opts.dir);
 
   // resume the chain from the newest complete record; a torn tail is left in place and reported
   const files = await listJournalFiles(opts.dir);
@@ -147,9 +191,13 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
   let broken: Error | undefined;
   let records = 0;
   let closed = false;
+  let closing: Promise<void> | undefined;
 
-  async function rotate(): Promise<void> {
+  // While a rotation is under way the descriptor changes hands; a sync waits for it (see sync()).
+  let rotating: Promise<void> | undefined;
+  async function rotate(onOldFileSynced: () => void): Promise<void> {
     await fdatasync(fd);
+    onOldFileSynced();
     fs.closeSync(fd);
     fd = -1; // if opening the next file fails, nothing may later sync or close a number another file now holds
     const n = current.n + 1;
@@ -164,28 +212,68 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
     current.size += buf.length;
   }
 
-  /** Writes the batch in order (rotating files as needed); syncing is the caller's. */
-  async function writeBatch(batch: Pending[]): Promise<void> {
-    let segment: Buffer[] = [];
-    let segBytes = 0;
-    for (const p of batch) {
-      if (current.size + segBytes + p.line.length > maxFileBytes && current.size + segBytes > 0) {
-        if (segment.length) writeAll(Buffer.concat(segment, segBytes));
-        segment = [];
-        segBytes = 0;
-        await rotate(); // syncs the old file, so what was written to it is durable
-      }
-      segment.push(p.line);
-      segBytes += p.line.length;
-    }
-    if (segment.length) writeAll(Buffer.concat(segment, segBytes));
-  }
-
   // written, not yet fdatasync'ed (`soon` records waiting for the next sync)
   let unsynced: Pending[] = [];
   let syncDue = false;
   let syncTimer: NodeJS.Timeout | undefined;
   const lazySyncMs = opts.lazySyncMs ?? DEFAULT_LAZY_SYNC_MS;
+
+  function fail(e: unknown, also: Pending[] = []): void {
+    // the file may now hold part of a line: refuse every later append rather than fork the chain
+    broken ??= new Error(`audit journal write failed (${(e as Error).message}); refusing further records`);
+    for (const p of [...unsynced, ...also]) p.reject(broken);
+    unsynced = [];
+  }
+
+  /**
+   * Writes the batch in order, rotating files as needed. A record counts as written (and waits for a sync) once its
+   * bytes are in the file; a rotation's fdatasync makes everything in the old file durable, so those settle there.
+   */
+  async function writeBatch(batch: Pending[]): Promise<void> {
+    let segment: Pending[] = [];
+    let segBytes = 0;
+    const writeSegment = () => {
+      if (!segment.length) return;
+      writeAll(Buffer.concat(segment.map((p) => p.line), segBytes));
+      records += segment.length;
+      unsynced.push(...segment);
+      segment = [];
+      segBytes = 0;
+    };
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      if (current.size + segBytes + p.line.length > maxFileBytes && current.size + segBytes > 0) {
+        try {
+          writeSegment();
+        } catch (e) {
+          return fail(e, batch.slice(i - segment.length));
+        }
+        // everything written so far is in the old file: the rotation's fdatasync makes it durable, even if
+        // opening the next file then fails
+        const inOldFile = unsynced;
+        unsynced = [];
+        let oldFileSynced = false;
+        rotating = rotate(() => {
+          oldFileSynced = true;
+          for (const q of inOldFile) q.resolve();
+        });
+        try {
+          await rotating;
+        } catch (e) {
+          return fail(e, [...(oldFileSynced ? [] : inOldFile), ...batch.slice(i)]);
+        } finally {
+          rotating = undefined;
+        }
+      }
+      segment.push(p);
+      segBytes += p.line.length;
+    }
+    try {
+      writeSegment();
+    } catch (e) {
+      fail(e, segment);
+    }
+  }
 
   // A sync a decision waits on runs inline when the journal has been idle and the disk is fast: nothing else is
   // waiting, and it saves two thread hand-offs (~0.1-0.3 ms on a VM). When syncs come back to back (concurrent
@@ -195,6 +283,8 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
   let lastSyncEnd = 0;
   let lastSyncMs = 0;
   async function sync(someoneWaits: boolean): Promise<void> {
+    while (rotating) await rotating.catch(() => undefined);
+    if (fd < 0) throw broken ?? new Error('the journal file is not open');
     const started = performance.now();
     if (someoneWaits && started - lastSyncEnd >= INLINE_SYNC_IDLE_MS && lastSyncMs < INLINE_SYNC_MAX_MS) fs.fdatasyncSync(fd);
     else await fdatasync(fd);
@@ -207,55 +297,63 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
     syncTimer = setTimeout(() => {
       syncTimer = undefined;
       syncDue = true;
-      void flush();
+      kickSync();
     }, lazySyncMs); // not unref'd: whoever awaits a `soon` record gets its answer even if nothing else keeps the process up
   }
 
-  // The flush under way, if any; one at a time. It starts in a microtask, so appends made in the same tick share
-  // one write + fdatasync, and it picks up whatever is appended while it runs.
-  let running: Promise<void> | undefined;
+  // Two loops, one of each at a time. Writing starts in a microtask (appends made in the same tick share one write)
+  // and never waits for a sync: records reach the file while an fdatasync is under way, so a crash of the process
+  // loses none of them. Syncing covers what was written before it started; what is written meanwhile waits for the
+  // next one (group commit).
+  let writing: Promise<void> | undefined;
+  let syncing: Promise<void> | undefined;
   function flush(): Promise<void> {
-    running ??= Promise.resolve().then(flushLoop);
-    return running;
+    writing ??= Promise.resolve().then(writeLoop);
+    return writing;
   }
 
-  async function flushLoop(): Promise<void> {
+  async function writeLoop(): Promise<void> {
     try {
-      // once closing, every batch is synced: close() must not wait on a timer
-      while (pending.length || ((syncDue || closed) && unsynced.length)) {
+      while (pending.length) {
         const batch = pending;
         pending = [];
-        if (broken) {
-          for (const p of [...unsynced, ...batch]) p.reject(broken);
-          unsynced = [];
-          continue;
-        }
-        try {
-          await writeBatch(batch);
-          records += batch.length;
-          for (const p of batch) unsynced.push(p);
-          const someoneWaits = batch.some((p) => p.sync === 'now');
-          if (syncDue || closed || someoneWaits) {
-            syncDue = false;
-            clearTimeout(syncTimer);
-            syncTimer = undefined;
-            await sync(someoneWaits);
-            const done = unsynced;
-            unsynced = [];
-            for (const p of done) p.resolve();
-          } else if (unsynced.length) {
-            scheduleSync();
-          }
-        } catch (e) {
-          // the file may now hold part of a line: refuse every later append rather than fork the chain
-          broken = new Error(`audit journal write failed (${(e as Error).message}); refusing further records`);
-          for (const p of [...unsynced, ...batch]) p.reject(broken);
-          unsynced = [];
-        }
+        if (broken) for (const p of batch) p.reject(broken);
+        else await writeBatch(batch);
       }
     } finally {
-      running = undefined;
+      writing = undefined;
     }
+    kickSync();
+  }
+
+  const wantsSync = () => unsynced.length > 0 && (syncDue || closed || unsynced.some((p) => p.sync === 'now'));
+  function kickSync(): void {
+    if (syncing) return; // the running loop looks again when its sync is done
+    if (wantsSync()) syncing = syncLoop();
+    else if (unsynced.length) scheduleSync();
+  }
+
+  async function syncLoop(): Promise<void> {
+    try {
+      while (wantsSync() && !broken) {
+        const covered = unsynced;
+        unsynced = [];
+        syncDue = false;
+        clearTimeout(syncTimer);
+        syncTimer = undefined;
+        try {
+          await sync(covered.some((p) => p.sync === 'now'));
+        } catch (e) {
+          fail(e, covered);
+          continue;
+        }
+        for (const p of covered) p.resolve();
+      }
+      if (broken) fail(broken);
+    } finally {
+      syncing = undefined;
+    }
+    if (unsynced.length && !broken) scheduleSync();
   }
 
   return {
@@ -277,19 +375,27 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
       return records;
     },
     tornTail,
-    async close() {
-      if (closed) return;
-      closed = true;
-      syncDue = true;
-      while (running || pending.length || (unsynced.length && !broken)) await flush();
-      clearTimeout(syncTimer);
-      try {
-        if (fd >= 0) await fdatasync(fd);
-      } finally {
-        if (fd >= 0) fs.closeSync(fd);
-        fd = -1;
-        fs.rmSync(lock, { force: true });
-      }
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        syncDue = true;
+        while (writing || syncing || pending.length || (unsynced.length && !broken)) {
+          if (pending.length && !writing) void flush();
+          if (!syncing && !writing) kickSync();
+          await (writing ?? syncing ?? Promise.resolve());
+        }
+        clearTimeout(syncTimer);
+        while (rotating) await rotating.catch(() => undefined);
+        try {
+          if (fd >= 0) await fdatasync(fd);
+        } finally {
+          if (fd >= 0) fs.closeSync(fd);
+          fd = -1;
+          fs.rmSync(lock, { force: true });
+          releaseDir();
+        }
+      })();
+      return closing;
     },
   };
 }

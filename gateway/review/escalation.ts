@@ -78,8 +78,8 @@ export interface WaitingOptions {
 export function formElicitation(elicit: ElicitForm, wo: WaitingOptions = {}): Escalation {
   return {
     async decide(req, opts) {
-      const started = Date.now();
-      const waitMs = () => Date.now() - started;
+      const started = performance.now();
+      const waitMs = () => Math.round(performance.now() - started);
       const outcome = await withLimits(opts, wo, (signal) =>
         elicit({ mode: 'form', message: approvalMessage(req), requestedSchema: APPROVAL_FORM_SCHEMA }, { timeoutMs: opts.timeoutMs, signal }),
       );
@@ -97,7 +97,7 @@ export function urlElicitation(elicitUrl: ElicitUrl, queue: ApprovalQueue, appro
   const base = approvalPageBaseUrl.replace(/\/+$/, '');
   return {
     async decide(req, opts) {
-      const started = Date.now();
+      const started = performance.now();
       const item = await queue.enqueue(req, { timeoutMs: opts.timeoutMs });
       const local = new AbortController();
       const signal = AbortSignal.any([opts.signal, local.signal]);
@@ -117,7 +117,7 @@ export function urlElicitation(elicitUrl: ElicitUrl, queue: ApprovalQueue, appro
       local.abort();
       await consent;
       wo.onComplete?.(item.id);
-      return fromQueueDecision(d, 'url', Date.now() - started);
+      return fromQueueDecision(d, 'url', Math.round(performance.now() - started));
     },
   };
 }
@@ -126,10 +126,10 @@ export function urlElicitation(elicitUrl: ElicitUrl, queue: ApprovalQueue, appro
 export function queueEscalation(queue: ApprovalQueue, wo: WaitingOptions = {}): Escalation {
   return {
     async decide(req, opts) {
-      const started = Date.now();
+      const started = performance.now();
       const item = await queue.enqueue(req, { timeoutMs: opts.timeoutMs });
       const d = await queue.wait(item.id, { signal: opts.signal, timeoutMs: opts.timeoutMs, onWaiting: opts.onWaiting, waitingIntervalMs: wo.waitingIntervalMs });
-      return fromQueueDecision(d, 'queue', Date.now() - started);
+      return fromQueueDecision(d, 'queue', Math.round(performance.now() - started));
     },
   };
 }
@@ -187,12 +187,12 @@ export function dedupe(inner: Escalation): Escalation {
       }
       const e = entry;
       e.waiters.add(opts);
-      const started = Date.now();
+      const started = performance.now();
       return new Promise<HumanDecision>((resolve) => {
         const leave = () => {
           e.waiters.delete(opts);
           if (e.waiters.size === 0) e.controller.abort();
-          resolve({ decision: 'cancel', channel: 'none', waitMs: Date.now() - started });
+          resolve({ decision: 'cancel', channel: 'none', waitMs: Math.round(performance.now() - started) });
         };
         if (opts.signal.aborted) return leave();
         opts.signal.addEventListener('abort', leave, { once: true });
@@ -215,7 +215,7 @@ type Limited<T> = { kind: 'done'; value: T } | { kind: 'timeout' | 'cancel' | 'u
 
 /** Runs fn under our own timeout and the caller's signal, firing onWaiting meanwhile. */
 async function withLimits<T>(opts: EscalateOptions, wo: WaitingOptions, fn: (signal: AbortSignal) => Promise<T>): Promise<Limited<T>> {
-  const started = Date.now();
+  const started = performance.now();
   const local = new AbortController();
   const signal = AbortSignal.any([opts.signal, local.signal]);
   let timer: NodeJS.Timeout | undefined;
@@ -224,7 +224,7 @@ async function withLimits<T>(opts: EscalateOptions, wo: WaitingOptions, fn: (sig
   try {
     return await new Promise<Limited<T>>((resolve) => {
       timer = setTimeout(() => resolve({ kind: 'timeout' }), opts.timeoutMs);
-      if (opts.onWaiting) beat = setInterval(() => opts.onWaiting!(Date.now() - started), wo.waitingIntervalMs ?? 5000);
+      if (opts.onWaiting) beat = setInterval(() => opts.onWaiting!(Math.round(performance.now() - started)), wo.waitingIntervalMs ?? 5000);
       onAbort = () => resolve({ kind: 'cancel' });
       if (opts.signal.aborted) return onAbort();
       opts.signal.addEventListener('abort', onAbort, { once: true });

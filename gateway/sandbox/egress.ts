@@ -34,7 +34,8 @@ export interface EgressProxyOptions {
    * so a name approved once cannot later resolve to loopback, private or metadata addresses.
    */
   resolve?: (host: string, port: number) => Promise<{ ok: true; address: string } | { ok: false; reason: string }>;
-  onDecision?: (e: EgressDecisionEvent) => void;
+  /** Journals the decision; the connection waits for it, and is refused if it fails (nothing unrecorded gets out). */
+  onDecision?: (e: EgressDecisionEvent) => void | Promise<void>;
 }
 
 export interface EgressProxy {
@@ -95,7 +96,11 @@ export async function createEgressProxy(opts: EgressProxyOptions): Promise<Egres
       verdicts.set(key, pending);
     }
     const verdict = await pending;
-    opts.onDecision?.({ ...req, decision: verdict.allow ? 'allow' : 'deny', reason: verdict.reason, cached });
+    try {
+      await opts.onDecision?.({ ...req, decision: verdict.allow ? 'allow' : 'deny', reason: verdict.reason, cached });
+    } catch (e) {
+      return { allow: false, reason: `the decision could not be journaled (${(e as Error).message}), so the connection is refused` };
+    }
     return verdict;
   }
 

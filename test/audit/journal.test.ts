@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -148,12 +149,36 @@ describe('journal', () => {
     expect(v2).toMatchObject({ ok: true, records: 6, lastSeq: 6, tornTails: [{ file: 'journal-000001.jsonl', line: 6, bytes: 22 }] });
   });
 
-  it('refuses a second writer on the same journal', async () => {
+  it('refuses a second writer on the same journal: another live process, another host, or this same process', async () => {
+    const lockedBy = (content: string) => {
+      const dir = tmp();
+      fs.mkdirSync(path.join(dir, 'audit'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'audit', 'journal.lock'), content);
+      return path.join(dir, 'audit');
+    };
+    // a live process on this host, in the older bare-pid format and in the current one
+    await expect(openJournal({ dir: lockedBy(String(process.ppid)) })).rejects.toThrow(/in use by process/);
+    const live = { pid: process.ppid, host: os.hostname(), boot: fs.existsSync('/proc/sys/kernel/random/boot_id') ? fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() : '' };
+    await expect(openJournal({ dir: lockedBy(JSON.stringify(live)) })).rejects.toThrow(/in use by process/);
+    // another host sharing the volume (e.g. a container that is also pid 1): its process cannot be checked, so no takeover
+    const foreign = lockedBy(JSON.stringify({ pid: process.pid, host: 'other-host', boot: 'x' }));
+    await expect(openJournal({ dir: foreign })).rejects.toThrow(/locked by process \d+ on host "other-host".*If that gateway is gone, delete .*journal\.lock/);
+    // the same pid on this host before a reboot is stale, as is a pid that is gone
+    const rebooted = await openJournal({ dir: lockedBy(JSON.stringify({ ...live, boot: 'an-earlier-boot' })) });
+    await rebooted.close();
+    const gone = await openJournal({ dir: lockedBy(JSON.stringify({ ...live, pid: 2 ** 22 + 17 })) });
+    await gone.close();
+
+    // a second writer in this process (the lock file holds our own pid) is refused too, until the first closes
     const dataDir = tmp();
     const a = await openAudit({ dataDir, serviceVersion: '1', env: {} });
-    fs.writeFileSync(path.join(dataDir, 'audit', 'journal.lock'), String(process.ppid)); // a live foreign pid
-    await expect(openAudit({ dataDir, serviceVersion: '1', env: {} })).rejects.toThrow(/in use by process/);
+    await expect(openAudit({ dataDir, serviceVersion: '1', env: {} })).rejects.toThrow(/already open in this process/);
+    await a.record({ name: 'tollgate.tool_decision', sessionId: 's1', callId: 'c1', tool: 'fs__read', decision: 'approved', source: 'rule', reasons: ['allowed'] });
     await a.close();
+    const b = await openAudit({ dataDir, serviceVersion: '1', env: {} });
+    await b.record({ name: 'tollgate.tool_decision', sessionId: 's1', callId: 'c2', tool: 'fs__read', decision: 'approved', source: 'rule', reasons: ['allowed'] });
+    await b.close();
+    expect((await verifyJournal(path.join(dataDir, 'audit'))).ok).toBe(true);
   });
 
   it('SIGKILL in the middle of a burst loses no record whose record() resolved', async () => {
@@ -268,6 +293,52 @@ describe('journal', () => {
       await j.close();
       expect(() => fs.writeSync(other, 'still mine')).not.toThrow();
       fs.closeSync(other);
+    });
+
+    it('a record rotated into the old file before the next file failed to open is durable: it resolves, the rest reject', async () => {
+      const dir = path.join(tmp(), 'audit');
+      const j = await openJournal({ dir, maxFileBytes: 1024 });
+      await j.append({ name: 'first', pad: 'x'.repeat(300) }).durable;
+      fs.writeFileSync(path.join(dir, 'journal-000002.jsonl'), ''); // the next file exists: opening it exclusively fails
+      const decision = j.append({ name: 'decision' }, 'now').durable; // fits in file 1
+      const big = j.append({ name: 'big', pad: 'y'.repeat(900) }, 'now').durable; // needs file 2
+      await expect(decision).resolves.toBeUndefined();
+      await expect(big).rejects.toThrow(/audit journal write failed/);
+      expect(lines(dir).map((l) => JSON.parse(l).name)).toEqual(['first', 'decision']);
+      await j.close();
+    });
+
+    it('records reach the file while a slow fdatasync is under way; a now record waits for a sync that started after it', async () => {
+      const fsc = createRequire(import.meta.url)('node:fs') as typeof fs;
+      const real = fsc.fdatasync;
+      let slowSyncs = 0;
+      (fsc as { fdatasync: unknown }).fdatasync = (fd: number, cb: (e: Error | null) => void) => {
+        slowSyncs++;
+        setTimeout(() => real(fd, cb), 300); // a slow disk, in the thread pool
+      };
+      syncBuiltinESMExports();
+      try {
+        const dir = path.join(tmp(), 'audit');
+        const j = await openJournal({ dir, lazySyncMs: 5 });
+        const a = j.append({ name: 'a' }, 'soon').durable;
+        await new Promise((r) => setTimeout(r, 40)); // the lazy sync of `a` is now under way
+        expect(slowSyncs).toBe(1);
+        const b = j.append({ name: 'b' }, 'soon').durable;
+        const c = j.append({ name: 'c' }, 'now').durable;
+        await new Promise((r) => setTimeout(r, 30));
+        expect(lines(dir).map((l) => JSON.parse(l).name)).toEqual(['a', 'b', 'c']); // written, not held back
+        let cDone = false;
+        void c.then(() => (cDone = true));
+        await a;
+        await new Promise((r) => setImmediate(r));
+        expect(cDone).toBe(false); // the sync that covered `a` started before `c` was written
+        await Promise.all([b, c]);
+        expect(slowSyncs).toBe(2);
+        await j.close();
+      } finally {
+        (fsc as { fdatasync: unknown }).fdatasync = real;
+        syncBuiltinESMExports();
+      }
     });
 
     it('soon records across a rotation all become durable and the chain verifies', async () => {

@@ -44,7 +44,9 @@ describe('network through the egress proxy', () => {
         if (req.host === '127.0.0.1' || req.host === 'localhost') return { allow: true, reason: 'test rule: loopback test server' };
         return { allow: false, reason: 'domain is on the denied list' };
       },
-      onDecision: (e) => decisions.push(e),
+      onDecision: (e) => {
+        decisions.push(e);
+      },
     });
     c = await connect(w, { network: 'proxy' }, { egress: proxy });
   });
@@ -96,5 +98,29 @@ describe('network through the egress proxy', () => {
     const fromCache = decisions.filter((d) => d.host === 'localhost');
     expect(fromCache).toHaveLength(4);
     expect(fromCache.filter((d) => !d.cached)).toHaveLength(1);
+  });
+});
+
+describe('egress decisions the journal cannot record', () => {
+  it('refuses the connection even though policy allows it, and says why', async () => {
+    const w = await makeWorkspace();
+    const srv = await loopbackServer();
+    const proxy = await createEgressProxy({
+      decide: async () => ({ allow: true, reason: 'test rule: allowed' }),
+      onDecision: async () => {
+        throw new Error('audit journal write failed (ENOSPC); refusing further records');
+      },
+    });
+    const c = await connect(w, { network: 'proxy' }, { egress: proxy });
+    try {
+      const r = await c.call({ command: `curl -sS --max-time 10 http://127.0.0.1:${srv.port}/plain; curl -sS --max-time 10 --proxytunnel http://127.0.0.1:${srv.port}/tunnel` });
+      expect(text(r)).toMatch(/Tollgate blocked network access to 127\.0\.0\.1:\d+ \(http\): the decision could not be journaled \(audit journal write failed/);
+      expect(srv.hits).toEqual([]); // neither the plain request nor the tunnel got through
+    } finally {
+      await c.close();
+      await proxy.close();
+      await srv.close();
+      await w.cleanup();
+    }
   });
 });
