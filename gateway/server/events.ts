@@ -17,6 +17,8 @@ export class SessionEventStore implements EventStore {
   private readonly events: Stored[] = [];
   private seq = 0;
   private bytes = 0;
+  /** When an agent last resumed a stream of this session (Last-Event-ID), on the performance.now() clock. */
+  private lastResume = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly maxEvents = 256,
@@ -36,7 +38,13 @@ export class SessionEventStore implements EventStore {
     return this.events.find((e) => e.id === eventId)?.streamId ?? streamOf(eventId);
   }
 
+  /** Whether the agent resumed a stream of this session since `t` (performance.now()). */
+  resumedSince(t: number): boolean {
+    return this.lastResume >= t;
+  }
+
   async replayEventsAfter(lastEventId: string, { send }: { send: (eventId: string, message: JSONRPCMessage) => Promise<void> }): Promise<string> {
+    this.lastResume = performance.now();
     const at = this.events.findIndex((e) => e.id === lastEventId);
     const streamId = at >= 0 ? this.events[at]!.streamId : streamOf(lastEventId) ?? '';
     if (at < 0) return streamId;

@@ -30,6 +30,8 @@ export interface HttpOptions {
   /** Undefined: no authentication (loopback default); every session is `anonymous`. */
   authenticate?: (req: Request) => Promise<({ ok: true } & Identity) | { ok: false; status: number; wwwAuthenticate?: string; reason: string }>;
   onSessionEnd: (s: Session, reason: 'closed' | 'idle_timeout' | 'shutdown') => void | Promise<void>;
+  /** A session created for an initialize that the transport then refused (406, 415, a bad initialize): it never opened. */
+  discardSession: (s: Session) => void | Promise<void>;
   /** Extra routes (console, well-known metadata) mounted before /mcp. */
   mount?: (app: Hono) => void;
 }
@@ -37,7 +39,16 @@ export interface HttpOptions {
 interface Live {
   session: Session;
   transport: WebStandardStreamableHTTPServerTransport;
+  events: SessionEventStore;
 }
+
+/**
+ * How long a request whose SSE stream the agent dropped keeps running, waiting for the agent to resume the stream
+ * with Last-Event-ID (the spec: a disconnect is not a cancellation). The SDK client retries after the stream's
+ * `retry` (1 s here), then 1.5 s later. Past this, or at once for a stream the agent cannot resume (no event id
+ * reached it), the request is cancelled upstream.
+ */
+export const RESUME_GRACE_MS = 3000;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
@@ -56,6 +67,39 @@ function requestIds(body: unknown): Array<string | number> {
 
 function jsonRpcError(c: Context, status: number, code: number, message: string, headers?: Record<string, string>) {
   return c.json({ jsonrpc: '2.0', error: { code, message }, id: null }, status as never, headers);
+}
+
+/**
+ * A POST whose connection closes before its answer is complete: its requests are cancelled upstream (so the upstream
+ * call stops and its resources go), unless the agent resumes the stream in time. A stream that reached the agent as
+ * SSE, with the protocol version that has priming events, carries an event id to resume from: it gets RESUME_GRACE_MS.
+ * A cancelled request is also answered with an error through the transport, which releases the SDK's bookkeeping for
+ * it and leaves the answer in the event store for a late resume.
+ */
+function cancelIfAbandoned(c: Context, l: Live, ids: Array<string | number>): { answered: (res: Response) => Response } {
+  const { outgoing } = node(c);
+  const version = c.req.header('mcp-protocol-version') ?? '';
+  let streamed = false;
+  outgoing.once('close', () => {
+    if (outgoing.writableFinished) return;
+    const droppedAt = performance.now();
+    const cancel = () => {
+      if (l.events.resumedSince(droppedAt)) return; // the agent took its stream back
+      for (const requestId of ids) {
+        l.transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'the agent disconnected' } });
+        // Rejects when the request was answered meanwhile: nothing is left to release then.
+        l.transport.send({ jsonrpc: '2.0', id: requestId, error: { code: -32800, message: 'Request cancelled: the agent disconnected and did not resume the stream' } }).catch(() => undefined);
+      }
+    };
+    if (streamed && version >= '2025-11-25') setTimeout(cancel, RESUME_GRACE_MS).unref();
+    else cancel();
+  });
+  return {
+    answered(res) {
+      streamed = (res.headers.get('content-type') ?? '').startsWith('text/event-stream');
+      return res;
+    },
+  };
 }
 
 export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
@@ -121,16 +165,10 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
       if (c.req.method !== 'POST') return l.transport.handleRequest(c.req.raw);
       const read = await readJsonBody(node(c).incoming, opts.maxBodyBytes);
       if (!read.ok) return jsonRpcError(c, read.status, read.code, read.message);
-      // The SDK forgets a request whose stream the agent dropped; cancel it so the upstream call stops too.
       const ids = requestIds(read.value);
-      if (ids.length) {
-        const { outgoing } = node(c);
-        outgoing.once('close', () => {
-          if (outgoing.writableFinished) return;
-          for (const requestId of ids) l.transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'the agent disconnected' } });
-        });
-      }
-      return answer(await l.transport.handleRequest(c.req.raw, { parsedBody: read.value }), read.value, ids);
+      const watch = ids.length ? cancelIfAbandoned(c, l, ids) : undefined;
+      const res = await answer(await l.transport.handleRequest(c.req.raw, { parsedBody: read.value }), read.value, ids);
+      return watch ? watch.answered(res) : res;
     }
 
     if (c.req.method !== 'POST') return jsonRpcError(c, 400, -32000, 'Bad Request: missing Mcp-Session-Id header (initialize first with POST)');
@@ -146,10 +184,11 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
       return jsonRpcError(c, 400, -32602, `Tollgate-Approval-Mode must be auto-review, human or never-ask, not "${mode}"`);
     }
     const session = opts.createSession({ ...who, mode });
+    const events = new SessionEventStore();
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => session.id,
       onsessioninitialized: (id) => {
-        live.set(id, { session, transport });
+        live.set(id, { session, transport, events });
       },
       onsessionclosed: async (id) => {
         const l = live.get(id);
@@ -158,11 +197,13 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
       },
       maxRequestBodySize: opts.maxBodyBytes,
       // Resumable SSE: clients reconnect with Last-Event-ID and get what they missed (bounded per session).
-      eventStore: new SessionEventStore(),
+      eventStore: events,
       retryInterval: 1000,
     });
     await session.connect(transport);
-    return answer(await transport.handleRequest(c.req.raw, { parsedBody: body }), body, requestIds(body));
+    const res = await transport.handleRequest(c.req.raw, { parsedBody: body });
+    if (!live.has(session.id)) await opts.discardSession(session); // refused before the session opened
+    return answer(res, body, requestIds(body));
   });
 
   app.notFound((c) => c.text('Tollgate: not found (MCP is served at /mcp, the console at /console)', 404));

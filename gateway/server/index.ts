@@ -94,6 +94,13 @@ export class Gateway {
     await s.close();
   }
 
+  /** Forgets a session that never opened (its initialize was refused): nothing to journal, nothing to end. */
+  async discardSession(s: Session): Promise<void> {
+    if (!this.sessions.delete(s.id)) return;
+    await this.upstreams.closeSession(s.id);
+    await s.close();
+  }
+
   async serveStdio(who: Identity): Promise<Session> {
     const s = this.newSession('stdio', who);
     const transport = new StdioServerTransport();
@@ -102,11 +109,12 @@ export class Gateway {
     return s;
   }
 
-  async serveHttp(opts: Omit<HttpOptions, 'createSession' | 'onSessionEnd'> & { mount?: (app: Hono) => void }) {
+  async serveHttp(opts: Omit<HttpOptions, 'createSession' | 'onSessionEnd' | 'discardSession'> & { mount?: (app: Hono) => void }) {
     return serveHttp({
       ...opts,
       createSession: (who) => this.newSession('http', who),
       onSessionEnd: (s, reason) => this.endSession(s, reason),
+      discardSession: (s) => this.discardSession(s),
     });
   }
 

@@ -94,8 +94,10 @@ export function createUpstreamFetch(opts: { maxBodyBytes?: number; headersTimeou
         }
       };
       let headersTimer: NodeJS.Timeout | undefined;
+      let bodyTimer: NodeJS.Timeout | undefined;
       const done = () => {
         clearTimeout(headersTimer);
+        clearTimeout(bodyTimer);
         signal?.removeEventListener('abort', onAbort);
       };
       const fail = (e: Error) => {
@@ -148,7 +150,20 @@ export function createUpstreamFetch(opts: { maxBodyBytes?: number; headersTimeou
         }
         const chunks: Buffer[] = [];
         let total = 0;
+        // A body that stops coming would otherwise hold the request, its socket and its abort listener until the
+        // transport's signal ends (for a shared upstream connection: at shutdown). Same bound as the headers, per gap.
+        const stalled = () => {
+          fail(new Error(`the response body from ${url.origin} stalled: nothing for ${headersTimeoutMs / 1000} s`));
+          res.destroy();
+        };
+        const armBodyTimer = () => {
+          clearTimeout(bodyTimer);
+          bodyTimer = setTimeout(stalled, headersTimeoutMs);
+          bodyTimer.unref();
+        };
+        armBodyTimer();
         res.on('data', (chunk: Buffer) => {
+          armBodyTimer();
           total += chunk.length;
           if (total > maxBodyBytes) {
             fail(new Error(`response body from ${url.origin} exceeds ${maxBodyBytes} bytes`));

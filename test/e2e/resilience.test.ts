@@ -68,6 +68,28 @@ function messages(body: string): Array<Record<string, unknown>> {
   return data.filter(Boolean).map((d) => JSON.parse(d) as Record<string, unknown>);
 }
 
+/** GETs an SSE stream and reads it until a message matches (then leaves it): a resumed stream may stay open. */
+async function sseUntil(url: string, headers: Record<string, string>, match: (m: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
+  try {
+    const res = await fetch(url, { headers, signal: ac.signal });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let text = '';
+    for (;;) {
+      const found = messages(text.slice(0, text.lastIndexOf('\n\n') + 1)).find(match);
+      if (found) return found;
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the stream ended without the message; it carried: ${text}`);
+      text += Buffer.from(value).toString('utf8');
+    }
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+}
+
 async function rawSession(gw: HttpGateway): Promise<Record<string, string>> {
   const init = await raw(gw.url, { headers: { ...MCP, ...gw.auth }, body: INIT });
   expect(init.status).toBe(200);
@@ -189,14 +211,43 @@ describe('gateway resilience (HTTP agent, stdio upstream, OTLP endpoint down thr
       seen += Buffer.from(value).toString('utf8');
     }
     expect(seen).toContain('notifications/progress');
+    const primingId = /^id: ?(.+)$/m.exec(seen)?.[1];
+    expect(primingId).toBeTruthy();
     ac.abort();
+    // The stream carried an event id, so the call runs on for a grace period (the agent may resume it), then stops.
     await until(() => existsSync(events) && /cancelled/.test(readFileSync(events, 'utf8')), 'the upstream to see the cancellation');
     expect(readFileSync(events, 'utf8')).not.toMatch(/completed slow 100/);
     const result = await until(() => journal(dir).find((r) => r.sessionId === sid && r.name === 'tollgate.tool_result' && r.tool === 'fx__slow'), 'the cancelled call to be journaled');
     expect(result).toMatchObject({ success: false });
+    // A resume after the grace period gets an answer rather than waiting on a call nobody runs any more.
+    const late = await sseUntil(gw.url, { ...headers, accept: 'text/event-stream', 'last-event-id': primingId! }, (m) => m.id === 7);
+    expect(late).toMatchObject({ error: { code: -32800, message: expect.stringMatching(/agent disconnected/) } });
     // The session is still usable.
     const again = await raw(gw.url, { headers, body: JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'fx__echo', arguments: { text: 'still here' } } }) });
     expect(messages(again.body).find((m) => m.id === 8)).toMatchObject({ result: { content: [{ type: 'text', text: 'still here' }] } });
+  }, 30_000);
+
+  it('a client that drops its stream and resumes it with Last-Event-ID gets the answer; the call is not cancelled', async () => {
+    const headers = await rawSession(gw);
+    const ac = new AbortController();
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 21, method: 'tools/call', params: { name: 'fx__slow', arguments: { steps: 8, delayMs: 150 }, _meta: { progressToken: 'p21' } } });
+    const res = await fetch(gw.url, { method: 'POST', headers, body, signal: ac.signal });
+    const reader = res.body!.getReader();
+    let seen = '';
+    while (!seen.includes('notifications/progress')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += Buffer.from(value).toString('utf8');
+    }
+    const eventIds = [...seen.matchAll(/^id: ?(.+)$/gm)].map((m) => m[1]!);
+    expect(eventIds.length).toBeGreaterThan(0);
+    ac.abort();
+    await new Promise((r) => setTimeout(r, 300)); // the SDK client waits `retry` (1 s); any time within the grace does
+    const answer = await sseUntil(gw.url, { ...headers, accept: 'text/event-stream', 'last-event-id': eventIds.at(-1)! }, (m) => m.id === 21);
+    expect(answer).toMatchObject({ result: { content: [{ type: 'text', text: 'done 8' }] } });
+    const lines = readFileSync(events, 'utf8');
+    expect(lines).toMatch(/completed slow 8/);
+    expect(lines).not.toMatch(/cancelled 21\b/);
   }, 30_000);
 
   it('a client that ends its session mid-call: the session ends and its upstream process is gone', async () => {

@@ -30,6 +30,10 @@ beforeAll(async () => {
         case '/no-content':
           res.writeHead(204).end();
           return;
+        case '/stall':
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.write('{"jsonrpc":"2.0",');
+          return; // never finishes the body
         case '/stream':
           streamRes = res;
           res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -159,6 +163,16 @@ describe('upstream fetch', () => {
     await expect(fetch(`${base}/hang`, { method: 'POST', body: '{}' })).rejects.toThrow(/no response headers from .* within 0.2s/);
     expect(performance.now() - t0).toBeLessThan(2000);
     close();
+  });
+
+  it('gives up on a response body that stalls after its headers, and closes the connection', async () => {
+    const f = createUpstreamFetch();
+    const started = Date.now();
+    await expect(f.withHeadersTimeout(300)(`${base}/stall`, { method: 'POST', body: '{}' })).rejects.toThrow(/fetch failed: the response body from http:\/\/127\.0\.0\.1:\d+ stalled: nothing for 0\.3 s/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(aborted).toContain('/stall'); // the upstream sees the connection go
+    f.close();
   });
 
   it('fails naming the cause: connection refused, oversized body, bad scheme, unsupported body', async () => {
