@@ -195,14 +195,11 @@ describe('gateway resilience (HTTP agent, stdio upstream, OTLP endpoint down thr
     expect(textOf(await slow)).toBe('done 30');
   });
 
-  it('a client that drops its connection mid-call: the upstream call is cancelled and the session keeps working', async () => {
-    const headers = await rawSession(gw);
-    const sid = headers['mcp-session-id']!;
+  /** POSTs a call and reads its SSE stream up to the first progress notification; `drop` then leaves without a word. */
+  async function untilProgress(headers: Record<string, string>, call: unknown): Promise<{ eventIds: string[]; drop: () => void }> {
     const ac = new AbortController();
-    const body = JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'fx__slow', arguments: { steps: 100, delayMs: 100 }, _meta: { progressToken: 'p1' } } });
-    const res = await fetch(gw.url, { method: 'POST', headers, body, signal: ac.signal });
+    const res = await fetch(gw.url, { method: 'POST', headers, body: JSON.stringify(call), signal: ac.signal });
     expect(res.status).toBe(200);
-    // Wait until the call is running upstream (its first progress arrives), then vanish without a word.
     const reader = res.body!.getReader();
     let seen = '';
     while (!seen.includes('notifications/progress')) {
@@ -211,9 +208,18 @@ describe('gateway resilience (HTTP agent, stdio upstream, OTLP endpoint down thr
       seen += Buffer.from(value).toString('utf8');
     }
     expect(seen).toContain('notifications/progress');
-    const primingId = /^id: ?(.+)$/m.exec(seen)?.[1];
-    expect(primingId).toBeTruthy();
-    ac.abort();
+    const eventIds = [...seen.matchAll(/^id: ?(.+)$/gm)].map((m) => m[1]!);
+    expect(eventIds.length).toBeGreaterThan(0); // the priming event at least: the stream can be resumed
+    return { eventIds, drop: () => ac.abort() };
+  }
+
+  it('a client that drops its connection mid-call: the upstream call is cancelled and the session keeps working', async () => {
+    const headers = await rawSession(gw);
+    const sid = headers['mcp-session-id']!;
+    // Wait until the call is running upstream (its first progress arrives), then vanish without a word.
+    const call = await untilProgress(headers, { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'fx__slow', arguments: { steps: 100, delayMs: 100 }, _meta: { progressToken: 'p1' } } });
+    const primingId = call.eventIds[0];
+    call.drop();
     // The stream carried an event id, so the call runs on for a grace period (the agent may resume it), then stops.
     await until(() => existsSync(events) && /cancelled/.test(readFileSync(events, 'utf8')), 'the upstream to see the cancellation');
     expect(readFileSync(events, 'utf8')).not.toMatch(/completed slow 100/);
@@ -229,19 +235,8 @@ describe('gateway resilience (HTTP agent, stdio upstream, OTLP endpoint down thr
 
   it('a client that drops its stream and resumes it with Last-Event-ID gets the answer; the call is not cancelled', async () => {
     const headers = await rawSession(gw);
-    const ac = new AbortController();
-    const body = JSON.stringify({ jsonrpc: '2.0', id: 21, method: 'tools/call', params: { name: 'fx__slow', arguments: { steps: 8, delayMs: 150 }, _meta: { progressToken: 'p21' } } });
-    const res = await fetch(gw.url, { method: 'POST', headers, body, signal: ac.signal });
-    const reader = res.body!.getReader();
-    let seen = '';
-    while (!seen.includes('notifications/progress')) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += Buffer.from(value).toString('utf8');
-    }
-    const eventIds = [...seen.matchAll(/^id: ?(.+)$/gm)].map((m) => m[1]!);
-    expect(eventIds.length).toBeGreaterThan(0);
-    ac.abort();
+    const { eventIds, drop } = await untilProgress(headers, { jsonrpc: '2.0', id: 21, method: 'tools/call', params: { name: 'fx__slow', arguments: { steps: 8, delayMs: 150 }, _meta: { progressToken: 'p21' } } });
+    drop();
     await new Promise((r) => setTimeout(r, 300)); // the SDK client waits `retry` (1 s); any time within the grace does
     const answer = await sseUntil(gw.url, { ...headers, accept: 'text/event-stream', 'last-event-id': eventIds.at(-1)! }, (m) => m.id === 21);
     expect(answer).toMatchObject({ result: { content: [{ type: 'text', text: 'done 8' }] } });
