@@ -93,6 +93,10 @@ describe('gateway over Streamable HTTP', () => {
     const call = (id: number, name: string, args: Record<string, unknown>, meta?: Record<string, unknown>) =>
       raw(gw.url, { headers: h, body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args, ...(meta ? { _meta: meta } : {}) } }) });
 
+    // The session's first call to a stdio upstream starts that upstream's process, which may well take longer than
+    // the JSON wait (it streams then); once it runs, a quick call is answered as JSON.
+    const first = await call(1, 'local__echo', { text: 'start' });
+    expect(first.body).toContain('"text":"start"');
     const quick = await call(2, 'local__echo', { text: 'hi' });
     expect(quick.headers['content-type']).toBe('application/json');
     expect(JSON.parse(quick.body)).toMatchObject({ jsonrpc: '2.0', id: 2, result: { content: [{ type: 'text', text: 'hi' }] } });
