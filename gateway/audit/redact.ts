@@ -15,9 +15,20 @@ const DEFAULT_KEYS = [
   'awssecretaccesskey', 'sessiontoken',
 ];
 
+// A PEM private key is its header, then nothing but base64 lines (plus the RFC 1421 encryption headers and blank
+// lines), then its footer; or, cut short, the header and the base64 lines right after it. Lines are split by
+// newlines, escaped newlines (a key inside JSON text) or spaces (a key on one line). Nothing else counts as key
+// material: text inside or after a would-be block (a command, say) stays visible to whoever approves or audits it.
+const PEM_SEP = String.raw`(?:\r?\n|(?:\\r)?\\n|[ \t]+)`;
+const PEM_LINE = String.raw`(?:[A-Za-z0-9+/=]{1,76}|Proc-Type: [0-9A-Z,]+|DEK-Info: [A-Z0-9,-]+|)`;
+export const PRIVATE_KEY_PATTERN = new RegExp(
+  String.raw`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:(?:${PEM_SEP}${PEM_LINE})*?${PEM_SEP}-----END [A-Z0-9 ]*PRIVATE KEY-----|(?:${PEM_SEP}[A-Za-z0-9+/=]{16,76})+)`,
+  'g',
+);
+
 // Order matters: the most specific shapes first, so the label says what was found.
 const SECRET_SHAPES: ReadonlyArray<[label: string, pattern: RegExp, keep?: string]> = [
-  ['private-key', /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g],
+  ['private-key', PRIVATE_KEY_PATTERN],
   ['anthropic-key', /\bsk-ant-[A-Za-z0-9_-]{16,}/g],
   ['openai-key', /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/g],
   ['stripe-key', /\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}/g],

