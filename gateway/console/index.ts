@@ -221,10 +221,12 @@ export function consoleApp(opts: ConsoleOptions): Hono {
 
   app.post('/pins/approve', async (c) => {
     const admin = signedIn.get(c.req.raw)!;
-    const tool = str((await c.req.parseBody()).tool, 300);
+    const form = await c.req.parseBody();
+    const tool = str(form.tool, 300);
     let hash: string;
     try {
-      hash = opts.pins.approve(tool, admin.identity).hash;
+      // the definition the admin was shown, and no other
+      hash = opts.pins.approve(tool, admin.identity, str(form.hash, 64) || '(none given)').hash;
     } catch (err) {
       return c.redirect(`${base}/servers?error=${encodeURIComponent((err as Error).message)}`, 303);
     }

@@ -221,7 +221,7 @@ export function serversView(o: { base: string; csrf: string; servers: ServerStat
 <p class="muted">Seen ${p.pending!.seenAt.replace('T', ' ').slice(0, 19)} UTC. Calls to it are refused until an admin approves the new definition.</p>
 <div class="two"><div><b>Approved</b> <code>${p.hash.slice(0, 12)}</code><pre>${JSON.stringify(p.definition, null, 2)}</pre></div>
 <div><b>New</b> <code>${p.pending!.hash.slice(0, 12)}</code><pre>${JSON.stringify(p.pending!.definition, null, 2)}</pre></div></div>
-<form method="post" action="${o.base}/pins/approve"><input type="hidden" name="csrf" value="${o.csrf}"><input type="hidden" name="tool" value="${p.tool}"><button class="go" type="submit">Re-approve the new definition</button></form></article>`);
+<form method="post" action="${o.base}/pins/approve"><input type="hidden" name="csrf" value="${o.csrf}"><input type="hidden" name="tool" value="${p.tool}"><input type="hidden" name="hash" value="${p.pending!.hash}"><button class="go" type="submit">Re-approve the new definition</button></form></article>`);
   return html`<h1>Servers, tools and pins</h1>
 ${o.notice ? html`<p class="notice${o.notice.error ? ' error' : ''}" role="status">${o.notice.text}</p>` : ''}
 ${reviews}

@@ -228,11 +228,19 @@ export class Upstreams {
     return link;
   }
 
-  /** Visible tools of one link (the session's own once it exists), namespaced. */
+  /**
+   * Visible tools of one link (the session's own once it exists), namespaced. A tool whose definition changed since it
+   * was approved is listed as approved: the model never reads an unapproved description (calls to it are refused).
+   */
   private toolsOf(u: Upstream, sessionId?: string): Tool[] {
     const link = (sessionId && u.sessionLinks.get(sessionId)?.state === 'ready' ? u.sessionLinks.get(sessionId) : undefined) ?? u.catalog;
     const out: Tool[] = [];
-    for (const t of link.tools.values()) if (u.exposes(t.name)) out.push({ ...t, name: this.namespaced(u.spec, t.name) });
+    for (const t of link.tools.values()) {
+      if (!u.exposes(t.name)) continue;
+      const name = this.namespaced(u.spec, t.name);
+      const approved = this.opts.pins.approvedDefinition(name, t);
+      out.push(approved ? ({ ...t, ...approved, name } as Tool) : { ...t, name });
+    }
     return out;
   }
 

@@ -1,6 +1,6 @@
 // Tool-definition pins: a tool whose definition changed since it was approved is not callable (rug-pull defence).
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { canonicalJson } from '../audit/index.js';
@@ -40,84 +40,137 @@ export function definitionHash(tool: Tool): string {
   return h;
 }
 
-const FILE_SAFE = /[^A-Za-z0-9_.-]/g;
+const FILE_UNSAFE = /[^A-Za-z0-9_.-]/g;
 
 /**
  * One file per namespaced tool under `<stateDir>/pins/`, written atomically, so the gateway and the
- * `tollgate tools approve` CLI (another process) never overwrite each other's whole store.
+ * `tollgate tools approve` CLI (another process) never overwrite each other's whole store. Every check looks at the
+ * file's change time first, so an approval made by another process counts at once and is never written over.
  */
 export class PinStore {
   private readonly dir: string;
-  private cache = new Map<string, PinRecord>();
+  private cache = new Map<string, { rec: PinRecord; mtimeMs: number }>();
 
   constructor(stateDir: string) {
     this.dir = join(stateDir, 'pins');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
+  /** `%XX` for every character outside [A-Za-z0-9_.-] (`%` included): distinct tools never share a file. */
   private file(tool: string): string {
-    return join(this.dir, `${tool.replace(FILE_SAFE, '_')}.json`);
+    return join(this.dir, `${tool.replace(FILE_UNSAFE, (c) => [...Buffer.from(c)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''))}.json`);
+  }
+
+  /** Where versions before the escaping above kept a pin (`_` for every unsafe character); read, never written. */
+  private legacyFile(tool: string): string {
+    return join(this.dir, `${tool.replace(FILE_UNSAFE, '_')}.json`);
   }
 
   read(tool: string): PinRecord | undefined {
-    try {
-      const rec = JSON.parse(readFileSync(this.file(tool), 'utf8')) as PinRecord;
-      this.cache.set(tool, rec);
-      return rec;
-    } catch {
-      return undefined;
+    for (const f of new Set([this.file(tool), this.legacyFile(tool)])) {
+      try {
+        const mtimeMs = statSync(f).mtimeMs;
+        const rec = JSON.parse(readFileSync(f, 'utf8')) as PinRecord;
+        if (rec.tool !== tool) continue; // a legacy file of another tool that mapped to the same name
+        this.cache.set(tool, { rec, mtimeMs: f === this.file(tool) ? mtimeMs : -1 });
+        return rec;
+      } catch {
+        /* missing or being replaced: try the next, or there is no pin */
+      }
     }
+    this.cache.delete(tool);
+    return undefined;
+  }
+
+  /** The pin as it is on disk now: the cached copy while the file is unchanged, a fresh read otherwise. */
+  private current(tool: string): PinRecord | undefined {
+    const cached = this.cache.get(tool);
+    if (cached) {
+      try {
+        if (statSync(this.file(tool)).mtimeMs === cached.mtimeMs) return cached.rec;
+      } catch {
+        /* gone or legacy: read below */
+      }
+    }
+    return this.read(tool);
   }
 
   private write(rec: PinRecord): void {
     const f = this.file(rec.tool);
-    const tmp = `${f}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(rec, null, 2), { mode: 0o600 });
-    renameSync(tmp, f);
-    this.cache.set(rec.tool, rec);
+    // The file may be another tool's pin under the legacy naming (`a:b` kept as `a_b.json`): move it to its own name
+    // first, so this tool's pin does not erase it.
+    try {
+      const other = JSON.parse(readFileSync(f, 'utf8')) as PinRecord;
+      if (typeof other.tool === 'string' && other.tool !== rec.tool && this.file(other.tool) !== f) writeAtomic(this.file(other.tool), other);
+    } catch {
+      /* no file yet, or unreadable: nothing to keep */
+    }
+    writeAtomic(f, rec);
+    this.cache.set(rec.tool, { rec, mtimeMs: statSync(f).mtimeMs });
   }
 
   /**
    * Checks a live definition against its pin, pinning it on first sight (trust on first use).
-   * Returns `changed` when it differs from the approved one; the change is recorded as pending.
+   * Returns `changed` when it differs from the approved one; the change is recorded as pending. Seeing the approved
+   * definition again (an older process still serving it) leaves a pending change alone.
    */
   observe(namespaced: string, tool: Tool): PinStatus & { firstSeen?: boolean; newlyChanged?: boolean } {
     const hash = definitionHash(tool);
-    let rec = this.cache.get(namespaced);
-    if (!rec || rec.hash !== hash) rec = this.read(namespaced); // another process may have approved it
+    const rec = this.current(namespaced);
     if (!rec) {
       this.write({ tool: namespaced, hash, approvedAt: new Date().toISOString(), approvedBy: 'first-use', definition: definitionOf(tool) });
       return { state: 'pinned', firstSeen: true };
     }
-    if (rec.hash === hash) {
-      if (rec.pending) this.write({ ...rec, pending: undefined });
-      return { state: 'pinned' };
-    }
+    if (rec.hash === hash) return { state: 'pinned' };
     const newlyChanged = rec.pending?.hash !== hash;
     if (newlyChanged) this.write({ ...rec, pending: { hash, seenAt: new Date().toISOString(), definition: definitionOf(tool) } });
     return { state: 'changed', previousHash: rec.hash, currentHash: hash, newlyChanged };
   }
 
+  /**
+   * What the agent may read about a tool: undefined when the live definition is the approved one; the approved
+   * definition when it changed and awaits re-approval (the changed text, e.g. injected instructions, is not shown).
+   */
+  approvedDefinition(namespaced: string, tool: Tool): PinnedDefinition | undefined {
+    const hash = definitionHash(tool);
+    const rec = this.current(namespaced);
+    return rec && rec.hash !== hash ? rec.definition : undefined;
+  }
+
   list(): PinRecord[] {
-    const out: PinRecord[] = [];
+    const byTool = new Map<string, PinRecord>();
     for (const f of readdirSync(this.dir)) {
       if (!f.endsWith('.json')) continue;
       try {
-        out.push(JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as PinRecord);
+        const rec = JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as PinRecord;
+        // a pin kept under its legacy name and rewritten under the current one: the current file wins
+        if (!byTool.has(rec.tool) || join(this.dir, f) === this.file(rec.tool)) byTool.set(rec.tool, rec);
       } catch {
         /* a file being replaced right now; the next listing shows it */
       }
     }
-    return out.sort((a, b) => a.tool.localeCompare(b.tool));
+    return [...byTool.values()].sort((a, b) => a.tool.localeCompare(b.tool));
   }
 
-  /** Promotes the pending definition to approved. Throws a user-facing message when there is nothing to approve. */
-  approve(namespaced: string, approver: string): PinRecord {
+  /**
+   * Promotes the pending definition to approved. With `expectedHash` (what the admin was shown), refuses when the
+   * definition changed again since. Throws a user-facing message when there is nothing to approve.
+   */
+  approve(namespaced: string, approver: string, expectedHash?: string): PinRecord {
     const rec = this.read(namespaced);
     if (!rec) throw new Error(`no pin for "${namespaced}": the gateway has not seen this tool yet (check the name with \`tollgate tools list\`)`);
     if (!rec.pending) throw new Error(`"${namespaced}" has no changed definition awaiting approval`);
+    if (expectedHash !== undefined && rec.pending.hash !== expectedHash) {
+      throw new Error(`the definition of "${namespaced}" changed again since it was shown (now ${rec.pending.hash.slice(0, 12)}); review the new one before approving it`);
+    }
     const next: PinRecord = { tool: namespaced, hash: rec.pending.hash, approvedAt: new Date().toISOString(), approvedBy: approver, definition: rec.pending.definition };
     this.write(next);
     return next;
   }
+}
+
+function writeAtomic(file: string, rec: PinRecord): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(rec, null, 2), { mode: 0o600 });
+  renameSync(tmp, file);
 }
