@@ -80,6 +80,13 @@ export class UpstreamLink {
   templates: ResourceTemplate[] = [];
   prompts: Prompt[] = [];
   private ready?: Promise<void>;
+  /** The live client's transport: an HTTP upstream's session is ended (DELETE) on close. */
+  private transport?: Transport;
+  /** One re-initialisation at a time when an HTTP upstream forgot its session: every call that hit it waits on it. */
+  private reconnecting?: Promise<void>;
+  private get isClosed(): boolean {
+    return this.state === 'closed';
+  }
   private attempt = 0;
   private restartTimer?: NodeJS.Timeout;
   private stderrTail: string[] = [];
@@ -140,6 +147,7 @@ export class UpstreamLink {
     } catch (e) {
       clearTimeout(timer);
       await client.close().catch(() => undefined);
+      if (this.isClosed) throw new UpstreamError(this.name, `upstream "${this.name}" was closed while it started`);
       const message = e instanceof UpstreamError ? e.message : `upstream "${this.name}" failed to start: ${(e as Error).message}${this.stderrHint()}`;
       this.lastError = message;
       this.state = 'down';
@@ -148,7 +156,14 @@ export class UpstreamLink {
       throw new UpstreamError(this.name, message);
     }
     clearTimeout(timer);
+    if (this.isClosed) {
+      // close() ran while this was starting (the agent session ended): the new process must not outlive it
+      await this.endUpstreamSession(transport);
+      await client.close().catch(() => undefined);
+      throw new UpstreamError(this.name, `upstream "${this.name}" was closed while it started`);
+    }
     this.client = client;
+    this.transport = transport;
     this.serverCapabilities = client.getServerCapabilities() ?? {};
     this.connectedAt = Date.now();
     this.state = 'ready';
@@ -255,8 +270,11 @@ export class UpstreamLink {
       return await fn(client);
     } catch (e) {
       if (e instanceof StreamableHTTPError && e.code === 404 && this.spec.kind === 'http') {
-        this.opts.hooks.onEvent({ server: this.name, sessionId: this.sessionId, event: 'reinitialized', error: 'session not found (404)' });
-        await this.reconnect();
+        // The upstream refused the request (it forgot the session), so it did not run: retry once on a new session.
+        // Calls that hit the same 404 share one re-initialisation instead of closing each other's new client.
+        if (this.client === client) this.reconnecting ??= this.reconnect(client).finally(() => (this.reconnecting = undefined));
+        await this.reconnecting;
+        await this.start();
         return await fn(this.client!);
       }
       throw this.explain(e);
@@ -277,15 +295,20 @@ export class UpstreamLink {
     return e;
   }
 
-  private async reconnect(): Promise<void> {
-    const old = this.client;
+  private async reconnect(old: Client): Promise<void> {
+    this.opts.hooks.onEvent({ server: this.name, sessionId: this.sessionId, event: 'reinitialized', error: 'session not found (404)' });
     this.client = undefined;
     this.ready = undefined;
-    if (old) {
-      old.onclose = undefined;
-      await old.close().catch(() => undefined);
-    }
+    this.transport = undefined;
     await this.start();
+    // Calls still on the old client get their own 404 and retry on the new one; close it once they have.
+    setTimeout(() => void old.close().catch(() => undefined), 5_000).unref();
+  }
+
+  /** Ends an HTTP upstream's session (DELETE), bounded: an upstream that does not answer holds nothing up. */
+  private async endUpstreamSession(transport: Transport | undefined): Promise<void> {
+    if (!(transport instanceof StreamableHTTPClientTransport) || !transport.sessionId) return;
+    await Promise.race([transport.terminateSession().catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
   }
 
   private onTransportClosed(client: Client): void {
@@ -315,8 +338,13 @@ export class UpstreamLink {
     this.state = 'closed';
     clearTimeout(this.restartTimer);
     const c = this.client;
+    const t = this.transport;
     this.client = undefined;
-    if (c) await c.close().catch(() => undefined);
+    this.transport = undefined;
+    if (c) {
+      await this.endUpstreamSession(t);
+      await c.close().catch(() => undefined);
+    }
   }
 }
 
