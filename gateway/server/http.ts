@@ -65,6 +65,8 @@ function requestIds(body: unknown): Array<string | number> {
   return list.flatMap((m) => (m && typeof m === 'object' && 'method' in m && 'id' in m && (typeof m.id === 'string' || typeof m.id === 'number') ? [m.id] : []));
 }
 
+const groupsKey = (groups: readonly string[]) => [...new Set(groups)].sort().join('\n');
+
 function jsonRpcError(c: Context, status: number, code: number, message: string, headers?: Record<string, string>) {
   return c.json({ jsonrpc: '2.0', error: { code, message }, id: null }, status as never, headers);
 }
@@ -159,8 +161,13 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
     if (sid) {
       const l = live.get(sid);
       if (!l) return jsonRpcError(c, 404, -32001, 'Session not found: it ended or expired; start a new session with initialize');
-      // A session belongs to the identity that opened it: another token cannot ride on it.
+      // A session belongs to the identity that opened it, with the groups it had then: another token (even one with
+      // the same name) cannot ride on it, and a token or login whose groups changed starts a new session, so group
+      // rules always apply to the groups of the request's own credential.
       if (l.session.identity !== who.identity) return jsonRpcError(c, 403, -32001, 'this session belongs to another identity');
+      if (groupsKey(l.session.groups) !== groupsKey(who.groups)) {
+        return jsonRpcError(c, 403, -32001, 'this session was opened with other groups than this credential has; start a new session with initialize');
+      }
       l.session.lastActivity = Date.now();
       if (c.req.method !== 'POST') return l.transport.handleRequest(c.req.raw);
       const read = await readJsonBody(node(c).incoming, opts.maxBodyBytes);

@@ -65,6 +65,22 @@ describe('agent authentication and upstream secrets', () => {
     expect(q.stdout).not.toContain(token);
   });
 
+  it("a token cannot ride on a session opened by another token of the same name with other groups", async () => {
+    const a = (await runCli(['tokens', 'create', 'ci', '--group', 'deploy', '--config', dir])).stdout.trim();
+    const b = (await runCli(['tokens', 'create', 'ci', '--group', 'untrusted', '--config', dir])).stdout.trim();
+    const opened = await fetch(gw.url, { method: 'POST', headers: { ...HEADERS, authorization: `Bearer ${a}` }, body: INIT });
+    expect(opened.status).toBe(200);
+    const sid = opened.headers.get('mcp-session-id')!;
+    await opened.text();
+    const session = { ...HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+    const list = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    const ridden = await fetch(gw.url, { method: 'POST', headers: { ...session, authorization: `Bearer ${b}` }, body: list });
+    expect(ridden.status).toBe(403);
+    expect(((await ridden.json()) as { error: { message: string } }).error.message).toMatch(/opened with other groups/);
+    const own = await fetch(gw.url, { method: 'POST', headers: { ...session, authorization: `Bearer ${a}` }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+    expect(own.status).toBe(202);
+  });
+
   it('ties the session to the token identity on every audit event', async () => {
     const agent = await httpAgent(gw.url, {}, gw.auth);
     await agent.callTool({ name: 'fixture__echo', arguments: { text: 'who am i' } });
