@@ -1,4 +1,5 @@
 // `tollgate serve`: loads config, wires policy, review, audit, sandbox and upstreams into one Gateway, and listens.
+import { redactKnownSecrets } from './secrets/known.js';
 import type { Io } from './io.js';
 import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
@@ -70,7 +71,8 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   const { configDir, dataDir, stateDir, effective } = await resolveDirs(values.config, io);
   let config: EffectiveConfig = effective.config;
   let policyVersion = effective.policyVersion;
-  const log = (line: string) => io.stderr.write(`tollgate: ${line}\n`);
+  // Secret values the gateway resolved never reach its log, whatever a message quotes (an upstream's stderr, say).
+  const log = (line: string) => io.stderr.write(`tollgate: ${redactKnownSecrets(line)}\n`);
   for (const v of effective.violations) log(`config: ${v}`);
   const auth = config.auth;
   const listen = values.stdio ? undefined : values.http ? parseListen(values.http) : { host: config.listen.host, port: config.listen.port };

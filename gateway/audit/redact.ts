@@ -1,5 +1,6 @@
 // Redaction: a pure function that strips secret shapes, configured keys and oversized values.
 
+import { redactKnownSecrets } from '../secrets/known.js';
 export interface RedactOptions {
   /** Object keys whose values are always replaced (case-insensitive, `-`/`_` ignored); added to the defaults. */
   keys?: string[];
@@ -67,8 +68,9 @@ function normalKey(k: string): string {
   return k.toLowerCase().replace(/[-_\s]/g, '');
 }
 
-/** Replaces every known secret shape in one string. */
+/** Replaces every secret value this process resolved (keyring, environment) and every known secret shape in one string. */
 export function redactText(text: string): string {
+  text = redactKnownSecrets(text);
   if (!ANY_SHAPE.test(text)) return text;
   let out = text;
   for (const [label, pattern, keep] of SECRET_SHAPES) {

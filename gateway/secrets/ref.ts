@@ -16,27 +16,8 @@ export class SecretRefError extends Error {
   override name = 'SecretRefError';
 }
 
-// Values live only in this process's memory, so redactors can scrub them from logs and audit records.
-const known = new Set<string>();
-
-/** Remembers a resolved secret value so knownSecretValues() can report it to redactors. */
-export function rememberSecretValue(value: string): void {
-  if (value.length > 0) known.add(value);
-}
-
-/** Every secret value resolved in this process, longest first (so redactors replace whole values before parts). */
-export function knownSecretValues(): string[] {
-  return [...known].sort((a, b) => b.length - a.length);
-}
-
-/** Replaces every known secret value (4+ characters, to avoid scrubbing common short strings) in text. */
-export function redactKnownSecrets(text: string, replacement = '[secret]'): string {
-  let out = text;
-  for (const value of knownSecretValues()) {
-    if (value.length >= 4 && out.includes(value)) out = out.split(value).join(replacement);
-  }
-  return out;
-}
+export { knownSecretValues, redactKnownSecrets, rememberSecretValue } from './known.js';
+import { rememberSecretValue } from './known.js';
 
 export function describeRef(ref: SecretRef): string {
   return 'secret' in ref ? `{"secret": "${ref.secret}"}` : `{"env": "${ref.env}"}`;

@@ -1,4 +1,5 @@
 // One live MCP client connection to one upstream, whatever its kind, with restart and re-initialisation.
+import { redactKnownSecrets } from '../secrets/known.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -61,7 +62,7 @@ export interface LinkOptions {
 export class UpstreamError extends Error {
   override name = 'UpstreamError';
   constructor(readonly server: string, message: string) {
-    super(message);
+    super(redactKnownSecrets(message)); // it reaches the agent, the journal and the console
   }
 }
 
@@ -193,10 +194,19 @@ export class UpstreamLink {
       for (const [k, v] of Object.entries(spec.env)) env[k] = await this.opts.resolveValue(v, `${this.name}.env.${k}`);
       const t = new StdioClientTransport({ command: spec.command, args: spec.args, env, cwd: spec.cwd, stderr: 'pipe' });
       this.stderrTail = [];
-      t.stderr?.on('data', (chunk: Buffer) => {
-        for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.stderrTail.push(line.slice(0, 400));
+      // Whole lines only (a secret split across two reads is still one line), with resolved secret values scrubbed:
+      // the tail reaches the gateway's log, the journal, the console and agents' error messages.
+      let partial = '';
+      const keep = (line: string) => {
+        if (line.trim()) this.stderrTail.push(redactKnownSecrets(line).slice(0, 400));
         if (this.stderrTail.length > 20) this.stderrTail.splice(0, this.stderrTail.length - 20);
+      };
+      t.stderr?.on('data', (chunk: Buffer) => {
+        const lines = (partial + chunk.toString('utf8')).split('\n');
+        partial = lines.pop()!.slice(-64 * 1024);
+        for (const line of lines) keep(line);
       });
+      t.stderr?.on('end', () => keep(partial));
       return t;
     }
     if (spec.kind === 'http') {

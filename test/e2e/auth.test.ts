@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { configDir, httpAgent, httpGateway, runCli, textOf, upstreams, ALLOW_ALL, type HttpGateway } from '../helpers/gateway.js';
+import { configDir, httpAgent, httpGateway, runCli, textOf, until, upstreams, ALLOW_ALL, type HttpGateway } from '../helpers/gateway.js';
 
 const INIT = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -96,6 +96,14 @@ describe('agent authentication and upstream secrets', () => {
     const r = await agent.callTool({ name: 'fixture__env_digest', arguments: { name: 'UPSTREAM_SECRET' } });
     await agent.close();
     expect(textOf(r)).toBe(createHash('sha256').update(secretValue).digest('hex'));
+    // A careless upstream prints the secret to stderr and dies: its stderr reaches the agent's error, the journal
+    // and the gateway's log, each with the value scrubbed.
+    const leaker = await httpAgent(gw.url, {}, gw.auth);
+    const died = await leaker.callTool({ name: 'fixture__leak_env_and_exit', arguments: { name: 'UPSTREAM_SECRET' } });
+    await leaker.close();
+    expect(died.isError).toBe(true);
+    expect(textOf(died)).not.toContain(secretValue);
+    await until(() => /fatal: auth failed for key=\[REDACTED:secret\]/.test(gw.stderr()), 'the upstream stderr in the gateway log, scrubbed');
     const everywhere = [...filesUnder(join(dir, '.tollgate')).map((f) => readFileSync(f, 'latin1')), gw.stderr(), readFileSync(join(dir, 'servers.json'), 'utf8')];
     for (const text of everywhere) expect(text).not.toContain(secretValue);
     console.log(`secret delivered via ${secretVia}`);

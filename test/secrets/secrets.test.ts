@@ -94,7 +94,7 @@ describe.runIf(info)('OS keyring store', () => {
     await store.set('upstream', value);
     expect(await resolveSecretRef({ secret: 'upstream' }, store, {})).toBe(value);
     expect(knownSecretValues()).toContain(value);
-    expect(redactKnownSecrets(`Authorization: Bearer ${value}`)).toBe('Authorization: Bearer [secret]');
+    expect(redactKnownSecrets(`Authorization: Bearer ${value}`)).toBe('Authorization: Bearer [REDACTED:secret]');
     await store.delete('upstream');
   });
 });

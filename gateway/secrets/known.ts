@@ -1,0 +1,25 @@
+// Secret values resolved in this process (from the keyring or the environment), so every writer of text that leaves
+// the gateway — the audit journal, its stderr log, error messages to agents and the console — can scrub them.
+// No dependencies: the audit writer and the upstream links import it.
+
+const known = new Set<string>();
+let longestFirst: string[] = [];
+
+/** Remembers a resolved secret value (4+ characters: shorter strings are too common to scrub). */
+export function rememberSecretValue(value: string): void {
+  if (value.length < 4 || known.has(value)) return;
+  known.add(value);
+  longestFirst = [...known].sort((a, b) => b.length - a.length); // whole values go before any part of them
+}
+
+/** Every secret value resolved in this process, longest first. */
+export function knownSecretValues(): string[] {
+  return [...longestFirst];
+}
+
+/** Replaces every known secret value in text. Cheap when there are none, or none occurs. */
+export function redactKnownSecrets(text: string, replacement = '[REDACTED:secret]'): string {
+  let out = text;
+  for (const value of longestFirst) if (out.includes(value)) out = out.split(value).join(replacement);
+  return out;
+}
