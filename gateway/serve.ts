@@ -79,6 +79,9 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   if (listen && !isLoopbackHost(listen.host) && auth.required === false) {
     throw new UsageError(`refusing to listen on ${listen.host} with auth.required false: non-loopback listeners must authenticate agents`);
   }
+  if (listen && !isLoopbackHost(listen.host) && !config.listen.publicUrl) {
+    throw new UsageError(`listening on ${listen.host} (not loopback) needs listen.publicUrl in tollgate.json: the https:// address agents reach Tollgate at (Tollgate serves plain HTTP; put TLS in front of it)`);
+  }
 
   const audit: Audit = await openAudit({
     dataDir,
@@ -310,13 +313,15 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     const required = auth.required ?? true;
     const tokens = createTokenStore({ stateDir });
     const hostForUrl = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
-    let base = `http://${hostForUrl}:${listen.port}`;
+    const publicUrl = config.listen.publicUrl ? new URL(config.listen.publicUrl) : undefined;
+    let base = publicUrl?.origin ?? `http://${hostForUrl}:${listen.port}`;
     const authn = authenticator({ tokens, oidc: auth.oidc, resourceMetadataUrl: `${base}/.well-known/oauth-protected-resource`, required });
     const http = await gateway.serveHttp({
       host: listen.host,
       port: listen.port,
       allowedHosts: config.listen.allowedHosts.length && listen.port !== 0 ? config.listen.allowedHosts.flatMap((h) => [h, `${h}:${listen.port}`]) : undefined,
       allowedOrigins: config.listen.allowedOrigins.length ? config.listen.allowedOrigins : undefined,
+      publicUrl: publicUrl?.href,
       sessionIdleMs: config.listen.sessionIdleSeconds * 1000,
       jsonResponseWithinMs: config.listen.jsonResponseWithinMs,
       maxBodyBytes: 4 * 1024 * 1024,
@@ -335,13 +340,14 @@ export async function serve(argv: string[], io: Io): Promise<number> {
             pins: gateway.pins,
             tokens,
             adminGroup: auth.consoleGroup,
+            secureCookies: publicUrl?.protocol === 'https:',
             servers: () => gateway.upstreams.status(),
             onDecision: (e) => log(e.kind === 'pin' ? `console: ${e.approver} re-approved ${e.tool}` : `console: ${e.approver} decided ${e.decision} for ${e.tool}`),
           }),
         );
       },
     });
-    base = new URL(http.url).origin;
+    base = publicUrl?.origin ?? new URL(http.url).origin;
     approvalPageBase = `${base}/console`;
     log(`serving MCP at ${http.url}`);
     if (required && (await tokens.list()).filter((t) => !t.revoked).length === 0 && !auth.oidc) {
@@ -430,3 +436,4 @@ function startEgress(deps: EgressDeps): Promise<EgressProxy> {
     onDecision: (e) => deps.record({ name: 'tollgate.network_decision', host: e.host, port: e.port, protocol: e.protocol, method: e.method, decision: e.decision, source: e.cached ? 'cache' : 'policy', reasons: [e.reason] }),
   });
 }
+

@@ -26,6 +26,8 @@ export interface AdminSessionsOptions {
   basePath: string;
   idleMs: number;
   maxAgeMs: number;
+  /** Mark cookies Secure even when the request reached us as plain HTTP (TLS ends at a proxy in front). */
+  secureCookies?: boolean;
   now?: () => number;
 }
 
@@ -76,7 +78,7 @@ export function adminSessions(opts: AdminSessionsOptions) {
       const t = now();
       const s: AdminSession = { identity: `token:${info.identity}`, tokenId: info.id, csrf: randomBytes(24).toString('base64url'), created: t, lastSeen: t };
       sessions.set(id, s);
-      setCookie(c, SESSION_COOKIE, id, { httpOnly: true, sameSite: 'Strict', path: opts.basePath, secure: secure(c), maxAge: Math.floor(opts.maxAgeMs / 1000) });
+      setCookie(c, SESSION_COOKIE, id, { httpOnly: true, sameSite: 'Strict', path: opts.basePath, secure: opts.secureCookies || secure(c), maxAge: Math.floor(opts.maxAgeMs / 1000) });
       return s;
     },
 
@@ -111,7 +113,7 @@ export function adminSessions(opts: AdminSessionsOptions) {
       const existing = getCookie(c, LOGIN_COOKIE);
       if (existing && /^[A-Za-z0-9_-]{32}$/.test(existing)) return existing;
       const v = randomBytes(24).toString('base64url');
-      setCookie(c, LOGIN_COOKIE, v, { httpOnly: true, sameSite: 'Strict', path: opts.basePath, secure: secure(c) });
+      setCookie(c, LOGIN_COOKIE, v, { httpOnly: true, sameSite: 'Strict', path: opts.basePath, secure: opts.secureCookies || secure(c) });
       return v;
     },
 

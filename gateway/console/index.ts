@@ -22,6 +22,8 @@ export type ConsoleDecision =
   | { kind: 'pin'; tool: string; approver: string; hash: string };
 
 export interface ConsoleOptions {
+  /** Cookies Secure regardless of how the request arrived (listen.publicUrl is https: TLS ends at a proxy). */
+  secureCookies?: boolean;
   queue: ApprovalQueue;
   /** The audit journal is read from `<dataDir>/audit`. */
   dataDir: string;
@@ -66,7 +68,7 @@ export function consoleApp(opts: ConsoleOptions): Hono {
   if (!base.startsWith('/')) throw new Error(`consoleApp: basePath must start with "/" (e.g. "/console"), got ${JSON.stringify(opts.basePath)}`);
   if (!opts.tokens) throw new Error('consoleApp: pass tokens (the TokenStore of <dataDir>/state) so admins can sign in');
   const adminGroup = opts.adminGroup ?? 'admin';
-  const admins = adminSessions({ tokens: opts.tokens, adminGroup, basePath: base, idleMs: opts.sessionIdleMs ?? 30 * 60_000, maxAgeMs: opts.sessionMaxAgeMs ?? 12 * 3600_000 });
+  const admins = adminSessions({ tokens: opts.tokens, adminGroup, basePath: base, idleMs: opts.sessionIdleMs ?? 30 * 60_000, maxAgeMs: opts.sessionMaxAgeMs ?? 12 * 3600_000, secureCookies: opts.secureCookies });
   const records = trailReader(opts.dataDir);
   const signedIn = new WeakMap<Request, Admin>();
   const app = new Hono();

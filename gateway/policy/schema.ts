@@ -151,6 +151,16 @@ const ListenSchema = z.strictObject({
   sessionIdleSeconds: z.number().int().positive().default(1800),
   /** A request answered within this many ms, with nothing else to send, gets plain JSON instead of an SSE stream; 0: always stream. */
   jsonResponseWithinMs: z.number().int().min(0).max(10_000).default(50),
+  /**
+   * The https:// address agents and admins reach Tollgate at (Tollgate serves plain HTTP: TLS is a proxy's job in
+   * front of it). Required on a non-loopback listener; names the OAuth resource, the console's links and an allowed
+   * Host/Origin.
+   */
+  publicUrl: z
+    .string()
+    .url()
+    .refine((u) => new URL(u).protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(u).hostname), 'must be an https:// URL (http:// only for a loopback address)')
+    .optional(),
 });
 
 /** HTTP agent authentication (see docs/auth.md); stdio sessions are always the local OS user. */

@@ -22,6 +22,8 @@ export interface HttpOptions {
   allowedHosts?: string[];
   /** Origin header values accepted when present; defaults to the loopback origins of the bound port. */
   allowedOrigins?: string[];
+  /** The https:// address agents reach Tollgate at through a proxy: its host and origin are accepted too. */
+  publicUrl?: string;
   sessionIdleMs: number;
   /** See json-first.ts; 0 answers every request with an SSE stream. Default JSON_FIRST_WAIT_MS. */
   jsonResponseWithinMs?: number;
@@ -112,15 +114,20 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
   const answer = (res: Response, body: unknown, ids: Array<string | number>) =>
     jsonWait > 0 && ids.length === 1 && !Array.isArray(body) ? jsonWhenAlone(res, ids[0]!, jsonWait) : res;
 
+  const publicUrl = opts.publicUrl ? new URL(opts.publicUrl) : undefined;
   const hostsFor = () => {
     const p = opts.boundPort();
-    if (opts.allowedHosts?.length) return new Set(opts.allowedHosts);
     const names = isLoopbackHost(opts.host) ? ['127.0.0.1', 'localhost', '[::1]'] : [opts.host];
-    return new Set(names.flatMap((n) => [`${n}:${p}`, n]));
+    const hosts = opts.allowedHosts?.length ? new Set(opts.allowedHosts) : new Set(names.flatMap((n) => [`${n}:${p}`, n]));
+    if (publicUrl) hosts.add(publicUrl.host);
+    return hosts;
   };
   const originsFor = () => {
-    if (opts.allowedOrigins?.length) return new Set(opts.allowedOrigins);
-    return new Set([...hostsFor()].filter((h) => h.includes(':') && !h.endsWith(']')).map((h) => `http://${h}`));
+    const origins = opts.allowedOrigins?.length
+      ? new Set(opts.allowedOrigins)
+      : new Set([...hostsFor()].filter((h) => h.includes(':') && !h.endsWith(']') && h !== publicUrl?.host).map((h) => `http://${h}`));
+    if (publicUrl) origins.add(publicUrl.origin);
+    return origins;
   };
 
   // A body nobody read (a refusal before reading, a 413 from the declared length, any other route) is read and dropped,

@@ -156,11 +156,36 @@ describe('gateway over Streamable HTTP', () => {
 });
 
 describe('HTTP listener safety', () => {
-  it('refuses to listen on a non-loopback address without authentication', async () => {
+  it('refuses to listen on a non-loopback address without authentication, or without the https address agents use', async () => {
     const dir = configDir({ local: upstreams.fixture() }, { auth: { required: false } });
     const r = await runCli(['serve', '--http', '0.0.0.0:0', '--config', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 with auth.required false/);
+    const noUrl = await runCli(['serve', '--http', '0.0.0.0:0', '--config', configDir({ local: upstreams.fixture() }, {})]);
+    expect(noUrl.code).toBe(2);
+    expect(noUrl.stderr).toMatch(/listening on 0\.0\.0\.0 \(not loopback\) needs listen\.publicUrl in tollgate\.json: the https:\/\/ address/);
+    const plain = await runCli(['serve', '--http', '0.0.0.0:0', '--config', configDir({ local: upstreams.fixture() }, { listen: { publicUrl: 'http://tollgate.example.test' } })]);
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toMatch(/listen\.publicUrl: must be an https:\/\/ URL/);
+  });
+
+  it('behind a TLS proxy (listen.publicUrl): names the public address in its OAuth metadata, accepts its Host, and sets Secure cookies', async () => {
+    const dir = configDir({ local: upstreams.fixture() }, { ...ALLOW_ALL, listen: { publicUrl: 'https://tollgate.example.test' } });
+    const gw2 = await httpGateway(dir);
+    try {
+      const origin = new URL(gw2.url).origin;
+      const meta = (await (await fetch(`${origin}/.well-known/oauth-protected-resource`)).json()) as { resource: string };
+      expect(meta.resource).toBe('https://tollgate.example.test/mcp');
+      const unauth = await fetch(gw2.url, { method: 'POST', headers: MCP_HEADERS, body: INIT });
+      expect(unauth.headers.get('www-authenticate')).toContain('resource_metadata="https://tollgate.example.test/.well-known/oauth-protected-resource"');
+      // what a proxy forwards: the public Host (and, from a browser, the public Origin)
+      const viaProxy = await raw(gw2.url, { headers: { ...MCP_HEADERS, ...gw2.auth, host: 'tollgate.example.test', origin: 'https://tollgate.example.test' }, body: INIT });
+      expect(viaProxy.status).toBe(200);
+      const login = await raw(`${origin}/console/login`, { method: 'GET', headers: { host: 'tollgate.example.test' } });
+      expect(String(login.headers['set-cookie'])).toMatch(/; Secure/);
+    } finally {
+      await gw2.stop();
+    }
   });
 });
 
