@@ -24,8 +24,7 @@ import {
   EmptyResultSchema,
   type ClientCapabilities,
   type Notification,
-  type RequestId,
-} from '@modelcontextprotocol/sdk/types.js';
+  type RequestId, RootsListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { UnknownToolError, UpstreamError, type AgentPeer, type Upstreams } from '../upstreams/index.js';
 import type { ApprovalMode, SessionContextPort, SessionView } from '../ports.js';
@@ -148,6 +147,13 @@ export class Session implements AgentPeer, SessionView {
       if (e instanceof UpstreamError) throw new McpError(ErrorCode.InternalError, e.message);
       throw new McpError(ErrorCode.InternalError, (e as Error).message);
     };
+
+    // The agent's roots changed: the upstreams that asked this session for roots are told, so servers that cache
+    // them (e.g. a filesystem server) look again.
+    s.setNotificationHandler(RootsListChangedNotificationSchema, async () => {
+      this.touch();
+      await up.rootsChanged(this.id);
+    });
 
     s.setRequestHandler(ListToolsRequestSchema, async () => {
       this.touch();

@@ -323,6 +323,22 @@ export class Upstreams {
     throw new UnknownToolError(uri, `no upstream server provides resource "${uri}"`);
   }
 
+  /**
+   * Forwards an agent session's `notifications/roots/list_changed` to the upstream connections that may ask it for
+   * roots: its own session links, and shared links (their roots requests go to the session a call is in flight for).
+   */
+  async rootsChanged(sessionId: string): Promise<void> {
+    const peer = this.opts.peers.get(sessionId);
+    if (!peer?.capabilities.roots) return;
+    await Promise.allSettled(
+      [...this.byName.values()].flatMap((u) =>
+        [u.sessionLinks.get(sessionId), u.spec.isolation === 'shared' ? u.catalog : undefined]
+          .filter((l): l is UpstreamLink => !!l && l.state === 'ready' && !!l.client)
+          .map((l) => l.client!.sendRootsListChanged()),
+      ),
+    );
+  }
+
   async closeSession(sessionId: string): Promise<void> {
     await Promise.allSettled(
       [...this.byName.values()].map(async (u) => {

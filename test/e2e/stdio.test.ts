@@ -104,6 +104,9 @@ describe('gateway over stdio, in front of fixture + everything + filesystem + me
     expect(textOf(sampled)).toBe('model said: forty-two');
     const roots = await agent.client.callTool({ name: 'fixture__roots', arguments: {} });
     expect(textOf(roots)).toBe('file:///tmp/agent-root');
+    // The agent's roots change: the upstream that asks it for roots hears of it.
+    await agent.client.sendRootsListChanged();
+    await until(() => existsSync(events) && readFileSync(events, 'utf8').includes('roots changed'), 'the upstream to hear that the roots changed');
   });
 
   it('forwards resources, templates, prompts, completions and logging', async () => {
