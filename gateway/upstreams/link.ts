@@ -85,11 +85,13 @@ export class UpstreamLink {
   private transport?: Transport;
   /** One re-initialisation at a time when an HTTP upstream forgot its session: every call that hit it waits on it. */
   private reconnecting?: Promise<void>;
+  private connectedOnce = false;
   private get isClosed(): boolean {
     return this.state === 'closed';
   }
   private attempt = 0;
   private restartTimer?: NodeJS.Timeout;
+  private restartAt = 0;
   private stderrTail: string[] = [];
   private connectedAt = 0;
   private readonly opts: LinkOptions;
@@ -107,6 +109,12 @@ export class UpstreamLink {
   /** Starts (once) and resolves when ready; rejects with an UpstreamError on failure or start-up timeout. */
   start(): Promise<void> {
     if (this.state === 'closed') return Promise.reject(new UpstreamError(this.name, `upstream "${this.name}" is closed`));
+    // Down with a restart scheduled: fail fast. Starting it now, on demand, would defeat the backoff, and a server that
+    // crashes on start would be started again for every call.
+    if (this.state === 'down' && this.restartTimer && !this.ready) {
+      const inS = Math.max(0, Math.ceil((this.restartAt - Date.now()) / 1000));
+      return Promise.reject(new UpstreamError(this.name, `upstream "${this.name}" is unavailable: ${this.lastError ?? 'it stopped'}; the next restart is in ${inS} s`));
+    }
     if (!this.ready) {
       this.ready = this.connect().catch((e) => {
         this.ready = undefined;
@@ -175,9 +183,19 @@ export class UpstreamLink {
     this.opts.hooks.onEvent({ server: this.name, sessionId: this.sessionId, event: this.attempt > 0 ? 'restarted' : 'started', pid, attempt: this.attempt });
     const level = this.opts.logLevel?.();
     if (level && this.serverCapabilities.logging) await client.setLoggingLevel(level as never).catch(() => undefined);
+    const before = this.connectedOnce ? catalogKey(this) : undefined;
+    this.connectedOnce = true;
     await this.refreshCatalog().catch((e) => {
       this.lastError = `listing failed: ${(e as Error).message}`;
     });
+    // A restarted (or re-initialised) server may come back with other tools, resources or prompts: agents hear of
+    // it as if the server had sent list_changed itself.
+    if (before !== undefined) {
+      const after = catalogKey(this);
+      for (const kind of ['tools', 'resources', 'prompts'] as const) {
+        if (before[kind] !== after[kind]) this.opts.hooks.onNotification(this.name, { method: `notifications/${kind}/list_changed` });
+      }
+    }
   }
 
   private async headers(): Promise<Record<string, string>> {
@@ -336,6 +354,7 @@ export class UpstreamLink {
     if (this.state === 'closed' || this.restartTimer) return;
     const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.attempt);
     this.attempt++;
+    this.restartAt = Date.now() + delay;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.state === 'closed') return;
@@ -377,5 +396,14 @@ function chain(a: (() => void) | undefined, b: () => void): () => void {
   return () => {
     a?.();
     b();
+  };
+}
+
+/** What agents see of a link's catalog, per list, to tell whether a restart changed it. */
+function catalogKey(link: UpstreamLink): Record<'tools' | 'resources' | 'prompts', string> {
+  return {
+    tools: JSON.stringify([...link.tools.values()]),
+    resources: JSON.stringify([link.resources, link.templates]),
+    prompts: JSON.stringify(link.prompts),
   };
 }

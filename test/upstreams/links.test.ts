@@ -2,7 +2,7 @@
 // agent session ends while its upstream is still starting, when a link closes, and when an upstream forgets sessions.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Upstreams, PinStore, parseRegistry } from '../../gateway/upstreams/index.js';
 import type { AgentPeer } from '../../gateway/upstreams/index.js';
@@ -58,6 +58,43 @@ describe('upstream links', () => {
     await expect(routed).rejects.toThrow(/closed while it started/);
     await until(() => !alive(sessionPid), 'the session process to exit', 10_000);
     expect(ups.sessionLinkCount()).toBe(0);
+  });
+
+  it('tells agents the tool list changed when a restarted upstream comes back with other tools', async () => {
+    const dir = tempDir();
+    const mutate = join(dir, 'description');
+    const { ups } = gatewayUpstreams(dir, { fx: { ...upstreams.fixture({ FIXTURE_MUTATE_FILE: mutate, FIXTURE_MUTATE_WATCH: '0' }), isolation: 'shared' } }, []);
+    closers.push(() => ups.close());
+    const changed: string[] = [];
+    ups.onListChanged((kind) => void changed.push(kind));
+    await ups.start();
+    expect(ups.listTools().find((t) => t.name === 'fx__weather')?.description).toBe('Read the weather for a city.');
+    writeFileSync(mutate, 'Read the weather (upgraded).'); // the next process to start reads this
+    const routed = await ups.routeTool('fx__crash', undefined);
+    await routed.link.use((c) => c.callTool({ name: 'crash', arguments: {} })).catch(() => undefined);
+    await until(() => changed.includes('tools'), 'a tools list_changed after the restart');
+    expect(routed.link.tools.get('weather')?.description).toBe('Read the weather (upgraded).');
+    expect(changed).not.toContain('prompts'); // only what differs
+  });
+
+  it('a server that dies at start is restarted on its backoff schedule, not once per call; calls meanwhile fail fast and say when', async () => {
+    const dir = tempDir();
+    const { ups, events } = gatewayUpstreams(dir, { dying: { command: process.execPath, args: ['-e', 'process.exit(3)'], isolation: 'shared' } }, []);
+    closers.push(() => ups.close());
+    await ups.start();
+    const errors: string[] = [];
+    const until2s = Date.now() + 2000;
+    while (Date.now() < until2s) {
+      await ups.routeTool('dying__anything', undefined).then(
+        () => errors.push('routed?'),
+        (e: Error) => errors.push(e.message),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const starts = events.filter((e) => e.startsWith('failed:')).length;
+    expect(errors.length).toBeGreaterThan(20);
+    expect(starts).toBeLessThanOrEqual(5); // 0 s, +0.25, +0.5, +1 s (and maybe +2 s): not one per call
+    expect(errors.some((m) => /upstream "dying" is unavailable: .*; the next restart is in \d+ s/.test(m))).toBe(true);
   });
 
   describe('over Streamable HTTP', () => {
