@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { SecretValueSchema } from '../secrets/index.js';
+import { ShellOptionFields, timeoutsInOrder } from './shell.js';
 
 /** A header or environment value: literal, or a reference resolved at start-up (never stored in plain files). */
 export const ValueRefSchema = SecretValueSchema;
@@ -54,13 +55,9 @@ const HttpEntrySchema = z
   })
   .strict();
 
-const ShellEntrySchema = z
-  .object({
-    type: z.literal('shell'),
-    roots: z.array(z.string().min(1)).min(1),
-    ...common,
-  })
-  .passthrough();
+const ShellEntrySchema = ShellOptionFields.extend({ type: z.literal('shell'), ...common })
+  .strict()
+  .refine(...timeoutsInOrder);
 
 export const ServersFileSchema = z
   .object({
@@ -174,8 +171,12 @@ export function parseRegistry(file: string, doc: unknown, configDir: string, sep
     }
     const e = parsed.data as Omit<StdioEntry, 'type'> & Omit<HttpEntry, 'type'> & Omit<ShellEntry, 'type'> & { type?: string };
     const prefix = e.prefix ?? name;
-    if (prefix !== '' && prefix.includes(separator)) {
-      problems.push(`${file}: ${formatIssuePath([...at, e.prefix ? 'prefix' : ''].filter(Boolean))}: "${prefix}" contains the tool separator "${separator}"; rename it or set "prefix"`);
+    // Tool names split at the first separator: a prefix that contains it, or ends with its start (`gh_` + `__`
+    // gives `gh___tool`, split as `gh` + `_tool`), would make its tools unreachable.
+    const endsLikeSeparator = [...Array(separator.length - 1).keys()].some((i) => prefix.endsWith(separator.slice(0, i + 1)));
+    if (prefix !== '' && (prefix.includes(separator) || endsLikeSeparator)) {
+      const why = prefix.includes(separator) ? `contains the tool separator "${separator}"` : `ends with "${prefix.slice(-1)}", so its tool names would run into the separator "${separator}"`;
+      problems.push(`${file}: ${formatIssuePath([...at, e.prefix ? 'prefix' : ''].filter(Boolean))}: "${prefix}" ${why}; rename it or set "prefix"`);
       continue;
     }
     const clash = prefixes.get(prefix);

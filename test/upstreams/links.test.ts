@@ -139,3 +139,27 @@ describe('upstream links', () => {
     });
   });
 });
+
+describe('servers.json entries that would misbehave are refused when the file is read, naming the field', () => {
+  const problems = (servers: Record<string, unknown>) => {
+    try {
+      parseRegistry('/cfg/servers.json', { mcpServers: servers }, '/cfg');
+      return '';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+
+  it('a shell entry with a misspelt or invalid option', () => {
+    expect(problems({ sh: { type: 'shell', roots: ['.'], protectedPath: ['.env'] } })).toMatch(/servers\.json: mcpServers\.sh: .*protectedPath/);
+    expect(problems({ sh: { type: 'shell', roots: ['.'], maxOutputBytes: 12 } })).toMatch(/mcpServers\.sh\.maxOutputBytes: .*1024/);
+    expect(problems({ sh: { type: 'shell', roots: ['.'], defaultTimeoutSeconds: 900, maxTimeoutSeconds: 60 } })).toMatch(/mcpServers\.sh\.defaultTimeoutSeconds: must not exceed maxTimeoutSeconds/);
+    expect(problems({ sh: { type: 'shell', roots: ['.'], protectedPaths: ['.env'], network: 'proxy' } })).toBe('');
+  });
+
+  it('a prefix whose tool names would run into the separator', () => {
+    expect(problems({ gh_: { command: 'x' } })).toMatch(/mcpServers\.gh_: "gh_" ends with "_", so its tool names would run into the separator "__"/);
+    expect(problems({ a: { command: 'x', prefix: 'b__c' } })).toMatch(/mcpServers\.a\.prefix: "b__c" contains the tool separator "__"/);
+    expect(problems({ gh: { command: 'x' }, 'gh-tools': { command: 'y' } })).toBe('');
+  });
+});
