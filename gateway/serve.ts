@@ -1,4 +1,5 @@
 // `tollgate serve`: loads config, wires policy, review, audit, sandbox and upstreams into one Gateway, and listens.
+import { refusalLimiter } from './server/auth/refusals.js';
 import { redactKnownSecrets } from './secrets/known.js';
 import type { Io } from './io.js';
 import { parseArgs } from 'node:util';
@@ -315,6 +316,13 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     const hostForUrl = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
     const publicUrl = config.listen.publicUrl ? new URL(config.listen.publicUrl) : undefined;
     let base = publicUrl?.origin ?? `http://${hostForUrl}:${listen.port}`;
+    const refusals = refusalLimiter({
+      journal: (reason, suppressed) => {
+        const refused = suppressed ? `${suppressed} more refused requests in this minute, counted and not journaled one by one (the last: ${reason})` : reason;
+        if (suppressed) log(`auth: ${refused}`);
+        void record({ name: 'tollgate.session_start', transport: 'http', identity: 'unauthenticated', method: 'initialize', refused, capabilities: { elicitationForm: false, elicitationUrl: false, sampling: false, roots: false } }).catch(() => undefined);
+      },
+    });
     const authn = authenticator({ tokens, oidc: auth.oidc, resourceMetadataUrl: `${base}/.well-known/oauth-protected-resource`, required });
     const http = await gateway.serveHttp({
       host: listen.host,
@@ -327,7 +335,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       maxBodyBytes: 4 * 1024 * 1024,
       authenticate: async (req) => {
         const r = await authn.authenticate(req);
-        if (!r.ok) void record({ name: 'tollgate.session_start', transport: 'http', identity: 'unauthenticated', method: 'initialize', refused: r.reason, capabilities: { elicitationForm: false, elicitationUrl: false, sampling: false, roots: false } }).catch(() => undefined);
+        if (!r.ok) refusals.refused(r.reason);
         return r.ok ? { ok: true, identity: r.identity, groups: r.groups } : r;
       },
       mount: (app) => {
@@ -355,6 +363,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     }
     stop = async () => {
       await http.close();
+      refusals.flush(); // the count of refusals not yet journaled
       await gateway.close();
     };
   }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
 import { serve, type ServerType } from '@hono/node-server';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import { refusalLimiter } from '../../gateway/server/auth/refusals.js';
 import {
   authenticator,
   createTokenStore,
@@ -235,6 +236,15 @@ describe('authenticator options', () => {
     expect(bad.ok).toBe(false);
   });
 
+  it('tells the client why without internals: an unreadable token store is journaled with its error, refused as "could not be checked"', async () => {
+    const broken = { verify: async () => { throw new Error("EACCES: permission denied, open '/srv/tollgate/.tollgate/state/tokens.json'"); } } as unknown as typeof tokens;
+    const auth = authenticator({ tokens: broken, resourceMetadataUrl: 'http://127.0.0.1:1/.well-known/oauth-protected-resource', required: true });
+    const r = await auth.authenticate(new Request('http://x/mcp', { headers: { authorization: 'Bearer tg_abcdefghijklmnop' } }));
+    expect(r).toMatchObject({ ok: false, status: 401, told: 'token could not be checked' });
+    expect(r.ok === false && r.reason).toMatch(/tokens\.json/);
+    expect(r.ok === false && r.wwwAuthenticate).not.toMatch(/tokens\.json/);
+  });
+
   it('fails at construction on unsafe or incomplete configuration', () => {
     const meta = 'http://127.0.0.1:1/.well-known/oauth-protected-resource';
     expect(() => authenticator({ oidc: { issuer: 'http://idp.example.com', audience: AUDIENCE }, resourceMetadataUrl: meta, required: true })).toThrow(
@@ -246,5 +256,20 @@ describe('authenticator options', () => {
 
   it('gives stdio sessions the OS user as identity', () => {
     expect(localIdentity()).toBe(`local:${userInfo().username}`);
+  });
+});
+
+describe('refusal journaling', () => {
+  it('journals the first refusals of a window one by one, then only their count when the window closes', () => {
+    let t = 0;
+    const journaled: Array<[string, number]> = [];
+    const limiter = refusalLimiter({ perWindow: 3, windowMs: 60_000, now: () => t, journal: (reason, n) => journaled.push([reason, n]) });
+    for (let i = 0; i < 1000; i++) limiter.refused(i % 2 ? 'unknown or revoked token' : 'no credentials');
+    expect(journaled).toEqual([['no credentials', 0], ['unknown or revoked token', 0], ['no credentials', 0]]);
+    t = 61_000;
+    limiter.refused('no credentials'); // the next window: the previous one's count first, then this one as usual
+    expect(journaled.slice(3)).toEqual([['unknown or revoked token', 997], ['no credentials', 0]]);
+    limiter.flush();
+    expect(journaled).toHaveLength(5); // nothing was suppressed in the new window
   });
 });

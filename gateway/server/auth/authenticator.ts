@@ -28,7 +28,8 @@ export interface AuthenticatorOptions {
 
 export type AuthResult =
   | { ok: true; identity: string; groups: string[]; method: 'token' | 'oidc' | 'none' }
-  | { ok: false; status: 401; wwwAuthenticate: string; reason: string };
+  /** `reason` is for the journal; `told` is what the client may be told (no file paths or internal errors). */
+  | { ok: false; status: 401; wwwAuthenticate: string; reason: string; told: string };
 
 export interface Authenticator {
   authenticate(req: Request): Promise<AuthResult>;
@@ -135,6 +136,7 @@ export function authenticator(opts: AuthenticatorOptions): Authenticator {
     ok: false,
     status: 401,
     reason,
+    told,
     wwwAuthenticate: presented
       ? `Bearer error="invalid_token", error_description="${quoted(told)}", ${meta}`
       : `Bearer ${meta}`,
