@@ -20,8 +20,11 @@ const DEFAULT_KEYS = [
 // lines), then its footer; or, cut short, the header and the base64 lines right after it. Lines are split by
 // newlines, escaped newlines (a key inside JSON text) or spaces (a key on one line). Nothing else counts as key
 // material: text inside or after a would-be block (a command, say) stays visible to whoever approves or audits it.
-const PEM_SEP = String.raw`(?:\r?\n|(?:\\r)?\\n|[ \t]+)`;
-const PEM_LINE = String.raw`(?:[A-Za-z0-9+/=]{1,76}|Proc-Type: [0-9A-Z,]+|DEK-Info: [A-Z0-9,-]+|)`;
+// Every separator is one unambiguous piece (a newline, then blank lines each ending in a newline; or a run of spaces)
+// and no line is empty, so no input can be split in many ways: matching stays linear.
+const NL = String.raw`(?:\r?\n|(?:\\r)?\\n)`;
+const PEM_SEP = String.raw`(?:[ \t]*${NL}(?:[ \t]*${NL})*[ \t]*|[ \t]+)`;
+const PEM_LINE = String.raw`(?:[A-Za-z0-9+/=]{1,76}|Proc-Type: [0-9A-Z,]+|DEK-Info: [A-Z0-9,-]+)`;
 export const PRIVATE_KEY_PATTERN = new RegExp(
   String.raw`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:(?:${PEM_SEP}${PEM_LINE})*?${PEM_SEP}-----END [A-Z0-9 ]*PRIVATE KEY-----|(?:${PEM_SEP}[A-Za-z0-9+/=]{16,76})+)`,
   'g',

@@ -50,6 +50,14 @@ describe('redact', () => {
     expect(redactText(wrapped)).toBe(wrapped);
   });
 
+  it('finishes on inputs built to make a key pattern backtrack (no catastrophic backtracking: this would never end)', () => {
+    const header = '-----BEGIN RSA PRIVATE KEY-----';
+    for (const filler of [' \t', ' \n', '\n', ' A', '\\n ', 'A'.repeat(80) + ' ']) {
+      const text = header + filler.repeat(2000) + '!';
+      expect(redactText(text)).toContain('!'); // what follows is never swallowed
+    }
+  });
+
   it('leaves ordinary text alone', () => {
     const text = 'git push origin main && ls -la /tmp; max_tokens=512 see https://example.com/a?b=c';
     expect(redactText(text)).toBe(text);
