@@ -1,4 +1,5 @@
 // The story of one tool call: route → pin check → policy → review → escalate → forward → result, audited at every arrow.
+import { containsKnownSecret, redactKnownSecrets } from './secrets/known.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { UnknownToolError, UpstreamError, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
@@ -132,7 +133,7 @@ export function createPipeline(opts: PipelineOptions) {
     delete meta[USER_PROMPT_META_KEY];
     delete meta.progressToken;
     try {
-      const result = await routed.link.use((client) =>
+      let result = await routed.link.use((client) =>
         client.request(
           { method: 'tools/call', params: { name: routed.name, arguments: args, ...(Object.keys(meta).length ? { _meta: meta } : {}) } },
           CallToolResultSchema,
@@ -140,13 +141,17 @@ export function createPipeline(opts: PipelineOptions) {
         ),
       );
       const durationMs = performance.now() - started;
+      // A credential Tollgate gave an upstream is not the agent's to read, even if a careless server echoes it.
+      if (containsKnownSecret(JSON.stringify(result))) result = JSON.parse(redactKnownSecrets(JSON.stringify(result))) as typeof result;
       const output = JSON.stringify(result.content ?? []);
       session.context.recordResult(callId, output, result.isError === true);
       note({ name: 'tollgate.tool_result', ...call, durationMs, success: result.isError !== true, isError: result.isError === true, outputBytes: Buffer.byteLength(output), output: result.content });
       return result as CallToolResult;
     } catch (e) {
       const durationMs = performance.now() - started;
-      const message = ctx.signal.aborted ? `the call to "${req.name}" was cancelled` : e instanceof Error ? e.message : String(e);
+      // An upstream's error may quote a credential Tollgate gave it: scrubbed before the agent, the reviewer's context
+      // or the journal sees it.
+      const message = redactKnownSecrets(ctx.signal.aborted ? `the call to "${req.name}" was cancelled` : e instanceof Error ? e.message : String(e));
       note({ name: 'tollgate.tool_result', ...call, durationMs, success: false, isError: true, outputBytes: 0, error: message });
       session.context.recordResult(callId, message, true);
       if (ctx.signal.aborted) throw e;

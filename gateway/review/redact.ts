@@ -1,17 +1,20 @@
 // Secret redaction for everything that leaves Tollgate towards the reviewer, a human or the state dir.
 import { redactText as auditRedactText } from '../audit/index.js';
 
-// Key names that hold secrets, matched on whole words of the name (`dbPasswd`, `MY_SERVICE_TOKEN`, `x-api-key`,
-// `sessionId`), never on a fragment: `passthrough`, `authorized` or `tokenizer` hold no secret.
-const SECRET_WORDS = new Set(['password', 'passwd', 'passphrase', 'pass', 'pwd', 'secret', 'token', 'apikey', 'credential', 'credentials', 'cookie', 'authorization', 'privatekey', 'accesskey', 'secretkey', 'sessionid', 'authtoken', 'authkey', 'authheader']);
+// Key names that hold secrets: a whole word of the name (`dbPasswd`, `MY_SERVICE_TOKEN`, `x-api-key`, `sessionId`,
+// `apiKeys`), or the end of a run-together one (`clientsecret`, `refreshtoken`); never a fragment elsewhere:
+// `passthrough`, `authorized` or `tokenizer` hold no secret.
+const SECRET_WORDS = new Set(['password', 'passwd', 'passphrase', 'pass', 'pwd', 'secret', 'token', 'apikey', 'credential', 'cookie', 'authorization', 'privatekey', 'accesskey', 'secretkey', 'sessionid', 'authtoken', 'authkey', 'authheader']);
+const SECRET_SUFFIX = /(password|passwd|passphrase|secret|token|apikey|credential|privatekey|accesskey|sessionid)s?$/;
 
 function isSecretKey(key: string): boolean {
   const words = key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+  const secret = (w: string) => SECRET_WORDS.has(w) || (w.endsWith('s') && SECRET_WORDS.has(w.slice(0, -1)));
   for (let i = 0; i < words.length; i++) {
-    if (SECRET_WORDS.has(words[i]!)) return true;
-    if (i + 1 < words.length && SECRET_WORDS.has(words[i]! + words[i + 1]!)) return true;
+    if (secret(words[i]!)) return true;
+    if (i + 1 < words.length && secret(words[i]! + words[i + 1]!)) return true;
   }
-  return false;
+  return SECRET_SUFFIX.test(words.join(''));
 }
 
 // Known credential shapes; each replaced by a marker that still says what kind of thing was there.
@@ -42,19 +45,17 @@ export function redactText(text: string): string {
 }
 
 /**
- * Deep copy of a JSON-ish value with secrets redacted: strings under secret-named keys and secret shapes in strings.
- * An object or array under a secret-named key is walked like any other, not hidden whole: what a person approves
- * must show everything but the secrets. Pure.
+ * Deep copy of a JSON-ish value with secrets redacted: every string under a secret-named key (at any depth below it)
+ * and secret shapes in other strings. Objects and arrays keep their shape, keys and non-string values: what a person
+ * approves shows everything but the secrets. Pure.
  */
-export function redactValue(value: unknown, depth = 0): unknown {
+export function redactValue(value: unknown, depth = 0, underSecretKey = false): unknown {
   if (depth > 32) return '[REDACTED:too-deep]';
-  if (typeof value === 'string') return redactText(value);
-  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
+  if (typeof value === 'string') return underSecretKey && value !== '' ? '[REDACTED]' : redactText(value);
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1, underSecretKey));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = isSecretKey(k) && typeof v === 'string' && v !== '' ? '[REDACTED]' : redactValue(v, depth + 1);
-    }
+    for (const [k, v] of Object.entries(value)) out[k] = redactValue(v, depth + 1, underSecretKey || isSecretKey(k));
     return out;
   }
   return value;

@@ -23,3 +23,9 @@ export function redactKnownSecrets(text: string, replacement = '[REDACTED:secret
   for (const value of longestFirst) if (out.includes(value)) out = out.split(value).join(replacement);
   return out;
 }
+
+/** Whether any known secret value occurs in text (cheap check before rewriting a structure). */
+export function containsKnownSecret(text: string): boolean {
+  for (const value of longestFirst) if (text.includes(value)) return true;
+  return false;
+}

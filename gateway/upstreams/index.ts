@@ -3,7 +3,7 @@ import picomatch from 'picomatch';
 import type { ClientCapabilities, Notification, Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { UpstreamLink, UpstreamError, type UpstreamEvent } from './link.js';
-import { PinStore, type PinStatus } from './pins.js';
+import { PinStore, type PinStatus, type PinnedDefinition } from './pins.js';
 import type { Registry, ServerSpec, ValueRef } from './registry.js';
 import { createUpstreamFetch } from './fetch.js';
 
@@ -239,7 +239,7 @@ export class Upstreams {
       if (!u.exposes(t.name)) continue;
       const name = this.namespaced(u.spec, t.name);
       const approved = this.opts.pins.approvedDefinition(name, t);
-      out.push(approved ? ({ ...t, ...approved, name } as Tool) : { ...t, name });
+      out.push(approved ? listedAsApproved(approved, name) : { ...t, name });
     }
     return out;
   }
@@ -379,4 +379,11 @@ export function templateMatches(template: string, uri: string): boolean {
     .map((part) => (part.startsWith('{') ? (part.startsWith('{+') ? '.+' : '[^/]+') : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
     .join('');
   return new RegExp(`^${re}$`).test(uri);
+}
+
+/** A changed tool as the agent may see it: the approved fields and nothing else of the live definition. */
+function listedAsApproved(a: PinnedDefinition, name: string): Tool {
+  const tool: Record<string, unknown> = { name, inputSchema: a.inputSchema ?? { type: 'object' } };
+  for (const k of ['title', 'description', 'outputSchema', 'annotations'] as const) if (a[k] !== undefined) tool[k] = a[k];
+  return tool as Tool;
 }

