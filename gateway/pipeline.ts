@@ -1,5 +1,5 @@
 // The story of one tool call: route → pin check → policy → review → escalate → forward → result, audited at every arrow.
-import { containsKnownSecret, redactKnownSecrets } from './secrets/known.js';
+import { containsKnownSecret, hasKnownSecrets, redactKnownSecrets } from './secrets/known.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { UnknownToolError, UpstreamError, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
@@ -141,9 +141,15 @@ export function createPipeline(opts: PipelineOptions) {
         ),
       );
       const durationMs = performance.now() - started;
+      let output = JSON.stringify(result.content ?? []);
       // A credential Tollgate gave an upstream is not the agent's to read, even if a careless server echoes it.
-      if (containsKnownSecret(JSON.stringify(result))) result = JSON.parse(redactKnownSecrets(JSON.stringify(result))) as typeof result;
-      const output = JSON.stringify(result.content ?? []);
+      if (hasKnownSecrets()) {
+        const whole = JSON.stringify(result);
+        if (containsKnownSecret(whole)) {
+          result = JSON.parse(redactKnownSecrets(whole)) as typeof result;
+          output = JSON.stringify(result.content ?? []);
+        }
+      }
       session.context.recordResult(callId, output, result.isError === true);
       note({ name: 'tollgate.tool_result', ...call, durationMs, success: result.isError !== true, isError: result.isError === true, outputBytes: Buffer.byteLength(output), output: result.content });
       return result as CallToolResult;
