@@ -1,5 +1,5 @@
 // The story of one tool call: route → pin check → policy → review → escalate → forward → result, audited at every arrow.
-import { containsKnownSecret, hasKnownSecrets, redactKnownSecrets } from './secrets/known.js';
+import { hasKnownSecrets, redactKnownSecrets, redactKnownSecretsDeep } from './secrets/known.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { UnknownToolError, UpstreamError, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
@@ -144,9 +144,9 @@ export function createPipeline(opts: PipelineOptions) {
       let output = JSON.stringify(result.content ?? []);
       // A credential Tollgate gave an upstream is not the agent's to read, even if a careless server echoes it.
       if (hasKnownSecrets()) {
-        const whole = JSON.stringify(result);
-        if (containsKnownSecret(whole)) {
-          result = JSON.parse(redactKnownSecrets(whole)) as typeof result;
+        const scrubbed = redactKnownSecretsDeep(result);
+        if (JSON.stringify(scrubbed) !== JSON.stringify(result)) {
+          result = scrubbed;
           output = JSON.stringify(result.content ?? []);
         }
       }

@@ -35,21 +35,31 @@ const PEM_FOOTER = new RegExp(String.raw`${PEM_SEP}-----END [A-Z0-9 ]*PRIVATE KE
 const PEM_SPLIT = new RegExp(`(${PEM_SEP})`);
 
 /**
- * What is left of a matched key block: the marker, then every line that is not key material kept in place. Key lines
- * are 16+ base64 characters (the last one may be shorter if it ends in `=` padding); a short word (`sh`, `rm`) or
- * anything shaped like a path (`/tmp/stage2`, `./x`) stays visible, since on its own line it would run as a command.
+ * A matched block is redacted whole when it is shaped like a real key, and left alone otherwise: hiding anything else
+ * could hide a command from the approver. Shaped like a key: fixed-width base64 lines (64 or 70 characters, 76 in
+ * MIME-style wrapping; any equal width when the block is on one line, where its words are arguments, not commands),
+ * a last line no wider (a block cut short before its footer: no shorter line at all), `=` only as final padding, a
+ * length that is whole base64, and content that decodes to DER or an OpenSSH key (the RFC 1421 headers of an
+ * encrypted PEM key stand in for the content check).
  */
 function redactKeyBlock(block: string): string {
-  const body = block.replace(PEM_HEADER, '').replace(PEM_FOOTER, '');
-  const parts = body.split(PEM_SPLIT); // ['', sep, line, sep, line, …]
-  let out = '[REDACTED:private-key]';
-  for (let i = 2; i < parts.length; i += 2) {
-    const line = parts[i]!;
-    const last = i === parts.length - 1;
-    const keyLine = /^[A-Za-z0-9+/=]+$/.test(line) && !/^[/.]/.test(line) && (line.length >= 16 || (last && line.endsWith('=')));
-    if (!keyLine) out += `${parts[i - 1]}${line}`;
-  }
-  return out;
+  const complete = PEM_FOOTER.test(block); // else cut short: every line must then be full width
+  const withHeaders = block.replace(PEM_HEADER, '').replace(PEM_FOOTER, '');
+  const encrypted = /Proc-Type: 4,ENCRYPTED/.test(withHeaders);
+  const body = withHeaders.replace(/Proc-Type: [0-9A-Z,]+|DEK-Info: [A-Z0-9,-]+/g, '');
+  const data = body.split(PEM_SPLIT).filter((l, i) => i % 2 === 0 && l !== ''); // [sep?, line, sep, line, …]
+  const oneLine = !/[\r\n]|\\n/.test(body);
+  const width = data[0]?.length ?? 0;
+  const all = data.join('');
+  const shaped =
+    data.length > 0 &&
+    (oneLine || [64, 70, 76].includes(width)) &&
+    data.every((l, i) => (i === data.length - 1 && complete ? /^[A-Za-z0-9+/]+={0,2}$/.test(l) && l.length <= width : /^[A-Za-z0-9+/]+$/.test(l) && l.length === width)) &&
+    (all.length % 4 === 0 || !complete);
+  if (!shaped) return block;
+  const bytes = Buffer.from(all.slice(0, all.length - (all.length % 4)), 'base64');
+  const content = encrypted || bytes[0] === 0x30 || bytes.subarray(0, 15).toString('latin1') === 'openssh-key-v1\0';
+  return content ? '[REDACTED:private-key]' : block;
 }
 
 // Order matters: the most specific shapes first, so the label says what was found.

