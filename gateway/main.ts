@@ -18,7 +18,7 @@ Usage:
   tollgate check [--config DIR] [--json] (--shell "SCRIPT" | --tool NAME --args JSON | --batch)
   tollgate audit verify | query | stats | explain CALL_ID | export | triage   [--config DIR]
   tollgate approvals list | approve ID [--session] | deny ID [--reason TEXT]  [--config DIR]
-  tollgate tools list | approve SERVER__TOOL                                  [--config DIR]
+  tollgate tools list | show SERVER__TOOL | approve SERVER__TOOL [--hash H]  [--config DIR]
   tollgate secrets set NAME | list | delete NAME
   tollgate tokens create NAME | list | revoke ID                              [--config DIR]
   tollgate config show [--origin] | validate                                 [--config DIR]
@@ -28,7 +28,7 @@ Docs: README.md and docs/ in the repository.
 `;
 
 async function tools(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string' }, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string' }, json: { type: 'boolean' }, hash: { type: 'string' } }, allowPositionals: true, strict: true });
   const { stateDir } = await resolveDirs(values.config, io);
   const pins = new PinStore(stateDir);
   const [sub, name] = positionals;
@@ -42,19 +42,35 @@ async function tools(argv: string[], io: Io): Promise<number> {
       io.stdout.write('No tools pinned yet: tools are pinned when the gateway first sees them.\n');
       return 0;
     }
-    const rows = list.map((p) => [p.tool, p.pending ? 'CHANGED — needs `tollgate tools approve`' : 'pinned', p.hash.slice(0, 12), `${p.approvedBy} ${p.approvedAt}`]);
+    const rows = list.map((p) => [p.tool, p.pending ? 'CHANGED — review with `tollgate tools show`, then approve' : 'pinned', p.hash.slice(0, 12), `${p.approvedBy} ${p.approvedAt}`]);
     const head = ['TOOL', 'STATUS', 'HASH', 'APPROVED'];
     const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     for (const r of [head, ...rows]) io.stdout.write(`${r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()}\n`);
     return 0;
   }
+  if (sub === 'show') {
+    if (!name) throw new UsageError('tools show needs a tool name, e.g. `tollgate tools show fixture__weather`');
+    const rec = pins.read(name);
+    if (!rec) throw new Error(`no pin for "${name}": the gateway has not seen this tool yet (check the name with \`tollgate tools list\`)`);
+    if (values.json) {
+      io.stdout.write(`${JSON.stringify(rec)}\n`);
+      return 0;
+    }
+    io.stdout.write(`${rec.tool}: approved by ${rec.approvedBy} at ${rec.approvedAt} (${rec.hash.slice(0, 12)})\n${JSON.stringify(rec.definition, null, 2)}\n`);
+    if (rec.pending) {
+      io.stdout.write(`\nCHANGED since: the definition seen at ${rec.pending.seenAt} (hash ${rec.pending.hash}) — calls are refused until it is approved:\n`);
+      io.stdout.write(`${JSON.stringify(rec.pending.definition, null, 2)}\n\nto approve exactly this definition: tollgate tools approve ${rec.tool} --hash ${rec.pending.hash}\n`);
+    }
+    return 0;
+  }
   if (sub === 'approve') {
     if (!name) throw new UsageError('tools approve needs a tool name, e.g. `tollgate tools approve fixture__weather`');
-    const rec = pins.approve(name, `local:${userInfo().username}`);
+    // With --hash (printed by `tools show`), only the definition that was reviewed is approved.
+    const rec = pins.approve(name, `local:${userInfo().username}`, values.hash);
     io.stdout.write(`approved the new definition of ${name} (${rec.hash.slice(0, 12)}); it is callable again\n`);
     return 0;
   }
-  throw new UsageError(`unknown subcommand "tools ${sub}" (expected list or approve)`);
+  throw new UsageError(`unknown subcommand "tools ${sub}" (expected list, show or approve)`);
 }
 
 type Command = (argv: string[], io: Io) => Promise<number>;

@@ -93,7 +93,7 @@ export function createPipeline(opts: PipelineOptions) {
 
     // pin check: a changed definition is not callable until an admin re-approves it
     if (routed.pin.state === 'changed') {
-      const reason = `the definition of "${req.name}" changed since it was approved (rug-pull defence); an admin must review it and run \`tollgate tools approve ${req.name}\``;
+      const reason = `the definition of "${req.name}" changed since it was approved (rug-pull defence); an admin must review it (\`tollgate tools show ${req.name}\`, or the console) and approve it (\`tollgate tools approve ${req.name}\`)`;
       await decide('denied', 'rule', [reason]);
       return refusal(ports.denialMessage({ kind: 'pin', tool: req.name, reasons: [reason] }));
     }

@@ -160,7 +160,16 @@ describe('gateway over stdio, in front of fixture + everything + filesystem + me
 
     const list = await runCli(['tools', 'list', '--config', dir]);
     expect(list.stdout).toMatch(/fixture__weather\s+CHANGED/);
-    const approve = await runCli(['tools', 'approve', 'fixture__weather', '--config', dir]);
+    // The admin reviews what changed, then approves exactly that definition.
+    const show = await runCli(['tools', 'show', 'fixture__weather', '--config', dir]);
+    expect(show.stdout).toContain('"description": "Read the weather for a city."');
+    expect(show.stdout).toContain('id_rsa');
+    const hash = /tollgate tools approve fixture__weather --hash ([0-9a-f]{64})/.exec(show.stdout)?.[1];
+    expect(hash).toBeTruthy();
+    const stale = await runCli(['tools', 'approve', 'fixture__weather', '--hash', '0'.repeat(64), '--config', dir]);
+    expect(stale.code).not.toBe(0);
+    expect(stale.stderr).toMatch(/changed again since it was shown/);
+    const approve = await runCli(['tools', 'approve', 'fixture__weather', '--hash', hash!, '--config', dir]);
     expect(approve.code).toBe(0);
     const relisted = await agent.client.listTools();
     expect(relisted.tools.find((t) => t.name === 'fixture__weather')?.description).toContain('id_rsa'); // approved now
