@@ -1,5 +1,4 @@
 // The story of one tool call: route → pin check → policy → review → escalate → forward → result, audited at every arrow.
-import { hasKnownSecrets, redactKnownSecrets, redactKnownSecretsDeep } from './secrets/known.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { UnknownToolError, UpstreamError, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
@@ -133,7 +132,7 @@ export function createPipeline(opts: PipelineOptions) {
     delete meta[USER_PROMPT_META_KEY];
     delete meta.progressToken;
     try {
-      let result = await routed.link.use((client) =>
+      const result = await routed.link.use((client) =>
         client.request(
           { method: 'tools/call', params: { name: routed.name, arguments: args, ...(Object.keys(meta).length ? { _meta: meta } : {}) } },
           CallToolResultSchema,
@@ -141,23 +140,13 @@ export function createPipeline(opts: PipelineOptions) {
         ),
       );
       const durationMs = performance.now() - started;
-      let output = JSON.stringify(result.content ?? []);
-      // A credential Tollgate gave an upstream is not the agent's to read, even if a careless server echoes it.
-      if (hasKnownSecrets()) {
-        const scrubbed = redactKnownSecretsDeep(result);
-        if (JSON.stringify(scrubbed) !== JSON.stringify(result)) {
-          result = scrubbed;
-          output = JSON.stringify(result.content ?? []);
-        }
-      }
+      const output = JSON.stringify(result.content ?? []);
       session.context.recordResult(callId, output, result.isError === true);
       note({ name: 'tollgate.tool_result', ...call, durationMs, success: result.isError !== true, isError: result.isError === true, outputBytes: Buffer.byteLength(output), output: result.content });
       return result as CallToolResult;
     } catch (e) {
       const durationMs = performance.now() - started;
-      // An upstream's error may quote a credential Tollgate gave it: scrubbed before the agent, the reviewer's context
-      // or the journal sees it.
-      const message = redactKnownSecrets(ctx.signal.aborted ? `the call to "${req.name}" was cancelled` : e instanceof Error ? e.message : String(e));
+      const message = ctx.signal.aborted ? `the call to "${req.name}" was cancelled` : e instanceof Error ? e.message : String(e);
       note({ name: 'tollgate.tool_result', ...call, durationMs, success: false, isError: true, outputBytes: 0, error: message });
       session.context.recordResult(callId, message, true);
       if (ctx.signal.aborted) throw e;

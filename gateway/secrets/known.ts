@@ -24,12 +24,6 @@ export function redactKnownSecrets(text: string, replacement = '[REDACTED:secret
   return out;
 }
 
-/** Whether any known secret value occurs in text (cheap check before rewriting a structure). */
-export function containsKnownSecret(text: string): boolean {
-  for (const value of longestFirst) if (text.includes(value)) return true;
-  return false;
-}
-
 /** Whether this process resolved any secret value at all (the common case on the hot path: none). */
 export function hasKnownSecrets(): boolean {
   return longestFirst.length > 0;

@@ -1,10 +1,10 @@
 // One live MCP client connection to one upstream, whatever its kind, with restart and re-initialisation.
-import { redactKnownSecrets } from '../secrets/known.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import type { FetchLike } from './fetch.js';
+import { hasKnownSecrets, redactKnownSecrets, redactKnownSecretsDeep } from '../secrets/known.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
@@ -293,6 +293,18 @@ export class UpstreamLink {
   async use<T>(fn: (client: Client) => Promise<T>): Promise<T> {
     if (this.state === 'down' && this.lastError) throw new UpstreamError(this.name, `upstream "${this.name}" is unavailable: ${this.lastError}`);
     await this.start();
+    // A credential Tollgate gave an upstream is not for whoever reads its answers or errors (the agent, the journal,
+    // the reviewer), even if a careless server echoes it.
+    try {
+      const out = await this.request(fn);
+      return hasKnownSecrets() ? redactKnownSecretsDeep(out) : out;
+    } catch (e) {
+      if (e instanceof Error && hasKnownSecrets()) e.message = redactKnownSecrets(e.message);
+      throw e;
+    }
+  }
+
+  private async request<T>(fn: (client: Client) => Promise<T>): Promise<T> {
     const client = this.client!;
     try {
       return await fn(client);
