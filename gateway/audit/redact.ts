@@ -25,7 +25,7 @@ const DEFAULT_KEYS = [
 const NL = String.raw`(?:\r?\n|(?:\\r)?\\n)`;
 const PEM_SEP = String.raw`(?:[ \t]*${NL}(?:[ \t]*${NL})*[ \t]*|[ \t]+)`;
 const PEM_LINE = String.raw`(?:[A-Za-z0-9+/=]{1,76}|Proc-Type: [0-9A-Z,]+|DEK-Info: [A-Z0-9,-]+)`;
-export const PRIVATE_KEY_PATTERN = new RegExp(
+const PRIVATE_KEY_PATTERN = new RegExp(
   String.raw`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:(?:${PEM_SEP}${PEM_LINE})*?${PEM_SEP}-----END [A-Z0-9 ]*PRIVATE KEY-----|(?:${PEM_SEP}[A-Za-z0-9+/=]{16,76})+)`,
   'g',
 );

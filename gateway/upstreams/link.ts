@@ -81,11 +81,8 @@ export class UpstreamLink {
   templates: ResourceTemplate[] = [];
   prompts: Prompt[] = [];
   private ready?: Promise<void>;
-  /** The live client's transport: an HTTP upstream's session is ended (DELETE) on close. */
-  private transport?: Transport;
   /** One re-initialisation at a time when an HTTP upstream forgot its session: every call that hit it waits on it. */
   private reconnecting?: Promise<void>;
-  private connectedOnce = false;
   private get isClosed(): boolean {
     return this.state === 'closed';
   }
@@ -126,6 +123,8 @@ export class UpstreamLink {
   }
 
   private async connect(): Promise<void> {
+    // A restart or re-initialisation: agents hear below if the server came back with another catalog.
+    const before = this.connectedAt ? catalogKey(this) : undefined;
     this.state = 'starting';
     const spec = this.spec;
     const client = new Client(
@@ -172,7 +171,6 @@ export class UpstreamLink {
       throw new UpstreamError(this.name, `upstream "${this.name}" was closed while it started`);
     }
     this.client = client;
-    this.transport = transport;
     this.serverCapabilities = client.getServerCapabilities() ?? {};
     this.connectedAt = Date.now();
     this.state = 'ready';
@@ -183,8 +181,6 @@ export class UpstreamLink {
     this.opts.hooks.onEvent({ server: this.name, sessionId: this.sessionId, event: this.attempt > 0 ? 'restarted' : 'started', pid, attempt: this.attempt });
     const level = this.opts.logLevel?.();
     if (level && this.serverCapabilities.logging) await client.setLoggingLevel(level as never).catch(() => undefined);
-    const before = this.connectedOnce ? catalogKey(this) : undefined;
-    this.connectedOnce = true;
     await this.refreshCatalog().catch((e) => {
       this.lastError = `listing failed: ${(e as Error).message}`;
     });
@@ -339,7 +335,6 @@ export class UpstreamLink {
     this.opts.hooks.onEvent({ server: this.name, sessionId: this.sessionId, event: 'reinitialized', error: 'session not found (404)' });
     this.client = undefined;
     this.ready = undefined;
-    this.transport = undefined;
     try {
       await this.start();
     } finally {
@@ -382,11 +377,9 @@ export class UpstreamLink {
     this.state = 'closed';
     clearTimeout(this.restartTimer);
     const c = this.client;
-    const t = this.transport;
     this.client = undefined;
-    this.transport = undefined;
     if (c) {
-      await this.endUpstreamSession(t);
+      await this.endUpstreamSession(c.transport);
       await c.close().catch(() => undefined);
     }
   }

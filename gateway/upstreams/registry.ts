@@ -171,10 +171,9 @@ export function parseRegistry(file: string, doc: unknown, configDir: string, sep
     }
     const e = parsed.data as Omit<StdioEntry, 'type'> & Omit<HttpEntry, 'type'> & Omit<ShellEntry, 'type'> & { type?: string };
     const prefix = e.prefix ?? name;
-    // Tool names split at the first separator: a prefix that contains it, or ends with its start (`gh_` + `__`
-    // gives `gh___tool`, split as `gh` + `_tool`), would make its tools unreachable.
-    const endsLikeSeparator = [...Array(separator.length - 1).keys()].some((i) => prefix.endsWith(separator.slice(0, i + 1)));
-    if (prefix !== '' && (prefix.includes(separator) || endsLikeSeparator)) {
+    // Tool names split at the first separator, so it must come right after the prefix: a prefix that contains it, or
+    // ends with its start (`gh_` + `__` gives `gh___tool`, split as `gh` + `_tool`), would make its tools unreachable.
+    if (prefix !== '' && `${prefix}${separator}`.indexOf(separator) !== prefix.length) {
       const why = prefix.includes(separator) ? `contains the tool separator "${separator}"` : `ends with "${prefix.slice(-1)}", so its tool names would run into the separator "${separator}"`;
       problems.push(`${file}: ${formatIssuePath([...at, e.prefix ? 'prefix' : ''].filter(Boolean))}: "${prefix}" ${why}; rename it or set "prefix"`);
       continue;
