@@ -1,12 +1,12 @@
 // `tollgate serve`: loads config, wires policy, review, audit, sandbox and upstreams into one Gateway, and listens.
-import { refusalLimiter } from './server/auth/refusals.js';
-import { redactKnownSecrets } from './secrets/known.js';
-import type { Io } from './io.js';
 import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import type { Io } from './io.js';
+import { refusalLimiter } from './server/auth/refusals.js';
+import { redactKnownSecrets } from './secrets/known.js';
 import { Gateway, isLoopbackHost, type Session } from './server/index.js';
 import { loadRegistry, type ServerSpec, type ValueRef } from './upstreams/index.js';
 import { ShellServerOptionsSchema, createShellServer } from './upstreams/shell.js';

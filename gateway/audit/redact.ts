@@ -1,6 +1,6 @@
-// Redaction: a pure function that strips secret shapes, configured keys and oversized values.
-
+// Redaction: a pure function that strips secret shapes, resolved secret values, configured keys and oversized values.
 import { redactKnownSecrets } from '../secrets/known.js';
+
 export interface RedactOptions {
   /** Object keys whose values are always replaced (case-insensitive, `-`/`_` ignored); added to the defaults. */
   keys?: string[];
