@@ -39,7 +39,9 @@ describe('gateway over Streamable HTTP', () => {
 
   beforeAll(async () => {
     upstream = await startHttpFixture();
-    const dir = configDir({ remote: { url: upstream.url }, local: upstreams.fixture() }, { ...ALLOW_ALL, listen: { sessionIdleSeconds: 2, jsonResponseWithinMs: JSON_WAIT_MS } });
+    // The shared agent lives through every test, so its session keeps the default idle TTL (a short one would expire
+    // it between tests on a busy machine); the TTL test below runs a gateway of its own.
+    const dir = configDir({ remote: { url: upstream.url }, local: upstreams.fixture() }, { ...ALLOW_ALL, listen: { jsonResponseWithinMs: JSON_WAIT_MS } });
     gw = await httpGateway(dir);
     agent = await httpAgent(gw.url, { capabilities: { elicitation: { form: {} } } }, gw.auth);
     agent.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { answer: 'over http' } }));
@@ -136,22 +138,29 @@ describe('gateway over Streamable HTTP', () => {
     expect(huge.status).toBe(413);
     expect((await agent.listTools()).tools.length).toBeGreaterThan(0);
   });
+});
 
+describe('idle HTTP sessions', () => {
   it('ends idle sessions after the TTL and closes their upstream connections', async () => {
-    const idle = await httpAgent(gw.url, {}, gw.auth);
-    // A call on the session-isolated stdio upstream starts that session's own upstream process.
-    const pid = Number(textOf(await idle.callTool({ name: 'local__pid', arguments: {} })));
-    expect(() => process.kill(pid, 0)).not.toThrow();
-    await until(() => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 'the idle session upstream process to exit', 20_000);
-    await expect(idle.listTools()).rejects.toThrow(/404|Session not found/);
-    await idle.close().catch(() => undefined);
+    const gwIdle = await httpGateway(configDir({ local: upstreams.fixture() }, { ...ALLOW_ALL, listen: { sessionIdleSeconds: 2 } }));
+    try {
+      const idle = await httpAgent(gwIdle.url, {}, gwIdle.auth);
+      // A call on the session-isolated stdio upstream starts that session's own upstream process.
+      const pid = Number(textOf(await idle.callTool({ name: 'local__pid', arguments: {} })));
+      expect(() => process.kill(pid, 0)).not.toThrow();
+      await until(() => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      }, 'the idle session upstream process to exit', 20_000);
+      await expect(idle.listTools()).rejects.toThrow(/404|Session not found/);
+      await idle.close().catch(() => undefined);
+    } finally {
+      await gwIdle.stop();
+    }
   });
 });
 
