@@ -2,7 +2,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Language, Parser, type Node } from 'web-tree-sitter';
-import { classifyArgv, classifyAssignments, DANGEROUS_NAMES, empty, isSensitivePath, merge, type ClassifyContext, type Classification, type Word } from './commands.js';
+import { classifyArgv, classifyAssignments, DANGEROUS_NAMES, empty, evaluatedOperands, isSensitivePath, merge, type ClassifyContext, type Classification, type Word } from './commands.js';
 
 let parser: Parser | null = null;
 let loading: Promise<void> | null = null;
@@ -112,8 +112,18 @@ class Walker {
         }
         return;
       }
+      case 'test_command': {
+        // [[ … ]]: arithmetic operands and -v subscripts are evaluated by bash (a[$(cmd)] runs cmd)
+        const operands = node.descendantsOfType(['word', 'raw_string', 'string', 'number', 'concatenation', 'simple_expansion', 'expansion', 'test_operator'])
+          .filter((c): c is Node => !!c && !(c.parent && ['concatenation', 'string'].includes(c.parent.type)))
+          .map((c) => (c.type === 'test_operator' ? c.text : wordOf(c).value));
+        const textOps = node.text.match(/(?<=\s)-(eq|ne|lt|le|gt|ge|v|R)(?=\s)/g) ?? [];
+        const why = evaluatedOperands(operands) ?? (textOps.length && operands.length === 0 ? 'test expression not understood' : null);
+        if (why) this.add(notPlain(why));
+        this.visitChildren(node, level, pipeIndex);
+        return;
+      }
       case 'negated_command':
-      case 'test_command':
       case 'comment':
         this.visitChildren(node, level, pipeIndex);
         return;
