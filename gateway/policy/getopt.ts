@@ -4,7 +4,7 @@
 export type ArgKind = 'none' | 'required' | 'optional';
 
 /** One option: its short letter and/or long name, and its argument kind. `id` is the long name, else the letter. */
-export type OptionSpec = { id: string; short?: string; long?: string; arg: ArgKind };
+export type OptionSpec = { id: string; short?: string; long?: string; arg: ArgKind; shortArg?: ArgKind };
 
 export type ParsedOption = { id: string; value?: string; spelling: string };
 export type ParseResult =
@@ -73,13 +73,14 @@ export function getoptLong(argv: string[], syntax: Syntax): ParseResult {
         if (!spec) return { ok: false, error: `invalid option -- '${c}'` };
         // an optional argument is attached-only and long-only in the tables: its short twin takes none (stricter —
         // `-xo` is read as -x -o, so the -o is seen)
-        if (spec.arg === 'none' || (spec.arg === 'optional' && spec.long)) {
+        const kind = spec.shortArg ?? (spec.arg === 'optional' && spec.long ? 'none' : spec.arg);
+        if (kind === 'none') {
           options.push({ id: spec.id, spelling: `-${c}` });
           continue;
         }
         const rest = a.slice(j + 1);
         if (rest !== '') options.push({ id: spec.id, value: rest, spelling: `-${c}${rest}` });
-        else if (spec.arg === 'required') {
+        else if (kind === 'required') {
           if (i + 1 >= argv.length) return { ok: false, error: `option requires an argument -- '${c}'` };
           options.push({ id: spec.id, value: argv[++i]!, spelling: `-${c} ${argv[i]}` });
         } else options.push({ id: spec.id, spelling: `-${c}` });
@@ -105,8 +106,10 @@ export function parseHelpOptions(help: string): OptionSpec[] {
   const out = new Map<string, OptionSpec>();
   for (const line of help.split('\n')) {
     if (!/^\s{1,10}-/.test(line)) continue;
-    const head = line.trim().split(/\s{2,}|\t/)[0]!;
-    const tokens = head.split(/,\s*|\s+(?=-)/);
+    const parts = line.trim().split(/\s{2,}|\t/);
+    // `-c  --format=FORMAT` (stat): a short and its long separated by two spaces
+    const head = /^-[A-Za-z0-9]$/.test(parts[0]!) && parts[1]?.startsWith('--') ? `${parts[0]} ${parts[1].split(/\s/)[0]}` : parts[0]!;
+    const tokens = head.split(/,\s*|\s+(?=-)/).filter((t) => t !== '' && t !== '-NUM');
     const shorts: { letter: string; arg: ArgKind | null }[] = [];
     const longs: { name: string; arg: ArgKind }[] = [];
     let valid = true;
@@ -130,8 +133,8 @@ export function parseHelpOptions(help: string): OptionSpec[] {
     // The short twin of the first long name: a bare short shares the long's argument kind; a short with its own
     // argument (`-u, -U NUM, --unified[=NUM]`) differs from the long and is an option of its own.
     shorts.forEach((sh, i) => {
-      const twin = i === shorts.length - 1 && first && (sh.arg === null || sh.arg === first.arg);
-      if (twin) add({ id: first.name, short: sh.letter, long: first.name, arg: first.arg });
+      const twin = i === shorts.length - 1 && first && (sh.arg === null || sh.arg === first.arg || (sh.arg === 'optional' && first.arg === 'optional'));
+      if (twin) add({ id: first.name, short: sh.letter, long: first.name, arg: first.arg, ...(sh.arg === 'optional' ? { shortArg: 'optional' as const } : {}) });
       else add({ id: sh.letter, short: sh.letter, arg: sh.arg ?? (first && i === shorts.length - 1 ? first.arg : 'none') });
     });
     longs.forEach((l, i) => {
@@ -144,13 +147,17 @@ export function parseHelpOptions(help: string): OptionSpec[] {
 
 /** A compact signature of specs, one per option: `-a --all`, `-w --width=`, `--color[=]`, `-k=` — the table's data format. */
 export function formatSpec(o: OptionSpec): string {
-  const suffix = o.arg === 'required' ? '=' : o.arg === 'optional' ? '[=]' : '';
-  return [o.short ? `-${o.short}` : '', o.long ? `--${o.long}` : ''].filter(Boolean).join(' ') + suffix;
+  const suffix = (k: ArgKind) => (k === 'required' ? '=' : k === 'optional' ? '[=]' : '');
+  const short = o.short ? `-${o.short}${o.shortArg ? suffix(o.shortArg) : ''}` : '';
+  return [short, o.long ? `--${o.long}` : ''].filter(Boolean).join(' ') + suffix(o.arg);
 }
 
 /** Inverse of formatSpec: `"-w --width="` → spec. Throws on a malformed signature (tables are checked at load). */
 export function parseSpec(sig: string): OptionSpec {
-  const m = /^(?:-([A-Za-z0-9?]))?\s*(?:--([A-Za-z0-9][\w-]*))?(=|\[=\])?$/.exec(sig.trim());
-  if (!m || (!m[1] && !m[2])) throw new Error(`malformed option signature "${sig}" (expected e.g. "-a --all", "-w --width=", "--color[=]")`);
-  return { id: m[2] ?? m[1]!, ...(m[1] ? { short: m[1] } : {}), ...(m[2] ? { long: m[2] } : {}), arg: m[3] === '=' ? 'required' : m[3] ? 'optional' : 'none' };
+  const m = /^(?:-([A-Za-z0-9?])(=|\[=\])?)?\s*(?:--([A-Za-z0-9][\w-]*))?(=|\[=\])?$/.exec(sig.trim());
+  if (!m || (!m[1] && !m[3])) throw new Error(`malformed option signature "${sig}" (expected e.g. "-a --all", "-w --width=", "--color[=]", "-I[=] --iso-8601[=]")`);
+  const kind = (x: string | undefined): ArgKind => (x === '=' ? 'required' : x ? 'optional' : 'none');
+  // a lone short's suffix is its argument kind
+  if (!m[3]) return { id: m[1]!, short: m[1]!, arg: kind(m[2] ?? m[4]) };
+  return { id: m[3], ...(m[1] ? { short: m[1] } : {}), long: m[3], arg: kind(m[4]), ...(m[2] ? { shortArg: kind(m[2]) } : {}) };
 }

@@ -45,7 +45,7 @@ export const COMMAND_ROWS: CommandRow[] = [
     options: ['-c --bytes=', '-n --lines=', '-q --quiet', '--silent', '-v --verbose', '-z --zero-terminated', '--help', '--version'],
     numericOption: 'lines',
     match: ['head -n 20 file', 'head -5 file', 'head -c1k f', 'head --li=3 f'],
-    notMatch: ['head -Q f', 'head --li f'],
+    notMatch: ['head -Q f', 'head --li'],
   },
   {
     command: 'tail',
@@ -81,7 +81,7 @@ export const COMMAND_ROWS: CommandRow[] = [
   {
     command: 'date',
     derivedFrom: 'date --help (date (GNU coreutils) 9.1)',
-    options: ['-d --date=', '--debug', '-f --file=', '-I --iso-8601[=]', '--resolution', '-R --rfc-email', '--rfc-3339=', '-r --reference=', '-s --set=', '-u --utc', '--universal', '--help', '--version'],
+    options: ['-d --date=', '--debug', '-f --file=', '-I[=] --iso-8601[=]', '--resolution', '-R --rfc-email', '--rfc-3339=', '-r --reference=', '-s --set=', '-u --utc', '--universal', '--help', '--version'],
     capabilities: { set: 'system' }, operands: { pattern: '^\\+', why: 'an operand other than +FORMAT sets the system clock' },
     match: ['date', 'date -d yesterday', 'date +%Y-%m-%d', 'date -u +%s', 'date --iso-8601=seconds', 'date -I', 'date -Iseconds', 'date -R'],
     notMatch: ['date -s 2020-01-01', 'date --set=now', 'date --se now', 'date 010203042020', 'date -us now'],
@@ -118,14 +118,14 @@ export const COMMAND_ROWS: CommandRow[] = [
   {
     command: 'stat',
     derivedFrom: 'stat --help (stat (GNU coreutils) 9.1)',
-    options: ['-L --dereference', '-f --file-system', '--cached=', '-c', '--printf=', '-t --terse', '--help', '--version'],
+    options: ['-L --dereference', '-f --file-system', '--cached=', '-c --format=', '--printf=', '-t --terse', '--help', '--version'],
     match: ['stat -c %s f', 'stat --printf=\'%s\n\' f', 'stat -L f'],
     notMatch: ['stat --write f'],
   },
   {
     command: 'grep',
     derivedFrom: 'grep --help (grep (GNU grep) 3.8)',
-    options: ['-E --extended-regexp', '-F --fixed-strings', '-G --basic-regexp', '-P --perl-regexp', '-e --regexp=', '-f --file=', '-i --ignore-case', '--no-ignore-case', '-w --word-regexp', '-x --line-regexp', '-z --null-data', '-s --no-messages', '-v --invert-match', '-V --version', '--help', '-m --max-count=', '-b --byte-offset', '-n --line-number', '--line-buffered', '-H --with-filename', '-h --no-filename', '--label=', '-o --only-matching', '-q --quiet', '--silent', '--binary-files=', '-a --text', '-I', '-d --directories=', '-D --devices=', '-r --recursive', '-R --dereference-recursive', '--include=', '--exclude=', '--exclude-from=', '--exclude-dir=', '-L --files-without-match', '-l --files-with-matches', '-c --count', '-T --initial-tab', '-Z --null', '-B --before-context=', '-A --after-context=', '-C --context=', '--group-separator=', '--no-group-separator', '--colour[=]', '-U --binary'],
+    options: ['-E --extended-regexp', '-F --fixed-strings', '-G --basic-regexp', '-P --perl-regexp', '-e --regexp=', '-f --file=', '-i --ignore-case', '--no-ignore-case', '-w --word-regexp', '-x --line-regexp', '-z --null-data', '-s --no-messages', '-v --invert-match', '-V --version', '--help', '-m --max-count=', '-b --byte-offset', '-n --line-number', '--line-buffered', '-H --with-filename', '-h --no-filename', '--label=', '-o --only-matching', '-q --quiet', '--silent', '--binary-files=', '-a --text', '-I', '-d --directories=', '-D --devices=', '-r --recursive', '-R --dereference-recursive', '--include=', '--exclude=', '--exclude-from=', '--exclude-dir=', '-L --files-without-match', '-l --files-with-matches', '-c --count', '-T --initial-tab', '-Z --null', '-B --before-context=', '-A --after-context=', '-C --context=', '--group-separator=', '--no-group-separator', '--color[=]', '--colour[=]', '-U --binary'],
     numericOption: 'context',
     match: ['grep -rn foo .', 'grep -E \'a|b\' f', 'grep -3 foo f', 'grep --color=auto -i x f', 'grep -rl --include=\'*.ts\' foo src', 'grep -e -x f', 'grep -- --foo f'],
     notMatch: ['grep --pre=sh x f', 'grep -j x f', 'grep --no x f'],
@@ -224,7 +224,7 @@ export const COMMAND_ROWS: CommandRow[] = [
   {
     command: 'od',
     derivedFrom: 'od --help (od (GNU coreutils) 9.1)',
-    options: ['-A --address-radix=', '--endian=', '-j --skip-bytes=', '-N --read-bytes=', '-S=', '--strings[=]', '-t --format=', '-v --output-duplicates', '-w --width[=]', '--traditional', '--help', '--version', '-a', '-b', '-c', '-d', '-f', '-i', '-l', '-o', '-s', '-x'],
+    options: ['-A --address-radix=', '--endian=', '-j --skip-bytes=', '-N --read-bytes=', '-S=', '--strings[=]', '-t --format=', '-v --output-duplicates', '-w[=] --width[=]', '--traditional', '--help', '--version', '-a', '-b', '-c', '-d', '-f', '-i', '-l', '-o', '-s', '-x'],
     match: ['od -An -tx1 f', 'od -c f'],
     notMatch: ['od -Q f'],
   },

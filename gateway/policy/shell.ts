@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Language, Parser, type Node } from 'web-tree-sitter';
+import { COMMAND_ROWS, type CommandRow } from './optables.js';
 import { classifyArgv, classifyAssignments, DANGEROUS_NAMES, empty, evaluatedOperands, isSensitivePath, merge, type ClassifyContext, type Classification, type Word } from './commands.js';
 
 let parser: Parser | null = null;
@@ -17,8 +18,31 @@ export function initPolicy(): Promise<void> {
     const p = new Parser();
     p.setLanguage(language);
     parser = p;
+    const errors = verifyCommandRows(COMMAND_ROWS);
+    if (errors.length) {
+      parser = null;
+      throw new Error(`policy/optables.ts: ${errors.join('; ')}`);
+    }
   })();
   return loading;
+}
+
+/**
+ * Every option-table row proves itself: its `match` commands classify allow and its `notMatch` commands do not.
+ * Returns one message per failing example, naming the row and the example (initPolicy refuses to load on any).
+ */
+export function verifyCommandRows(rows: CommandRow[]): string[] {
+  const errors: string[] = [];
+  rows.forEach((r, i) => {
+    for (const [key, want] of [['match', true], ['notMatch', false]] as const) {
+      r[key].forEach((ex, j) => {
+        if (!ex.split(/\s+/)[0]!.endsWith(r.command)) errors.push(`row ${i} (${r.command}): ${key}[${j}] "${ex}" does not run ${r.command}`);
+        const c = analyzeScript(ex, () => null, []);
+        if ((c.decision === 'allow') !== want) errors.push(`row ${i} (${r.command}): ${key}[${j}] "${ex}" is ${c.decision}${want ? `, expected allow (${c.reasons.join('; ')})` : ', expected not allow'}`);
+      });
+    }
+  });
+  return errors;
 }
 
 export function policyReady(): boolean {
