@@ -192,6 +192,9 @@ class Walker {
   /** Words of a command: substitutions inside them are walked as commands of their own. */
   private word(node: Node, level: number): Word {
     for (const c of node.descendantsOfType(['command_substitution', 'process_substitution'])) if (c) this.visit(c, level + 1, 0);
+    // $((x)) and ${a[i]} evaluate names as arithmetic, recursively: x='a[$(cmd)]' runs cmd
+    if (node.descendantsOfType(['arithmetic_expansion']).some((c) => !!c) || node.type === 'arithmetic_expansion') this.add(notPlain('arithmetic expansion $((…)) evaluates variables as code (array subscripts run commands)'));
+    if ((node.type === 'expansion' ? [node] : node.descendantsOfType(['expansion'])).some((c) => !!c && c.text.includes('['))) this.add(notPlain('a subscripted expansion ${a[…]} evaluates its subscript as code'));
     return wordOf(node);
   }
 
