@@ -4,7 +4,7 @@ import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol
 import { UnknownToolError, UpstreamError, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
 import { canonicalJson } from './audit/index.js';
 import { reviewEventFields } from './review/index.js';
-import type { PolicyVerdict, DecisionSource, DenialKind, Ports, SessionView, HumanDecision, Elicit } from './ports.js';
+import type { PolicyVerdict, DecisionSource, DenialKind, Ports, SessionView, HumanDecision, Elicit, RequestView } from './ports.js';
 
 export type { Ports } from './ports.js';
 
@@ -39,6 +39,26 @@ function refusal(text: string): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true };
 }
 
+/** A request other than tools/call on its way to an upstream: what policy decides on, and how to forward it. */
+export interface UpstreamRequest<T> {
+  view: RequestView;
+  /** What the request is called in the journal and in approvals: the resource URI or the namespaced prompt name. */
+  subject: string;
+  /** Parameters as the agent sent them (journaled redacted; digest keys approvals). */
+  params: Record<string, unknown>;
+  forward: (signal: AbortSignal) => Promise<T>;
+}
+
+/** A request refused by policy or a person: the session turns it into a JSON-RPC error with this message. */
+export class RequestRefused extends Error {}
+
+const REQUEST_EVENT = {
+  'resources/read': 'tollgate.resource_read',
+  'resources/subscribe': 'tollgate.resource_subscribe',
+  'prompts/get': 'tollgate.prompt_get',
+  'completion/complete': 'tollgate.completion',
+} as const;
+
 export function createPipeline(opts: PipelineOptions) {
   const { upstreams, ports } = opts;
 
@@ -53,7 +73,47 @@ export function createPipeline(opts: PipelineOptions) {
     ports.audit.record(e, { sync: 'soon' }).catch((err) => process.stderr.write(`tollgate: audit: ${e.name} for call ${String((e as { callId?: unknown }).callId ?? '-')} not journaled: ${(err as Error).message}\n`));
   };
 
-  return async function callTool(req: ToolCallRequest, ctx: CallContext): Promise<CallToolResult> {
+  /**
+   * resources/read, resources/subscribe, prompts/get, completion/complete: policy → review → escalate → forward,
+   * the same steps as a tool call (one copy of the review/escalation flow, below), journaled under the call id.
+   * The final decision is the request's own event (`tollgate.resource_read` …), durable before forwarding.
+   */
+  async function mediate<T>(req: UpstreamRequest<T>, ctx: CallContext): Promise<T> {
+    const callId = randomUUID();
+    const { session } = ctx;
+    const call = { sessionId: session.id, callId, identity: session.identity, tool: req.subject, server: req.view.server, method: req.view.method };
+    const argsDigest = `sha256:${createHash('sha256').update(canonicalJson(req.params)).digest('hex')}`;
+    const event = REQUEST_EVENT[req.view.method];
+    const target = req.view.target.kind === 'resource' ? { uri: req.view.target.uri } : { prompt: req.view.target.namespaced };
+    const decide = async (decision: 'approved' | 'denied', source: DecisionSource, reasons: string[]) => {
+      await ports.audit.record({ name: event, ...call, ...target, decision, source, reasons, argsDigest });
+    };
+    const verdict = ports.policy.evaluateRequest(req.view, session);
+    note({ name: 'tollgate.policy_decision', ...call, decision: verdict.decision, reasons: verdict.reasons, matched: verdict.matched, mode: session.mode });
+    if (verdict.decision === 'deny') {
+      const source: DecisionSource = verdict.fromRequirements ? 'requirements' : 'rule';
+      await decide('denied', source, verdict.reasons);
+      throw new RequestRefused(ports.denialMessage({ kind: source === 'requirements' ? 'requirements' : 'rule', tool: req.subject, reasons: verdict.reasons }));
+    }
+    if (verdict.decision === 'allow') await decide('approved', 'rule', verdict.reasons);
+    else {
+      const subject = { server: req.view.server, tool: req.subject, description: `${req.view.method} ${req.subject}` };
+      const outcome = await reviewAndEscalate(verdict, subject, req.params, argsDigest, ctx, call, decide);
+      if (!outcome.approved) throw new RequestRefused(outcome.result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n'));
+    }
+    const started = performance.now();
+    try {
+      const result = await req.forward(ctx.signal);
+      const outputBytes = Buffer.byteLength(JSON.stringify(result ?? null));
+      note({ name: 'tollgate.tool_result', ...call, durationMs: performance.now() - started, success: true, isError: false, outputBytes });
+      return result;
+    } catch (e) {
+      note({ name: 'tollgate.tool_result', ...call, durationMs: performance.now() - started, success: false, isError: true, outputBytes: 0, error: e instanceof Error ? e.message : String(e) });
+      throw e;
+    }
+  }
+
+  async function callTool(req: ToolCallRequest, ctx: CallContext): Promise<CallToolResult> {
     const callId = randomUUID();
     const { session } = ctx;
     const base = { sessionId: session.id, callId, identity: session.identity, tool: req.name };
@@ -121,7 +181,8 @@ export function createPipeline(opts: PipelineOptions) {
       await decide('denied', source, verdict.reasons);
       return refusal(ports.denialMessage({ kind: source === 'requirements' ? 'requirements' : 'rule', tool: req.name, reasons: verdict.reasons }));
     } else {
-      const outcome = await reviewAndEscalate(verdict, routed, args, argsDigest, ctx, call, decide);
+      const subject = { server: routed.spec.name, tool: req.name, description: routed.definition.description, annotations: routed.definition.annotations as Record<string, unknown> | undefined };
+      const outcome = await reviewAndEscalate(verdict, subject, args, argsDigest, ctx, call, decide);
       if (!outcome.approved) return outcome.result;
     }
 
@@ -154,11 +215,11 @@ export function createPipeline(opts: PipelineOptions) {
     } finally {
       untrack();
     }
-  };
+  }
 
   async function reviewAndEscalate(
     verdict: PolicyVerdict,
-    routed: RoutedTool,
+    routed: { server: string; tool: string; description?: string; annotations?: Record<string, unknown> },
     args: Record<string, unknown>,
     argsDigest: string,
     ctx: CallContext,
@@ -172,7 +233,7 @@ export function createPipeline(opts: PipelineOptions) {
       return { approved: false as const, result: refusal(ports.denialMessage({ kind, tool: call.tool, reasons, approver })) };
     };
 
-    const grant = ports.grants.consume(session.id, routed.spec.name, call.tool, argsDigest);
+    const grant = ports.grants.consume(session.id, routed.server, call.tool, argsDigest);
     if (grant) {
       await decide('approved', 'grant', [`covered by a ${grant.scope === 'once' ? 'single-use' : 'session'} approval${grant.argsDigest ? ' for these exact arguments' : ' for this tool'}`]);
       return { approved: true };
@@ -184,7 +245,7 @@ export function createPipeline(opts: PipelineOptions) {
     let reviewer: { riskLevel: string; rationale: string } | { failure: string } | undefined;
     if (decision === 'review' && session.mode === 'auto-review' && ports.reviewer) {
       const outcome = await ports.reviewer.review(
-        { server: routed.spec.name, tool: call.tool, description: routed.definition.description, annotations: routed.definition.annotations as Record<string, unknown> | undefined, arguments: args, policyReasons: verdict.reasons },
+        { server: routed.server, tool: call.tool, description: routed.description, annotations: routed.annotations, arguments: args, policyReasons: verdict.reasons },
         session.context,
         { sessionId: session.id, policyVersion: ports.policy.version(), signal: ctx.signal },
       );
@@ -202,13 +263,13 @@ export function createPipeline(opts: PipelineOptions) {
 
     // escalate: a person decides; no person, timeout or cancel → deny
     const human: HumanDecision = await ports.escalate(
-      { id: call.callId, sessionId: session.id, identity: session.identity, server: routed.spec.name, tool: call.tool, arguments: args, argsDigest, reviewer, policyReasons: verdict.reasons },
+      { id: call.callId, sessionId: session.id, identity: session.identity, server: routed.server, tool: call.tool, arguments: args, argsDigest, reviewer, policyReasons: verdict.reasons },
       ctx,
     );
     note({ name: 'tollgate.human_decision', ...call, channel: human.channel, decision: human.decision, approver: human.approver, reason: human.reason, waitMs: human.waitMs });
     if (human.decision === 'approve_once' || human.decision === 'approve_session' || human.decision === 'approve_tool_session') {
       if (human.decision !== 'approve_once') {
-        ports.grants.grant({ sessionId: session.id, server: routed.spec.name, tool: call.tool, argsDigest: human.decision === 'approve_session' ? argsDigest : undefined, scope: 'session' });
+        ports.grants.grant({ sessionId: session.id, server: routed.server, tool: call.tool, argsDigest: human.decision === 'approve_session' ? argsDigest : undefined, scope: 'session' });
       }
       await decide('approved', 'user', [`approved by ${human.approver ?? 'a person'} via ${human.channel}${human.decision === 'approve_once' ? '' : ' for this session'}`]);
       return { approved: true };
@@ -228,4 +289,6 @@ export function createPipeline(opts: PipelineOptions) {
     const kind: DenialKind = human.decision === 'deny' ? 'user' : human.decision === 'timeout' ? 'timeout' : human.decision === 'cancel' ? 'cancelled' : 'no_human';
     return deny('user', kind, reasons, human.approver);
   }
+
+  return Object.assign(callTool, { mediate });
 }

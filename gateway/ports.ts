@@ -31,6 +31,15 @@ export interface PolicyCallView {
   toolDecisions: Record<string, Decision>;
 }
 
+/** A request other than tools/call that reaches an upstream (resources, prompts, completion). */
+export interface RequestView {
+  method: 'resources/read' | 'resources/subscribe' | 'prompts/get' | 'completion/complete';
+  server: string;
+  target: { kind: 'resource'; server: string; uri: string } | { kind: 'prompt'; server: string; prompt: string; namespaced: string };
+  serverTools: { name: string; exposed: boolean }[];
+  toolDecisions: Record<string, Decision>;
+}
+
 export interface SessionContextPort {
   recordUserPrompt(text: string): void;
   recordCall(callId: string, tool: string, args: Record<string, unknown>): void;
@@ -74,6 +83,8 @@ export interface GrantView {
 export interface Ports {
   policy: {
     evaluate(call: PolicyCallView, session: SessionView): PolicyVerdict;
+    /** The same policy for resources/read, resources/subscribe, prompts/get and completion/complete. */
+    evaluateRequest(req: RequestView, session: SessionView): PolicyVerdict;
     /** Resolves hostnames found in arguments and applies the network policy (private targets, domains). */
     checkHosts(hosts: string[]): Promise<{ decision: 'allow' | 'ask' | 'deny'; reasons: string[] }>;
     version(): string;

@@ -10,7 +10,7 @@ import { redactKnownSecrets } from './secrets/known.js';
 import { Gateway, isLoopbackHost, type Session } from './server/index.js';
 import { loadRegistry, type ServerSpec, type ValueRef } from './upstreams/index.js';
 import { ShellServerOptionsSchema, createShellServer } from './upstreams/shell.js';
-import { initPolicy, loadEffectiveConfig, watchEffectiveConfig, evaluate, checkServerAllowed, decideHostResolved, type EffectiveConfig } from './policy/index.js';
+import { initPolicy, loadEffectiveConfig, watchEffectiveConfig, evaluate, evaluateRequest, checkServerAllowed, decideHostResolved, type EffectiveConfig } from './policy/index.js';
 import { openAudit, type Audit, type AuditEventInput } from './audit/index.js';
 import {
   ApprovalQueue,
@@ -245,6 +245,10 @@ export async function serve(argv: string[], io: Io): Promise<number> {
           config,
           { identity: session.identity, groups: session.groups },
         );
+        return { ...v, fromRequirements: v.decision === 'deny' && v.matched.some((m) => m.startsWith('requirements')) };
+      },
+      evaluateRequest: (req, session) => {
+        const v = evaluateRequest({ method: req.method, target: req.target, serverTools: req.serverTools, serverOverrides: { toolDecisions: req.toolDecisions } }, config, { identity: session.identity, groups: session.groups });
         return { ...v, fromRequirements: v.decision === 'deny' && v.matched.some((m) => m.startsWith('requirements')) };
       },
       checkHosts: async (hosts) => {

@@ -105,6 +105,29 @@ const ToolDecision = z.object({
   reasons: Reasons,
 });
 
+/**
+ * The final decision on a request other than tools/call that reaches an upstream, durable before it is forwarded:
+ * one event per MCP method, with the same decision and source as `tollgate.tool_decision`. `tool` holds the URI or
+ * namespaced prompt name (the subject approvals and grants are keyed on); `tool_result` records the outcome.
+ */
+const requestDecision = <N extends string>(name: N) =>
+  z.object({
+    name: z.literal(name),
+    ...CommonFields,
+    /** Resource URI (resources/read, resources/subscribe, completion of a resource template). */
+    uri: z.string().optional(),
+    /** Namespaced prompt name (prompts/get, completion of a prompt argument). */
+    prompt: z.string().optional(),
+    decision: z.enum(['approved', 'denied']),
+    source: z.enum(['rule', 'grant', 'automated_reviewer', 'user', 'requirements']),
+    reasons: Reasons,
+    argsDigest: Digest.optional(),
+  });
+const ResourceRead = requestDecision('tollgate.resource_read');
+const ResourceSubscribe = requestDecision('tollgate.resource_subscribe');
+const PromptGet = requestDecision('tollgate.prompt_get');
+const Completion = requestDecision('tollgate.completion');
+
 const ToolResult = z.object({
   name: z.literal('tollgate.tool_result'),
   ...CommonFields,
@@ -156,10 +179,10 @@ const ConfigLoaded = z.object({
   violations: z.array(z.string()),
 });
 
-/** What callers pass to record(): one of the thirteen steps, discriminated by `name`. */
+/** What callers pass to record(): one of the steps, discriminated by `name`. */
 export const AuditEventInputSchema = z.discriminatedUnion('name', [
   SessionStart, SessionEnd, UserPrompt, ToolCall, PolicyDecision, Review, HumanDecision,
-  ToolDecision, ToolResult, NetworkDecision, Upstream, ToolDefinitionChanged, ConfigLoaded,
+  ToolDecision, ResourceRead, ResourceSubscribe, PromptGet, Completion, ToolResult, NetworkDecision, Upstream, ToolDefinitionChanged, ConfigLoaded,
 ]);
 export type AuditEventInput = z.input<typeof AuditEventInputSchema>;
 export type AuditEvent = z.output<typeof AuditEventInputSchema>;

@@ -51,6 +51,10 @@ export function describe(r: Rec): string {
       : `model ${s(r.model)}: risk ${s(r.riskLevel)}, outcome ${s(r.outcome)}, authorization ${s(r.userAuthorization)}, ${ms(r.latencyMs)}${r.cached ? ' (cached)' : ''}${r.autoApproved ? ', auto-approved' : ''}${r.rationale ? ` — ${clip(s(r.rationale), 200)}` : ''}`;
     case 'tollgate.human_decision': return `${s(r.channel)}: ${s(r.decision)}${r.approver ? ` by ${s(r.approver)}` : ''} after ${ms(r.waitMs)}${r.reason ? ` — ${s(r.reason)}` : ''}`;
     case 'tollgate.tool_decision': return `${String(r.decision).toUpperCase()} by ${s(r.source)}${list(' —', r.reasons)}`;
+    case 'tollgate.resource_read':
+    case 'tollgate.resource_subscribe':
+    case 'tollgate.prompt_get':
+    case 'tollgate.completion': return `${s(r.method)} ${s(r.uri ?? r.prompt)} ${String(r.decision).toUpperCase()} by ${s(r.source)}${list(' —', r.reasons)}`;
     case 'tollgate.tool_result': return `${r.success ? 'success' : 'failure'}${r.isError ? ' (isError)' : ''}, ${ms(r.durationMs)}, ${s(r.outputBytes)} bytes${r.error ? ` — ${s(r.error)}` : ''}`;
     case 'tollgate.network_decision': return `${s(r.method)} ${s(r.protocol)}://${s(r.host)}:${s(r.port)} ${s(r.decision)} by ${s(r.source)}${list(' —', r.reasons)}`.trim();
     case 'tollgate.upstream': return `${s(r.event)}${r.pid !== undefined ? ` pid ${s(r.pid)}` : ''}${r.exitCode != null ? ` exit ${s(r.exitCode)}` : ''}${r.signal ? ` signal ${s(r.signal)}` : ''}${r.error ? ` — ${s(r.error)}` : ''}`;
@@ -63,19 +67,23 @@ export function describe(r: Rec): string {
 const STEP_LABEL: Record<string, string> = {
   'tollgate.tool_call': 'request', 'tollgate.policy_decision': 'policy', 'tollgate.review': 'review',
   'tollgate.human_decision': 'human', 'tollgate.tool_decision': 'decision', 'tollgate.network_decision': 'network',
-  'tollgate.tool_result': 'result',
+  'tollgate.tool_result': 'result', 'tollgate.resource_read': 'decision', 'tollgate.resource_subscribe': 'decision',
+  'tollgate.prompt_get': 'decision', 'tollgate.completion': 'decision',
 };
+/** Final-decision events: tools/call's, and those of the other requests that reach an upstream. */
+const FINAL = new Set(['tollgate.tool_decision', 'tollgate.resource_read', 'tollgate.resource_subscribe', 'tollgate.prompt_get', 'tollgate.completion']);
 
 /** The story of one call in journal order: request → policy → review → human → decision → result. */
 export function explainCall(records: Rec[], callId: string): string | undefined {
   const steps = records.filter((r) => r.callId === callId);
   if (!steps.length) return undefined;
   const first = steps[0]!;
-  const lines = [`Call ${callId} — ${first.tool ?? '?'} on server ${first.server ?? '?'}, session ${first.sessionId ?? '?'}, identity ${first.identity ?? '?'}`];
+  const what = first.method && first.method !== 'tools/call' ? `${String(first.method)} ${first.tool ?? '?'}` : (first.tool ?? '?');
+  const lines = [`Call ${callId} — ${what} on server ${first.server ?? '?'}, session ${first.sessionId ?? '?'}, identity ${first.identity ?? '?'}`];
   for (const r of steps) {
     lines.push(`  ${r.time}  #${r.seq}  ${(STEP_LABEL[r.name] ?? r.name.replace('tollgate.', '')).padEnd(8)}  ${describe(r)}`);
   }
-  const final = steps.filter((r) => r.name === 'tollgate.tool_decision').at(-1);
+  const final = steps.filter((r) => FINAL.has(r.name)).at(-1);
   const result = steps.find((r) => r.name === 'tollgate.tool_result');
   lines.push(final
     ? `Outcome: ${String(final.decision)} by ${String(final.source)}${result ? `; ${result.success ? 'ran successfully' : 'ran and failed'}` : final.decision === 'approved' ? '; no result recorded' : ''}`

@@ -3,6 +3,7 @@ import { posix } from 'node:path';
 import type { Decision } from './schema.js';
 import { stricter } from './verdict.js';
 import { hostOfUrl, normalizeHost } from './network.js';
+import { classifyByRow, COMMAND_TABLE } from './optables.js';
 
 /** A shell word: its static value when provable (quotes removed), else null; glob = unquoted * ? [ present. */
 export type Word = { value: string | null; raw: string; glob: boolean };
@@ -47,9 +48,9 @@ export function merge(...parts: Classification[]): Classification {
 
 /** Commands that only read, whatever their flags. */
 const SIMPLE_SAFE = new Set(
-  ('ls cat head tail wc grep egrep fgrep zgrep zcat bzcat xzcat du df ps stat file diff cmp which whereis pwd echo printf true false : test [ ' +
-    'basename dirname realpath readlink uname whoami id groups uptime free nproc lscpu lsblk cut tr nl column paste join comm fold fmt rev tac ' +
-    'expand unexpand seq md5sum sha1sum sha224sum sha256sum sha384sum sha512sum b2sum cksum sum od hexdump strings jq pgrep pstree sleep cd ' +
+  ('pwd egrep fgrep zgrep zcat bzcat xzcat ps file cmp which whereis echo true false : ' +
+    'whoami groups uptime free nproc lscpu lsblk column join fmt rev ' +
+    'expand unexpand sha1sum sha224sum sha384sum sha512sum b2sum cksum sum hexdump strings jq pgrep pstree sleep cd ' +
     'pushd popd dirs type locale arch tty expr cal vmstat w who lsof getconf numfmt tsort wait').split(' '),
 );
 const SYSTEM_DIRS = ['/bin/', '/usr/bin/', '/usr/local/bin/', '/sbin/', '/usr/sbin/', '/opt/homebrew/bin/'];
@@ -125,7 +126,8 @@ export function classifyArgv(words: Word[], ctx: ClassifyContext, restricted = f
   if (pathQualified && !SYSTEM_DIRS.some((d) => name0 === d + name) && builtin.decision === 'allow') {
     builtin = review(`${name0} is not a system binary; only known commands from system directories are auto-allowed`);
   }
-  if (restricted && builtin.decision === 'allow' && !SIMPLE_SAFE.has(name)) {
+  const row = COMMAND_TABLE.get(name);
+  if (restricted && builtin.decision === 'allow' && !SIMPLE_SAFE.has(name) && !(row && !row.hasCapabilities)) {
     builtin = review(`${name} receives file names from find/xargs as extra arguments; only flag-free read-only commands are auto-allowed there`);
   }
   const rule = ctx.rules([name, ...args]);
@@ -146,7 +148,27 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
   const inner = (from: number, r = restricted) => classifyArgv(words.slice(from), ctx, r);
   const dynamicArg = args.findIndex((a) => a === null);
 
+  // Commands with an option table (policy/optables.ts): read-only only with every option known and capability-free.
+  const row = COMMAND_TABLE.get(name);
+  if (row) {
+    const v = classifyByRow(row, args, words.some((w) => w.glob));
+    if (v.readOnly) return allow(v.reason);
+    return v.capability === 'command' || v.capability === 'shell' || v.capability === 'library-load' ? ask(v.reason) : review(v.reason);
+  }
   if (SIMPLE_SAFE.has(name)) return allow(`read-only: ${name}`);
+  if (name === 'test' || name === '[') {
+    const why = evaluatedOperands(name === '[' && args.at(-1) === ']' ? args.slice(0, -1) : args);
+    return why ? review(why) : allow(`read-only: ${name}`);
+  }
+  if (name === 'printf') {
+    // printf -v NAME assigns a shell variable: PATH, IFS, PS4 … change what bash runs next
+    if (args[0] === null) return review('printf with a dynamic first argument (could be -v)');
+    if (args[0] === '-v' || (args[0]?.startsWith('-v') ?? false)) {
+      const v = args[0] === '-v' ? args[1] : args[0]!.slice(2);
+      return v && SHELL_CODE_VARS.test(v.replace(/\[.*$/, '')) ? ask(`printf -v ${v} sets a variable bash reads to decide what to run`) : review('printf -v assigns a shell variable');
+    }
+    return allow('read-only: printf');
+  }
   if (args.length === 1 && (args[0] === '--version' || args[0] === '-V' || args[0] === 'version') && VERSION_TOOLS.test(name)) {
     return allow(`read-only: ${name} ${args[0]}`);
   }
@@ -302,20 +324,9 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
       if (/system|getline|[|>]|@load|fflush|close\s*\(/.test(prog ?? '')) return review(`${name} program can run commands or write files`);
       return allow(`read-only: ${name} print program`);
     }
-    case 'sort': {
-      if (hasLong(args, '--compress-program')) return ask('sort --compress-program runs a program');
-      const o = args.findIndex((a) => a === '-o' || (a !== null && (a.startsWith('--output') || /^-[a-zA-Z]*o/.test(a))));
-      if (o >= 0) return writes('sort -o', [args[o]!.includes('=') ? args[o]!.split('=')[1]! : (args[o + 1] ?? null)], [], ctx);
-      return allow('read-only: sort');
-    }
-    case 'uniq':
-      return positionals(args).length > 1 ? writes('uniq', positionals(args).slice(1), [], ctx) : allow('read-only: uniq');
     case 'tree':
       if (args.some((a) => a === '-o' || a === '-R')) return review('tree -o/-R writes files');
       return allow('read-only: tree');
-    case 'date':
-      if (hasLong(args, '--set') || args.includes('-s') || positionals(args).some((p) => p !== null && !p.startsWith('+'))) return review('date can set the system clock');
-      return allow('read-only: date');
     case 'hostname':
       return positionals(args).length || hasLong(args, '--file') || args.includes('-F') ? review('hostname can rename the host') : allow('read-only: hostname');
     case 'xxd':
@@ -387,9 +398,35 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
   return review(`${name} is not in the known read-only set`);
 }
 
+/** Variables bash (or the programs it starts) read to decide what to run, load or trust: never an inert assignment. */
+export const SHELL_CODE_VARS =
+  /^(PATH|LD_PRELOAD|LD_LIBRARY_PATH|LD_AUDIT|DYLD_.*|GCONV_PATH|LOCPATH|BASH_ENV|ENV|PROMPT_COMMAND|PS0|PS1|PS2|PS4|IFS|CDPATH|GLOBIGNORE|EXECIGNORE|SHELLOPTS|BASHOPTS|BASH_XTRACEFD|BASH_LOADABLES_PATH|BASH_COMPAT|HOME|HISTFILE|POSIXLY_CORRECT|FUNCNEST|TMOUT|MAILPATH|MAIL|INPUTRC|PYTHONSTARTUP|PYTHONPATH|PYTHONHOME|NODE_OPTIONS|NODE_PATH|PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|GIT_SSH|GIT_SSH_COMMAND|GIT_EXTERNAL_DIFF|GIT_CONFIG.*|GIT_EXEC_PATH|GIT_ASKPASS|SSH_ASKPASS|GIT_DIR|GIT_WORK_TREE|GIT_PAGER|PAGER|MANPAGER|LESSOPEN|LESSCLOSE|EDITOR|VISUAL|BROWSER|SHELL|TERMINFO)$/;
+
+/**
+ * Operands `test`/`[`/`[[` hand to bash's arithmetic evaluator (`-eq` … and `-v NAME[SUB]`): a subscript such as
+ * `a[$(cmd)]` runs cmd, so only plain integers and plain names are inert. Returns why not, or null.
+ */
+export function evaluatedOperands(args: (string | null)[]): string | null {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === null) continue; // only matters next to an operator that evaluates it (below)
+    if (a === '-v' || a === '-R') {
+      const n = args[i + 1];
+      if (n === null) return `test ${a} with a name that depends on expansion (a subscript is evaluated as code)`;
+      if (n !== undefined && /\[/.test(n)) return `test ${a} ${n}: bash evaluates the subscript as code`;
+    }
+    if (a !== undefined && /^-(eq|ne|lt|le|gt|ge)$/.test(a)) {
+      for (const x of [args[i - 1], args[i + 1]]) {
+        if (x === null || x === undefined || !/^\s*[+-]?\d+\s*$/.test(x)) return `test ${a} with operand ${x ?? '(missing)'}: bash evaluates arithmetic operands (array subscripts run commands)`;
+      }
+    }
+  }
+  return null;
+}
+
 function envAssignment(name: string, value: string | null): Classification {
   if (SAFE_ENV_VARS.test(name) && (!/PAGER$/.test(name) || value === 'cat' || value === '')) return empty();
-  if (/^(LD_PRELOAD|LD_LIBRARY_PATH|DYLD_.*|BASH_ENV|ENV|PROMPT_COMMAND|PYTHONSTARTUP|NODE_OPTIONS|PERL5OPT|RUBYOPT|GIT_SSH_COMMAND|GIT_EXTERNAL_DIFF|GIT_CONFIG.*|PATH)$/.test(name)) {
+  if (SHELL_CODE_VARS.test(name)) {
     return ask(`setting ${name} can make a command run other code`);
   }
   return review(`command runs with ${name} set`);

@@ -1,7 +1,8 @@
 // The policy decision: a pure function of (call, effective config, session) → verdict.
 import picomatch from 'picomatch';
 import type { Decision, EffectiveConfig, Rule, TollgateConfig } from './schema.js';
-import { compileRule, ruleLabel, strictestHit, type CompiledRule, type Session } from './rules.js';
+import { compileRule, ruleLabel, strictestHit, type CompiledRule, type RequestTarget, type Session } from './rules.js';
+import { inferPathArgs } from './paths.js';
 import { analyzeScript, policyReady } from './shell.js';
 import { decideHost, hostOfUrl } from './network.js';
 import { stricter, type PolicyVerdict } from './verdict.js';
@@ -21,7 +22,7 @@ export type PolicyCall = {
 };
 export type PolicyConfig = TollgateConfig | EffectiveConfig;
 
-type Compiled = { tool: CompiledRule[]; shell: CompiledRule[] };
+type Compiled = { tool: CompiledRule[]; shell: CompiledRule[]; request: CompiledRule[] };
 const cache = new WeakMap<object, Compiled>();
 
 /** Requirement rules are part of config.rules already (see loadEffectiveConfig); labels say where each came from. */
@@ -32,7 +33,7 @@ export function compilePolicy(config: PolicyConfig): Compiled {
   const compiled = config.rules.map((r: Rule, i: number) =>
     compileRule(r, i < reqCount ? ruleLabel(r, i, 'requirements.rules') : ruleLabel(r, i - reqCount), config.toolSeparator),
   );
-  c = { tool: compiled.filter((r) => r.matchesTool), shell: compiled.filter((r) => r.matchesArgv) };
+  c = { tool: compiled.filter((r) => r.matchesTool), shell: compiled.filter((r) => r.matchesArgv), request: compiled.filter((r) => r.matchesRequest) };
   cache.set(config, c);
   return c;
 }
@@ -48,7 +49,8 @@ export function evaluate(call: PolicyCall, config: PolicyConfig, session?: Sessi
   const sep = config.toolSeparator;
   const namespaced = call.namespaced ?? `${call.server}${sep}${call.tool}`;
   const args = call.args && typeof call.args === 'object' ? call.args : {};
-  const toolHits = compiled.tool.filter((r) => r.appliesTo(session) && r.matchesTool!(call.server, call.tool, namespaced, args));
+  const pathArgs = inferPathArgs(call.toolDef?.inputSchema, args);
+  const toolHits = compiled.tool.filter((r) => r.appliesTo(session) && r.matchesTool!(call.server, call.tool, namespaced, args, pathArgs));
   const overrideHits = Object.entries(call.serverOverrides?.toolDecisions ?? {})
     .filter(([g]) => picomatch(g, { dot: true })(call.tool))
     .map(([g, d]): CompiledRule => ({ rule: { decision: d, justification: 'per-tool decision in servers.json' }, label: `servers.json ${call.server}.toolDecisions["${g}"]`, appliesTo: () => true }));
@@ -111,6 +113,47 @@ export function evaluate(call: PolicyCall, config: PolicyConfig, session?: Sessi
   return { decision, reasons, matched, ...(hosts.length ? { hosts } : {}) };
 }
 
+/** A request other than tools/call that reaches an upstream. */
+export type PolicyRequest = {
+  method: 'resources/read' | 'resources/subscribe' | 'prompts/get' | 'completion/complete';
+  target: RequestTarget;
+  /** The server's tools (un-namespaced) and whether servers.json exposes each: a server whose tools are all denied keeps its resources and prompts shut too. */
+  serverTools?: { name: string; exposed: boolean }[];
+  serverOverrides?: { toolDecisions?: Record<string, Decision> };
+};
+
+/**
+ * Decides a resource read/subscribe, prompt get or completion. Pure. Strictest of: resource/prompt rules, server
+ * rules, tool globs covering the whole server. No rule → deny when every tool of the server is denied (by an
+ * argument-free rule, a servers.json decision, or not being exposed), else allow: these requests read, by protocol.
+ */
+export function evaluateRequest(req: PolicyRequest, config: PolicyConfig, session?: Session): PolicyVerdict {
+  const compiled = compilePolicy(config);
+  const t = req.target;
+  const hit = strictestHit(compiled.request.filter((r) => r.appliesTo(session) && r.matchesRequest!(t)));
+  if (hit) return { decision: hit.decision, reasons: hit.reasons, matched: hit.matched };
+  const tools = req.serverTools ?? [];
+  if (tools.length > 0) {
+    const sep = config.toolSeparator;
+    const denied = (name: string): string | null => {
+      const rules = compiled.tool.filter((r) => !r.rule.args && r.appliesTo(session) && r.matchesTool!(t.server, name, `${t.server}${sep}${name}`, {}));
+      const over = Object.entries(req.serverOverrides?.toolDecisions ?? {}).filter(([g]) => picomatch(g, { dot: true })(name));
+      const d = [...rules.map((r) => r.rule.decision), ...over.map(([, d]) => d)].reduce<Decision | null>((a, b) => (a ? stricter(a, b) : b), null);
+      return d === 'deny' ? (rules.find((r) => r.rule.decision === 'deny')?.label ?? `servers.json ${t.server}.toolDecisions`) : null;
+    };
+    const why = tools.map((x) => (x.exposed ? denied(x.name) : `servers.json ${t.server} hides it`));
+    if (why.every((w) => w !== null)) {
+      return {
+        decision: 'deny',
+        reasons: [`every tool of server "${t.server}" is denied (${[...new Set(why)].join(', ')}), so its ${t.kind === 'resource' ? 'resources are' : 'prompts are'} too; a resource/prompt rule can allow them`],
+        matched: [...new Set(why as string[])].filter((w) => !w.startsWith('servers.json')),
+      };
+    }
+  }
+  const what = t.kind === 'resource' ? `resource ${t.uri}` : `prompt ${t.namespaced}`;
+  return { decision: 'allow', reasons: [`no rule matched ${what}; ${req.method} only reads (by protocol)`], matched: [] };
+}
+
 function hostVerdicts(hosts: string[], config: PolicyConfig): { decision: Decision; reasons: string[] } {
   let decision: Decision = 'allow';
   const reasons: string[] = [];
@@ -163,11 +206,23 @@ export function verifyRuleExamples(config: PolicyConfig): string[] {
   if (!policyReady()) throw new Error('policy not initialised: call `await initPolicy()` first');
   const compiled = compilePolicy(config);
   const errors: string[] = [];
-  for (const r of [...compiled.tool, ...compiled.shell]) {
+  for (const r of [...compiled.tool, ...compiled.shell, ...compiled.request.filter((x) => !x.matchesTool)]) {
     for (const [key, expect] of [['match', true], ['notMatch', false]] as const) {
       r.rule[key]?.forEach((ex, i) => {
         let hit: boolean;
-        if (r.matchesArgv) {
+        if (r.matchesRequest && !r.matchesTool) {
+          // resource example: "<server>:<uri>"; prompt example: the namespaced prompt name
+          const name = typeof ex === 'string' ? ex : ex.tool;
+          let target: RequestTarget;
+          if (r.rule.resource) {
+            const at = name.indexOf(':');
+            target = { kind: 'resource', server: name.slice(0, at), uri: name.slice(at + 1) };
+          } else {
+            const at = name.indexOf(config.toolSeparator);
+            target = { kind: 'prompt', server: at >= 0 ? name.slice(0, at) : '', prompt: at >= 0 ? name.slice(at + config.toolSeparator.length) : name, namespaced: name };
+          }
+          hit = r.matchesRequest(target);
+        } else if (r.matchesArgv) {
           hit = false;
           analyzeScript(ex as string, (argv) => {
             if (r.matchesArgv!(argv)) hit = true;

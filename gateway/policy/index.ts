@@ -14,9 +14,10 @@ export {
   type ApprovalMode,
 } from './schema.js';
 export { ConfigError, loadEffectiveConfig, watchEffectiveConfig, DEFAULT_REQUIREMENTS, type LoadOptions, type EffectiveConfigResult } from './layers.js';
-export { evaluate, checkServerAllowed, verifyRuleExamples, type PolicyCall, type PolicyConfig, type ServerIdentity, type ToolAnnotations } from './evaluate.js';
+export { evaluate, evaluateRequest, checkServerAllowed, verifyRuleExamples, type PolicyCall, type PolicyRequest, type PolicyConfig, type ServerIdentity, type ToolAnnotations } from './evaluate.js';
 export { initPolicy } from './shell.js';
 export { applyMode, stricter, type PolicyVerdict } from './verdict.js';
 export { decideHost, decideHostResolved, type HostDecision, type Lookup } from './network.js';
 export { checkCommand, configCommand, type ToolLookup } from './cli.js';
-export type { Session } from './rules.js';
+export type { Session, RequestTarget } from './rules.js';
+export { canonicalPath, canonicalUri, inferPathArgs, resolveWithinRoots } from './paths.js';

@@ -2,6 +2,10 @@
 import picomatch from 'picomatch';
 import type { ArgCondition, Decision, Rule } from './schema.js';
 import { stricter } from './verdict.js';
+import { canonicalUri } from './paths.js';
+
+/** What a non-tool request is, for rules: a resource (read/subscribe) or a prompt (get/completion). */
+export type RequestTarget = { kind: 'resource'; server: string; uri: string } | { kind: 'prompt'; server: string; prompt: string; namespaced: string };
 
 export type Session = { identity?: string; groups?: string[] };
 export type RuleHit = { decision: Decision; reasons: string[]; matched: string[] };
@@ -11,7 +15,9 @@ export type CompiledRule = {
   label: string;
   appliesTo(session: Session | undefined): boolean;
   /** MCP rules: server, un-namespaced tool, namespaced name, args. */
-  matchesTool?(server: string, tool: string, namespaced: string, args: Record<string, unknown>): boolean;
+  matchesTool?(server: string, tool: string, namespaced: string, args: Record<string, unknown>, pathArgs?: Set<string>): boolean;
+  /** Resource and prompt requests: resource/prompt rules, server rules, and tool globs that cover every tool of a server. */
+  matchesRequest?(target: RequestTarget): boolean;
   /** Shell rules: normalized argv of one simple command. */
   matchesArgv?(argv: (string | null)[]): boolean;
 };
@@ -21,7 +27,11 @@ const glob = (pattern: string) => picomatch(pattern, { dot: true, nocase: false 
 /** A rule's name in reasons and `matched`: its id, else its position and target. */
 export function ruleLabel(rule: Rule, index: number, prefix = 'rules'): string {
   if (rule.id) return rule.id;
-  const target = rule.shell ? `shell ${rule.shell.map((t) => (Array.isArray(t) ? `{${t.join('|')}}` : t)).join(' ')}` : `tool ${rule.server ? `${rule.server}:` : ''}${rule.tool ?? '*'}`;
+  const target = rule.shell ? `shell ${rule.shell.map((t) => (Array.isArray(t) ? `{${t.join('|')}}` : t)).join(' ')}`
+    : rule.resource ? `resource ${rule.resource}`
+    : rule.prompt ? `prompt ${rule.server ? `${rule.server}:` : ''}${rule.prompt}`
+    : rule.tool === undefined ? `server ${rule.server}`
+    : `tool ${rule.server ? `${rule.server}:` : ''}${rule.tool}`;
   return `${prefix}[${index}] (${target})`;
 }
 
@@ -43,17 +53,36 @@ export function compileRule(rule: Rule, label: string, separator: string): Compi
         argv.length >= tokens.length && tokens.every((alts, i) => alts.includes('*') || (argv[i] !== null && alts.includes(argv[i]!))),
     };
   }
+  if (rule.resource) {
+    const at = rule.resource.indexOf(':');
+    const serverOf = glob(rule.resource.slice(0, at));
+    const uriOf = glob(canonicalUri(rule.resource.slice(at + 1)));
+    return { rule, label, appliesTo, matchesRequest: (t) => t.kind === 'resource' && serverOf(t.server) && uriOf(canonicalUri(t.uri)) };
+  }
   const serverM = rule.server ? glob(rule.server) : null;
+  if (rule.prompt) {
+    const promptM = glob(rule.prompt);
+    const namespacedP = rule.prompt.includes(separator);
+    return { rule, label, appliesTo, matchesRequest: (t) => t.kind === 'prompt' && (!serverM || serverM(t.server)) && promptM(namespacedP ? t.namespaced : t.prompt) };
+  }
   // a tool pattern with the separator matches the namespaced name; without it, the bare tool name on any server
   const toolM = rule.tool ? glob(rule.tool) : null;
   const toolNamespaced = rule.tool?.includes(separator) ?? false;
   const conds = (rule.args ?? []).map(compileCondition);
+  // Covers a whole server: a server rule without tool or args, or a tool glob `<server>__*` / `*` without args that
+  // tightens (an allow-everything tool glob does not silently open a server's resources).
+  const toolPart = rule.tool === undefined ? undefined : toolNamespaced ? rule.tool.slice(rule.tool.indexOf(separator) + separator.length) : rule.tool;
+  const serverPartM = rule.tool !== undefined && toolNamespaced ? glob(rule.tool.slice(0, rule.tool.indexOf(separator))) : null;
+  const wholeServer = conds.length === 0 && (rule.tool === undefined || ((toolPart === '*' || toolPart === '**') && rule.decision !== 'allow'));
   return {
     rule,
     label,
     appliesTo,
-    matchesTool: (server, tool, namespaced, args) =>
-      (!serverM || serverM(server)) && (!toolM || toolM(toolNamespaced ? namespaced : tool)) && conds.every((c) => c(args)),
+    matchesTool: (server, tool, namespaced, args, pathArgs) =>
+      (!serverM || serverM(server)) && (!toolM || toolM(toolNamespaced ? namespaced : tool)) && conds.every((c) => c(args, pathArgs)),
+    ...(wholeServer
+      ? { matchesRequest: (t: RequestTarget) => (!serverM || serverM(t.server)) && (!serverPartM || serverPartM(t.kind === 'prompt' ? t.namespaced.slice(0, Math.max(0, t.namespaced.length - t.prompt.length - separator.length)) : t.server)) }
+      : {}),
   };
 }
 
@@ -86,7 +115,7 @@ export function selectPath(root: unknown, path: string): unknown[] {
 const stable = (v: unknown): string => JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x));
 const asText = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : null);
 
-function compileCondition(c: ArgCondition): (args: Record<string, unknown>) => boolean {
+function compileCondition(c: ArgCondition): (args: Record<string, unknown>, pathArgs?: Set<string>) => boolean {
   selectPath({}, c.path); // throws at load on a bad path
   let test: (v: unknown) => boolean;
   if (c.exists !== undefined) test = () => true;
@@ -108,8 +137,12 @@ function compileCondition(c: ArgCondition): (args: Record<string, unknown>) => b
     const set = c.oneOf!.map(stable);
     test = (v) => set.includes(stable(v));
   }
-  return (args) => {
-    const values = selectPath(args, c.path);
+  // The argument's top-level name, for path inference from the tool's schema.
+  const top = /^\$?\.?\[?['"]?([A-Za-z_$][\w$-]*)/.exec(c.path)?.[1];
+  const canonical = (v: unknown): unknown => (typeof v === 'string' ? canonicalUri(v) : Array.isArray(v) ? v.map(canonical) : v);
+  return (args, pathArgs) => {
+    const asPath = c.as === 'path' || (c.as === undefined && top !== undefined && (pathArgs?.has(top) ?? false));
+    const values = selectPath(args, c.path).map((v) => (asPath ? canonical(v) : v));
     const hit = c.exists !== undefined ? (values.length > 0) === c.exists : values.some(test);
     return c.not ? !hit : hit;
   };

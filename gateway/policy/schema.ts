@@ -22,6 +22,8 @@ export const ArgConditionSchema = z
     oneOf: z.array(z.unknown()).min(1).optional(),
     exists: z.boolean().optional(),
     not: z.boolean().optional(),
+    /** "path": compare the canonical path/URI (see docs/policy.md); "text": the raw value; absent: inferred from the tool's schema and the argument's name. */
+    as: z.enum(['path', 'text']).optional(),
   })
   .superRefine((c, ctx) => {
     const ops = (['equals', 'prefix', 'glob', 'regex', 'oneOf', 'exists'] as const).filter((k) => c[k] !== undefined);
@@ -61,20 +63,33 @@ export const RuleSchema = z
     tool: nonEmpty.optional(),
     args: z.array(ArgConditionSchema).optional(),
     shell: z.array(ShellTokenSchema).min(1).optional(),
+    /** `<server glob>:<uri glob>` — resources/read and resources/subscribe of matching resources (canonical URI). */
+    resource: z.string().regex(/^[^:\s]+:\S/, 'expected "<server>:<uri glob>", e.g. "fs:file:///etc/**"').optional(),
+    /** A prompt name glob: namespaced (`gh__*`) or bare (any server) — prompts/get and completion for it. */
+    prompt: nonEmpty.optional(),
     identities: z.array(nonEmpty).min(1).optional(),
     groups: z.array(nonEmpty).min(1).optional(),
     decision: DecisionSchema,
     justification: z.string().optional(),
     match: z.array(RuleExampleSchema).optional(),
     notMatch: z.array(RuleExampleSchema).optional(),
+  }, {
+    error: (iss) =>
+      iss.code === 'unrecognized_keys'
+        ? `unknown ${iss.keys.length > 1 ? 'keys' : 'key'} ${iss.keys.map((k) => `"${k}"`).join(', ')}: a rule names its request kind with "tool", "server", "resource", "prompt" or "shell"`
+        : undefined,
   })
   .superRefine((r, ctx) => {
-    if (r.shell === undefined && r.tool === undefined && r.server === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'expected one of "tool", "server" (MCP rule) or "shell" (shell prefix rule)' });
+    if (r.shell === undefined && r.tool === undefined && r.server === undefined && r.resource === undefined && r.prompt === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'expected one of "tool", "server", "resource", "prompt" (MCP rule) or "shell" (shell prefix rule)' });
     }
-    if (r.shell !== undefined && (r.tool !== undefined || r.server !== undefined || r.args !== undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'a "shell" rule cannot also have "tool", "server" or "args"' });
+    if (r.shell !== undefined && (r.tool !== undefined || r.server !== undefined || r.args !== undefined || r.resource !== undefined || r.prompt !== undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a "shell" rule cannot also have "tool", "server", "resource", "prompt" or "args"' });
     }
+    const kinds = (['tool', 'resource', 'prompt'] as const).filter((k) => r[k] !== undefined);
+    if (kinds.length > 1) ctx.addIssue({ code: 'custom', message: `a rule names one request kind; this one has ${kinds.map((k) => `"${k}"`).join(' and ')}` });
+    if (r.resource !== undefined && r.server !== undefined) ctx.addIssue({ code: 'custom', path: ['server'], message: 'a "resource" rule names its server itself ("<server>:<uri glob>")' });
+    if ((r.resource !== undefined || r.prompt !== undefined) && r.args !== undefined) ctx.addIssue({ code: 'custom', path: ['args'], message: '"args" conditions apply to tool rules only' });
     if (r.shell !== undefined) {
       for (const [key, list] of [['match', r.match], ['notMatch', r.notMatch]] as const) {
         list?.forEach((ex, i) => {

@@ -2,7 +2,8 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Language, Parser, type Node } from 'web-tree-sitter';
-import { classifyArgv, classifyAssignments, DANGEROUS_NAMES, empty, isSensitivePath, merge, type ClassifyContext, type Classification, type Word } from './commands.js';
+import { COMMAND_ROWS, type CommandRow } from './optables.js';
+import { classifyArgv, classifyAssignments, DANGEROUS_NAMES, empty, evaluatedOperands, isSensitivePath, merge, type ClassifyContext, type Classification, type Word } from './commands.js';
 
 let parser: Parser | null = null;
 let loading: Promise<void> | null = null;
@@ -17,8 +18,31 @@ export function initPolicy(): Promise<void> {
     const p = new Parser();
     p.setLanguage(language);
     parser = p;
+    const errors = verifyCommandRows(COMMAND_ROWS);
+    if (errors.length) {
+      parser = null;
+      throw new Error(`policy/optables.ts: ${errors.join('; ')}`);
+    }
   })();
   return loading;
+}
+
+/**
+ * Every option-table row proves itself: its `match` commands classify allow and its `notMatch` commands do not.
+ * Returns one message per failing example, naming the row and the example (initPolicy refuses to load on any).
+ */
+export function verifyCommandRows(rows: CommandRow[]): string[] {
+  const errors: string[] = [];
+  rows.forEach((r, i) => {
+    for (const [key, want] of [['match', true], ['notMatch', false]] as const) {
+      r[key].forEach((ex, j) => {
+        if (!ex.split(/\s+/)[0]!.endsWith(r.command)) errors.push(`row ${i} (${r.command}): ${key}[${j}] "${ex}" does not run ${r.command}`);
+        const c = analyzeScript(ex, () => null, []);
+        if ((c.decision === 'allow') !== want) errors.push(`row ${i} (${r.command}): ${key}[${j}] "${ex}" is ${c.decision}${want ? `, expected allow (${c.reasons.join('; ')})` : ', expected not allow'}`);
+      });
+    }
+  });
+  return errors;
 }
 
 export function policyReady(): boolean {
@@ -112,8 +136,18 @@ class Walker {
         }
         return;
       }
+      case 'test_command': {
+        // [[ … ]]: arithmetic operands and -v subscripts are evaluated by bash (a[$(cmd)] runs cmd)
+        const operands = node.descendantsOfType(['word', 'raw_string', 'string', 'number', 'concatenation', 'simple_expansion', 'expansion', 'test_operator'])
+          .filter((c): c is Node => !!c && !(c.parent && ['concatenation', 'string'].includes(c.parent.type)))
+          .map((c) => (c.type === 'test_operator' ? c.text : wordOf(c).value));
+        const textOps = node.text.match(/(?<=\s)-(eq|ne|lt|le|gt|ge|v|R)(?=\s)/g) ?? [];
+        const why = evaluatedOperands(operands) ?? (textOps.length && operands.length === 0 ? 'test expression not understood' : null);
+        if (why) this.add(notPlain(why));
+        this.visitChildren(node, level, pipeIndex);
+        return;
+      }
       case 'negated_command':
-      case 'test_command':
       case 'comment':
         this.visitChildren(node, level, pipeIndex);
         return;
@@ -158,7 +192,19 @@ class Walker {
   /** Words of a command: substitutions inside them are walked as commands of their own. */
   private word(node: Node, level: number): Word {
     for (const c of node.descendantsOfType(['command_substitution', 'process_substitution'])) if (c) this.visit(c, level + 1, 0);
+    // $((x)) and ${a[i]} evaluate names as arithmetic, recursively: x='a[$(cmd)]' runs cmd
+    if (node.descendantsOfType(['arithmetic_expansion']).some((c) => !!c) || node.type === 'arithmetic_expansion') this.add(notPlain('arithmetic expansion $((…)) evaluates variables as code (array subscripts run commands)'));
+    if ((node.type === 'expansion' ? [node] : node.descendantsOfType(['expansion'])).some((c) => !!c && c.text.includes('['))) this.add(notPlain('a subscripted expansion ${a[…]} evaluates its subscript as code'));
     return wordOf(node);
+  }
+
+  /** The argv words bash makes of one word node: brace expansion first (`{-o,out}` is two words). */
+  private words(node: Node, level: number): Word[] {
+    const w = this.word(node, level);
+    if (!/[{]/.test(node.text) || (node.type !== 'word' && node.type !== 'concatenation')) return [w];
+    const expanded = braceExpand(node);
+    if (expanded === null) return [{ value: null, raw: w.raw, glob: w.glob }];
+    return expanded.map((value) => ({ value, raw: w.raw, glob: w.glob }));
   }
 
   private command(node: Node, extraRedirects: Node[], level: number, pipeIndex: number): void {
@@ -176,7 +222,7 @@ class Walker {
         words.push(w ? this.word(w, level) : { value: c.text, raw: c.text, glob: false });
       } else if (c.type.endsWith('_redirect')) redirects.push(c);
       else if (c.type === 'comment') continue;
-      else words.push(this.word(c, level));
+      else words.push(...this.words(c, level));
     }
     this.redirects(redirects, level);
     if (words.length === 0) {
@@ -220,6 +266,126 @@ class Walker {
       } else this.add(notPlain(`redirect ${op} ${shown} writes a file`));
     }
   }
+}
+
+/** One character of a word and whether bash may read it as brace syntax (unquoted, unescaped). */
+type Ch = { c: string; syntax: boolean };
+const MAX_BRACE_WORDS = 256;
+
+function charsOf(node: Node): Ch[] | null {
+  switch (node.type) {
+    case 'word':
+    case 'number':
+    case 'brace_expression': {
+      const out: Ch[] = [];
+      const raw = node.text;
+      for (let i = 0; i < raw.length; i++) {
+        if (raw[i] === '\\' && i + 1 < raw.length) {
+          if (raw[i + 1] !== '\n') out.push({ c: raw[i + 1]!, syntax: false });
+          i++;
+        } else out.push({ c: raw[i]!, syntax: true });
+      }
+      return out;
+    }
+    case 'concatenation': {
+      const out: Ch[] = [];
+      for (const c of node.namedChildren) {
+        if (!c) continue;
+        const part = charsOf(c);
+        if (part === null) return null;
+        out.push(...part);
+      }
+      // tree-sitter leaves bare braces between children out of the named nodes: take them from the text
+      return out.length === node.text.replace(/\\./g, 'x').length ? out : charsFromText(node);
+    }
+    default: {
+      const v = wordOf(node).value;
+      return v === null ? null : [...v].map((c) => ({ c, syntax: false }));
+    }
+  }
+}
+
+/** Fallback for concatenations whose braces are not named children: quoted spans literal, the rest syntax. */
+function charsFromText(node: Node): Ch[] | null {
+  const out: Ch[] = [];
+  let pos = node.startIndex;
+  for (const c of node.children) {
+    if (!c) continue;
+    for (; pos < c.startIndex; pos++) out.push({ c: node.tree.rootNode.text[pos] ?? '', syntax: true });
+    const part = c.isNamed ? charsOf(c) : [...c.text].map((x) => ({ c: x, syntax: true }));
+    if (part === null) return null;
+    out.push(...part);
+    pos = c.endIndex;
+  }
+  return out;
+}
+
+/** Bash brace expansion of one word (`{a,b}`, `{1..3}`, `{a..c}`, nested); null when it cannot be done statically. */
+export function braceExpand(node: Node): string[] | null {
+  const chars = charsOf(node);
+  if (chars === null) return null;
+  const out = expandChars(chars);
+  return out && out.length <= MAX_BRACE_WORDS ? out.map((w) => w.map((x) => x.c).join('')) : null;
+}
+
+function expandChars(chars: Ch[]): Ch[][] | null {
+  for (let i = 0; i < chars.length; i++) {
+    if (!(chars[i]!.c === '{' && chars[i]!.syntax)) continue;
+    let depth = 0;
+    const commas: number[] = [];
+    let close = -1;
+    for (let j = i + 1; j < chars.length; j++) {
+      const x = chars[j]!;
+      if (!x.syntax) continue;
+      if (x.c === '{') depth++;
+      else if (x.c === '}') {
+        if (depth === 0) {
+          close = j;
+          break;
+        }
+        depth--;
+      } else if (x.c === ',' && depth === 0) commas.push(j);
+    }
+    if (close < 0) return [chars];
+    const pre = chars.slice(0, i);
+    const post = chars.slice(close + 1);
+    const inner = chars.slice(i + 1, close);
+    let alts: Ch[][];
+    if (commas.length) {
+      alts = [];
+      let from = i + 1;
+      for (const c of [...commas, close]) {
+        alts.push(chars.slice(from, c));
+        from = c + 1;
+      }
+    } else {
+      const seq = /^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])(?:\.\.(-?\d+))?$/.exec(inner.map((x) => x.c).join(''));
+      if (!seq || inner.some((x) => !x.syntax)) continue; // not an expansion: `{x}` stays literal
+      const items = sequence(seq[1]!, seq[2]!, seq[3]);
+      if (items === null) return null;
+      alts = items.map((t) => [...t].map((c) => ({ c, syntax: false })));
+    }
+    const result: Ch[][] = [];
+    for (const a of alts) {
+      const sub = expandChars([...pre, ...a, ...post]);
+      if (sub === null) return null;
+      result.push(...sub);
+      if (result.length > MAX_BRACE_WORDS) return null;
+    }
+    return result;
+  }
+  return [chars];
+}
+
+function sequence(a: string, b: string, step?: string): string[] | null {
+  const inc = Math.abs(Number(step ?? 1)) || 1;
+  const num = /^-?\d+$/.test(a) && /^-?\d+$/.test(b);
+  const [x, y] = num ? [Number(a), Number(b)] : [a.charCodeAt(0), b.charCodeAt(0)];
+  if (!num && (/\d/.test(a) || /\d/.test(b))) return null;
+  if (Math.abs(y - x) / inc > MAX_BRACE_WORDS) return null;
+  const out: string[] = [];
+  for (let v = x; x <= y ? v <= y : v >= y; v += x <= y ? inc : -inc) out.push(num ? String(v) : String.fromCharCode(v));
+  return out;
 }
 
 const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', v: '\v', '\\': '\\', "'": "'", '"': '"', '?': '?' };

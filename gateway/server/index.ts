@@ -78,6 +78,7 @@ export class Gateway {
     const s = new Session(transport, who.identity, who.groups, {
       upstreams: this.upstreams,
       callTool: this.callTool,
+      mediate: this.callTool.mediate,
       newContext: this.opts.newContext,
       mode: this.opts.mode,
       onInitialized: (sess) => void this.opts.onSessionStart?.(sess),

@@ -28,12 +28,15 @@ import {
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { UnknownToolError, UpstreamError, type AgentPeer, type Upstreams } from '../upstreams/index.js';
 import type { ApprovalMode, SessionContextPort, SessionView } from '../ports.js';
-import type { CallContext, ToolCallRequest } from '../pipeline.js';
+import { RequestRefused, type CallContext, type ToolCallRequest, type UpstreamRequest } from '../pipeline.js';
+import type { RequestView } from '../ports.js';
 import { VERSION } from '../version.js';
 
 export interface SessionDeps {
   upstreams: Upstreams;
   callTool: (req: ToolCallRequest, ctx: CallContext) => Promise<import('@modelcontextprotocol/sdk/types.js').CallToolResult>;
+  /** Decides and journals every other request that reaches an upstream (resources, prompts, completion). */
+  mediate: <T>(req: UpstreamRequest<T>, ctx: CallContext) => Promise<T>;
   newContext: () => SessionContextPort;
   mode: () => ApprovalMode;
   instructions?: string;
@@ -50,6 +53,7 @@ export class Session implements AgentPeer, SessionView {
   readonly startedAt = Date.now();
   lastActivity = Date.now();
   calls = 0;
+  /** URIs whose subscribe was decided and forwarded: only these are unsubscribed upstream. */
   private readonly subscriptions = new Set<string>();
   /** Downstream tools/call request ids in flight, per upstream server: where upstream requests are relayed. */
   private readonly inflight = new Map<string, RequestId[]>();
@@ -138,6 +142,23 @@ export class Session implements AgentPeer, SessionView {
     this.lastActivity = Date.now();
   }
 
+  /** What the pipeline needs from one in-flight request: the session, cancellation, progress and elicitation on its stream. */
+  private callContext(extra: { signal: AbortSignal; sendNotification: (n: never) => Promise<void>; sendRequest: (r: never, schema: never, o?: never) => Promise<unknown> }, progressToken?: string | number): CallContext {
+    return {
+      session: this,
+      peer: this,
+      signal: extra.signal,
+      progress: (p) => {
+        if (progressToken === undefined) return;
+        extra.sendNotification({ method: 'notifications/progress', params: { progressToken, ...p } } as never).catch(() => undefined);
+      },
+      elicitation: this.elicitation,
+      elicit: this.capabilities.elicitation
+        ? async (params, opts) => (await extra.sendRequest({ method: 'elicitation/create', params } as never, ElicitResultSchema as never, { timeout: opts.timeoutMs, signal: opts.signal } as never)) as never
+        : undefined,
+    };
+  }
+
   private install(): void {
     const s = this.server;
     const up = this.deps.upstreams;
@@ -172,20 +193,7 @@ export class Session implements AgentPeer, SessionView {
       try {
         return await this.deps.callTool(
           { name: req.params.name, arguments: (req.params.arguments ?? {}) as Record<string, unknown>, meta: req.params._meta as Record<string, unknown> | undefined },
-          {
-            session: this,
-            peer: this,
-            signal: extra.signal,
-            progress: (p) => {
-              if (progressToken === undefined) return;
-              extra.sendNotification({ method: 'notifications/progress', params: { progressToken, ...p } }).catch(() => undefined);
-            },
-            elicitation: this.elicitation,
-            elicit: this.capabilities.elicitation
-              ? async (params, opts) =>
-                  (await extra.sendRequest({ method: 'elicitation/create', params } as never, ElicitResultSchema, { timeout: opts.timeoutMs, signal: opts.signal })) as never
-              : undefined,
-          },
+          this.callContext(extra as never, progressToken),
         );
       } finally {
         const l = this.inflight.get(key) ?? [];
@@ -203,29 +211,58 @@ export class Session implements AgentPeer, SessionView {
       this.touch();
       return { resourceTemplates: up.listResourceTemplates() };
     });
-    s.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
-      this.touch();
+    // Every request below reaches an upstream only through the pipeline's decision (policy → review → person).
+    const resourceView = (method: RequestView['method'], server: string, uri: string): RequestView => ({
+      method, server, target: { kind: 'resource', server, uri }, serverTools: up.toolExposure(server), toolDecisions: up.servers.find((x) => x.name === server)?.toolDecisions ?? {},
+    });
+    const promptView = (method: RequestView['method'], server: string, prompt: string, namespaced: string): RequestView => ({
+      method, server, target: { kind: 'prompt', server, prompt, namespaced }, serverTools: up.toolExposure(server), toolDecisions: up.servers.find((x) => x.name === server)?.toolDecisions ?? {},
+    });
+    const mediated = async <T>(run: () => Promise<T>): Promise<T> => {
       try {
-        const u = up.routeResource(req.params.uri);
-        return await up.linkFor(u, this).use((c) => c.request({ method: 'resources/read', params: req.params }, ReadResourceResultSchema, { signal: extra.signal }));
+        return await run();
       } catch (e) {
+        if (e instanceof RequestRefused) throw new McpError(ErrorCode.InvalidRequest, e.message);
         return fail(e);
       }
+    };
+
+    s.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
+      this.touch();
+      return mediated(() => {
+        const u = up.routeResource(req.params.uri);
+        return this.deps.mediate(
+          {
+            view: resourceView('resources/read', u.spec.name, req.params.uri),
+            subject: req.params.uri,
+            params: req.params as Record<string, unknown>,
+            forward: (signal) => up.linkFor(u, this).use((c) => c.request({ method: 'resources/read', params: req.params }, ReadResourceResultSchema, { signal })),
+          },
+          this.callContext(extra as never),
+        );
+      });
     });
     s.setRequestHandler(SubscribeRequestSchema, async (req, extra) => {
       this.touch();
-      try {
+      return mediated(async () => {
         const u = up.routeResource(req.params.uri);
-        await up.linkFor(u, this).use((c) => c.request({ method: 'resources/subscribe', params: req.params }, EmptyResultSchema, { signal: extra.signal }));
+        await this.deps.mediate(
+          {
+            view: resourceView('resources/subscribe', u.spec.name, req.params.uri),
+            subject: req.params.uri,
+            params: req.params as Record<string, unknown>,
+            forward: (signal) => up.linkFor(u, this).use((c) => c.request({ method: 'resources/subscribe', params: req.params }, EmptyResultSchema, { signal })),
+          },
+          this.callContext(extra as never),
+        );
         this.subscriptions.add(req.params.uri);
         return {};
-      } catch (e) {
-        return fail(e);
-      }
+      });
     });
+    // Unsubscribe undoes a decided subscribe and nothing else: a URI this session never subscribed to is not forwarded.
     s.setRequestHandler(UnsubscribeRequestSchema, async (req, extra) => {
       this.touch();
-      this.subscriptions.delete(req.params.uri);
+      if (!this.subscriptions.delete(req.params.uri)) return {};
       try {
         const u = up.routeResource(req.params.uri);
         await up.linkFor(u, this).use((c) => c.request({ method: 'resources/unsubscribe', params: req.params }, EmptyResultSchema, { signal: extra.signal }));
@@ -241,30 +278,53 @@ export class Session implements AgentPeer, SessionView {
     });
     s.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
       this.touch();
-      try {
+      return mediated(() => {
         const { upstream, name } = up.routePrompt(req.params.name);
-        return await up.linkFor(upstream, this).use((c) => c.request({ method: 'prompts/get', params: { ...req.params, name } }, GetPromptResultSchema, { signal: extra.signal }));
-      } catch (e) {
-        return fail(e);
-      }
+        return this.deps.mediate(
+          {
+            view: promptView('prompts/get', upstream.spec.name, name, req.params.name),
+            subject: req.params.name,
+            params: req.params as Record<string, unknown>,
+            forward: (signal) => up.linkFor(upstream, this).use((c) => c.request({ method: 'prompts/get', params: { ...req.params, name } }, GetPromptResultSchema, { signal })),
+          },
+          this.callContext(extra as never),
+        );
+      });
     });
 
     s.setRequestHandler(CompleteRequestSchema, async (req, extra) => {
       this.touch();
-      try {
+      return mediated(() => {
         const ref = req.params.ref;
         let target;
         let params = req.params;
+        let view: RequestView;
+        let subject: string;
         if (ref.type === 'ref/prompt') {
           const routed = up.routePrompt(ref.name);
           target = routed.upstream;
           params = { ...req.params, ref: { ...ref, name: routed.name } };
-        } else target = up.routeResource(ref.uri);
-        if (!target.catalog.serverCapabilities?.completions) return { completion: { values: [], hasMore: false } };
-        return await up.linkFor(target, this).use((c) => c.request({ method: 'completion/complete', params }, CompleteResultSchema, { signal: extra.signal }));
-      } catch (e) {
-        return fail(e);
-      }
+          view = promptView('completion/complete', target.spec.name, routed.name, ref.name);
+          subject = ref.name;
+        } else {
+          target = up.routeResource(ref.uri);
+          view = resourceView('completion/complete', target.spec.name, ref.uri);
+          subject = ref.uri;
+        }
+        const to = target;
+        return this.deps.mediate(
+          {
+            view,
+            subject,
+            params: req.params as Record<string, unknown>,
+            forward: async (signal) =>
+              to.catalog.serverCapabilities?.completions
+                ? await up.linkFor(to, this).use((c) => c.request({ method: 'completion/complete', params }, CompleteResultSchema, { signal }))
+                : { completion: { values: [], hasMore: false } },
+          },
+          this.callContext(extra as never),
+        );
+      });
     });
 
     s.setRequestHandler(SetLevelRequestSchema, async (req) => {

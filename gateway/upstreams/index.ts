@@ -291,6 +291,12 @@ export class Upstreams {
     );
   }
 
+  /** The tools a server's catalog lists, and whether servers.json exposes each (for policy on its resources and prompts). */
+  toolExposure(server: string): { name: string; exposed: boolean }[] {
+    const u = this.byName.get(server);
+    return u ? [...u.catalog.tools.values()].map((t) => ({ name: t.name, exposed: u.exposes(t.name) })) : [];
+  }
+
   listResources(): Resource[] {
     return [...this.byName.values()].flatMap((u) => u.catalog.resources);
   }

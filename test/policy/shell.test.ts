@@ -34,8 +34,8 @@ describe('not provably plain → never allow', () => {
     ['npm test', /npm test/], ['./ls', /not a system binary/], ['$CMD foo', /dynamic/], ['git log --output=x', /writes a file/],
     ['git log --ext-diff', /ext-diff/], ['rg $PATTERN', /dynamic/], ['env', /environment/], ['printenv', /secrets/],
     ['bash script.sh', /script file/], ['python3 tool.py', /runs a program/], ['rm file.txt', /modifies files/],
-    ['awk \'{system("id")}\'', /run commands/], ['find . -fprint out', /writes/], ['sort -o out f', /modifies files/],
-    ['tree -o out', /writes/], ['date -s 2020-01-01', /clock/], ['', /empty/], ['wget https://api.github.com/x', /downloads/],
+    ['awk \'{system("id")}\'', /run commands/], ['find . -fprint out', /writes/], ['sort -o out f', /write files/],
+    ['tree -o out', /writes/], ['date -s 2020-01-01', /change the system/], ['', /empty/], ['wget https://api.github.com/x', /downloads/],
   ])('%s', (cmd, why) => {
     const v = sh(cmd);
     expect(v.decision).not.toBe('allow');

@@ -1,0 +1,107 @@
+// Canonical forms of path-like values, so a rule written for `/etc/**` also meets `//etc`, `/./etc`, `%2Fetc`.
+import { posix } from 'node:path';
+
+/**
+ * One canonical spelling of a path: trimmed, `\` read as `/` (Windows-style input), `.`/`..` segments resolved,
+ * repeated slashes collapsed, no trailing slash. Relative paths stay relative (a leading `..` is kept: it leaves
+ * the working directory, which a rule should see). Pure; never throws.
+ */
+export function canonicalPath(value: string): string {
+  let p = value.trim();
+  if (p === '') return p;
+  // C:\x or \\server\share → forward slashes; a drive letter becomes /c/… so `C:\Windows` and `c:/windows` meet
+  p = p.replace(/\\/g, '/');
+  const drive = /^([A-Za-z]):(\/|$)/.exec(p);
+  if (drive) p = `/${drive[1]!.toLowerCase()}/${p.slice(drive[0].length)}`;
+  const absolute = p.startsWith('/');
+  const out: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      if (out.length && out[out.length - 1] !== '..') out.pop();
+      else if (!absolute) out.push('..');
+      continue;
+    }
+    out.push(seg);
+  }
+  const joined = out.join('/');
+  return absolute ? `/${joined}` : joined === '' ? '.' : joined;
+}
+
+/**
+ * The canonical form of a resource URI or path argument: `file:` URIs are percent-decoded (until stable, so
+ * `%252F` cannot smuggle a `/` past a rule) and their path canonicalised; other hierarchical URIs
+ * (`scheme://host/path`) get the same on their path and a lower-case scheme and host; opaque URIs are only
+ * trimmed; anything that is not a URI is a path.
+ */
+export function canonicalUri(value: string): string {
+  const v = value.trim();
+  const m = /^file:(\/\/[^/]*)?(.*)$/is.exec(v);
+  if (m) {
+    const host = (m[1] ?? '//').slice(2).toLowerCase();
+    const path = canonicalPath(decodeFully(m[2] ?? '/').replace(/[?#].*$/s, '')) || '/';
+    return `file://${host === 'localhost' ? '' : host}${path.startsWith('/') ? path : `/${path}`}`;
+  }
+  // scheme://authority/path: URL parsers (the upstream's included) resolve `.`/`..` and `%2e%2e`, so rules must too
+  const h = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(.*)$/is.exec(v);
+  if (h) {
+    const path = h[3] ? canonicalPath(decodeFully(h[3])) : '';
+    return `${h[1]!.toLowerCase()}://${h[2]!.toLowerCase()}${path === '.' ? '' : path}${h[4]}`;
+  }
+  if (/^[a-z][a-z0-9+.-]+:/i.test(v)) return v; // opaque (mailto:, urn:); a one-letter "scheme" is a drive: C:\x
+  return canonicalPath(v);
+}
+
+function decodeFully(s: string): string {
+  let cur = s;
+  for (let i = 0; i < 5; i++) {
+    let next: string;
+    try {
+      next = decodeURIComponent(cur);
+    } catch {
+      return cur;
+    }
+    if (next === cur) return cur;
+    cur = next;
+  }
+  return cur;
+}
+
+/** Argument names that hold paths whatever the schema says. */
+const PATH_NAMES = /^(path|paths|file|files|filename|filepath|file_path|dir|dirs|directory|folder|source|destination|dest|src|dst|target|cwd|root|uri|url)$|(path|file|dir|directory)s?$/i;
+
+/**
+ * Top-level argument names a tool's input schema marks as paths: `format: "uri"`/`"uri-reference"`/`"path"`, or a
+ * path-like name (`path`, `file`, `dir`, `*_path` …). Pure.
+ */
+export function inferPathArgs(inputSchema: unknown, args: Record<string, unknown> = {}): Set<string> {
+  const out = new Set<string>();
+  const props = (inputSchema as { properties?: Record<string, { format?: unknown; type?: unknown; items?: { format?: unknown } }> } | undefined)?.properties;
+  if (props && typeof props === 'object') {
+    for (const [k, s] of Object.entries(props)) {
+      const fmt = s && typeof s === 'object' ? (s.format ?? s.items?.format) : undefined;
+      if (fmt === 'uri' || fmt === 'uri-reference' || fmt === 'path' || fmt === 'iri') out.add(k);
+      else if (PATH_NAMES.test(k)) out.add(k);
+    }
+  }
+  for (const k of Object.keys(args)) if (PATH_NAMES.test(k)) out.add(k);
+  return out;
+}
+
+/**
+ * Resolves symlinks of a canonical absolute path that lies under one of `roots` (where the gateway can see the
+ * files), using the longest existing prefix; outside the roots, or when nothing resolves, the path is returned as
+ * is. `realpath` is injected so the decision stays testable; it returns null for a missing path.
+ */
+export function resolveWithinRoots(path: string, roots: string[], realpath: (p: string) => string | null): string {
+  const p = canonicalPath(path);
+  if (!p.startsWith('/')) return p;
+  const inside = roots.map(canonicalPath).some((r) => p === r || p.startsWith(r.endsWith('/') ? r : `${r}/`));
+  if (!inside) return p;
+  const parts = p.split('/');
+  for (let n = parts.length; n > 1; n--) {
+    const real = realpath(parts.slice(0, n).join('/'));
+    if (real !== null) return canonicalPath(posix.join(real, ...parts.slice(n)));
+  }
+  return p;
+}

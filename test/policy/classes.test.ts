@@ -1,0 +1,42 @@
+// Shell analysis by classes, not spellings: for each class, commands that must not be allowed beside near-identical ones that must.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { analyzeScript, initPolicy } from '../../gateway/policy/shell.js';
+
+beforeAll(() => initPolicy());
+const d = (s: string) => analyzeScript(s, () => null, []).decision;
+
+const classes: Record<string, { deny: string[]; allow: string[] }> = {
+  'GNU option spellings (prefixes, =value, attached, combined, --)': {
+    deny: ['sort -o out f', 'sort -oout f', 'sort -uo out f', 'sort --output=out f', 'sort --output out f', 'sort --out=out f', 'sort --o=out f'.replace('--o=', '--outp='), 'sort --compress-program=sh f', 'sort --compress=sh f', 'sort --comp sh f', 'date --set=now', 'date --se=now', 'date -us now', 'uniq -c in out'],
+    allow: ['sort -u f', 'sort -n -- -o', 'sort -k1,1 f', 'sort --unique f', 'sort --uniq f', 'sort -t, -k2 f', 'date -u', 'date --utc', 'date -d now', 'uniq -c in', 'sort -- -o'],
+  },
+  'unknown options are not read-only': {
+    deny: ['ls --zzz', 'cat -j f', 'grep --pre=x y f', 'head --bogus f', 'wc --frob f', 'diff --zap a b'],
+    allow: ['ls --all', 'cat -n f', 'grep -n y f', 'head --lines=3 f', 'wc --lines f', 'diff --brief a b'],
+  },
+  'word expansion (quotes, escapes, $\'…\', braces) before classifying': {
+    deny: ["sort '-o' out f", 'sort "-o" out f', 'sort \\-o out f', "sort $'-o' out f", "sort $'\\x2do' out f", 'sort -"o" out f', 'sort {-o,out} f', 'sort {,-o\\ out} f', 'date {-s,now}'],
+    allow: ["sort '-u' f", 'sort "-u" f', 'sort \\-u f', "sort $'-u' f", 'sort {a,b}', "sort '{-o,out}' f", 'sort x\\{-o,y\\}', 'echo {1..3}'],
+  },
+  'unresolvable expansion is not read-only wherever it sits': {
+    deny: ['sort $OPT f', 'sort f "$X"', 'date $X', 'ls $(echo -la)', 'head -n "$N" f', 'sort $((1))', 'echo ${a[$i]}'],
+    allow: ['sort f', 'date', 'ls -la', 'head -n 5 f', 'ls ~/.config', 'cat ~/notes.txt', 'echo $HOME'],
+  },
+  'assignments and builtins that change what bash runs later': {
+    deny: ['IFS=x ls', 'PATH=/tmp ls', 'BASH_ENV=x ls', 'PS4=x ls', 'PROMPT_COMMAND=x ls', 'CDPATH=/ ls', 'GLOBIGNORE=x ls', 'LD_PRELOAD=x ls', 'printf -v PATH x', 'printf -vPATH x', 'printf -v x y', 'alias ls=rm', 'trap id EXIT', 'enable -f x y', 'hash -p /tmp/x ls', 'shopt -s extdebug', 'export PATH=x', 'declare -x A=1', 'readonly A=1', 'unset PATH', 'read PATH', 'mapfile A', 'source x', '. x', 'x=1', 'builtin eval id', 'complete -C id ls', 'bind -x x', 'fc -s', 'ulimit -c 0', 'umask 000'],
+    allow: ['LANG=C ls', 'TZ=UTC date', 'printf x', "printf '%s' -v", 'ls', 'cd src', 'type ls', 'command -v ls'],
+  },
+  'operands bash evaluates as code': {
+    deny: ["[[ -v 'a[$(id)]' ]]", '[[ -v a[$(id)] ]]', "test -v 'a[$(id)]'", "[ -v 'a[$(id)]' ]", "[[ 1 -eq 'a[$(id)]' ]]", "[[ $x -eq 1 ]]", "test 1 -lt 'x[$(id)]'", '(( a[$(id)] ))', 'echo $(( a[1] ))', 'echo $(( x ))', 'echo "${a[x]}"'],
+    allow: ['[[ -v a ]]', 'test -v a', '[ -v a ]', '[[ 1 -eq 2 ]]', '[[ $x == y ]]', 'test 1 -lt 2', '[ -f x ]', 'test -n "$x"'],
+  },
+  'programs that run programs or write files through options or program text': {
+    deny: ["awk 'BEGIN{system(\"id\")}'", "awk '{print > \"x\"}' f", "sed -n '1e id' f", "sed -n 'w x' f", 'sed -i s/a/b/ f', 'find . -delete', 'find . -exec rm {} +', 'find . -fprint x', 'tar -xf a.tar --to-command=sh', 'git -c core.pager=id log', 'git log --output=x', 'rg --pre sh x', 'sort --compress-program=sh f', 'xargs rm', 'env sh -c "rm x"', 'date -s now'],
+    allow: ["awk '{print $1}' f", "sed -n '1,5p' f", 'find . -name x', 'find . -exec wc -l {} +', 'tar -tf a.tar', 'git log --oneline', 'rg x', 'sort f', 'xargs echo', 'env LANG=C ls', 'date -d now'],
+  },
+};
+
+describe.each(Object.entries(classes))('%s', (_name, { deny, allow }) => {
+  it.each(deny)('not allowed: %s', (s) => expect(d(s)).not.toBe('allow'));
+  it.each(allow)('allowed: %s', (s) => expect(d(s)).toBe('allow'));
+});

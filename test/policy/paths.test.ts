@@ -1,0 +1,94 @@
+// Canonical paths and URIs: every spelling of one location meets the same rule.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { canonicalPath, canonicalUri, evaluate, inferPathArgs, initPolicy, resolveWithinRoots, TollgateConfigSchema } from '../../gateway/policy/index.js';
+
+beforeAll(() => initPolicy());
+
+describe('canonicalPath', () => {
+  it.each([
+    ['/etc/passwd', '/etc/passwd'],
+    ['//etc/passwd', '/etc/passwd'],
+    ['/./etc/passwd', '/etc/passwd'],
+    ['/etc/../etc/passwd', '/etc/passwd'],
+    ['/tmp/../../etc/passwd', '/etc/passwd'],
+    ['  /etc/passwd \n', '/etc/passwd'],
+    ['/etc/passwd/', '/etc/passwd'],
+    ['\\etc\\passwd', '/etc/passwd'],
+    ['C:\\Windows\\System32', '/c/Windows/System32'],
+    ['c:/Windows/System32', '/c/Windows/System32'],
+    ['src/./a/../b.ts', 'src/b.ts'],
+    ['../outside', '../outside'],
+    ['a/../..', '..'],
+    ['.', '.'],
+  ])('%j → %j', (input, out) => expect(canonicalPath(input)).toBe(out));
+});
+
+describe('canonicalUri', () => {
+  it.each([
+    ['file:///etc/passwd', 'file:///etc/passwd'],
+    ['file:///%65tc/passwd', 'file:///etc/passwd'],
+    ['file:///etc%2Fpasswd', 'file:///etc/passwd'],
+    ['file:///tmp/%252e%252e/etc/passwd', 'file:///etc/passwd'],
+    ['file://localhost/etc/../etc/passwd', 'file:///etc/passwd'],
+    ['file:////etc//passwd', 'file:///etc/passwd'],
+    [' file:///etc/passwd ', 'file:///etc/passwd'],
+    ['FIXTURE://Notes/x/../alpha', 'fixture://notes/alpha'],
+    ['https://ex.com/a/%2e%2e/b?q=1', 'https://ex.com/b?q=1'],
+    ['mailto:someone@example.com', 'mailto:someone@example.com'],
+    ['/etc/./passwd', '/etc/passwd'],
+  ])('%j → %j', (input, out) => expect(canonicalUri(input)).toBe(out));
+});
+
+describe('which arguments are paths', () => {
+  it('from the schema (format uri) and from names (path, file, dir, *_path)', () => {
+    const schema = { properties: { target: { type: 'string' }, location: { type: 'string', format: 'uri' }, note: { type: 'string' }, config_file: { type: 'string' } } };
+    expect([...inferPathArgs(schema, { dir: 'x', text: 'y' })].sort()).toEqual(['config_file', 'dir', 'location', 'target']);
+    expect(inferPathArgs(undefined, { text: '/etc/passwd' }).has('text')).toBe(false);
+  });
+});
+
+describe('argument rules match canonical values', () => {
+  const config = TollgateConfigSchema.parse({
+    rules: [
+      { tool: 'fs__*', decision: 'allow' },
+      { id: 'no-etc', tool: 'fs__*', args: [{ path: 'path', prefix: '/etc/' }], decision: 'deny' },
+      { id: 'uri-etc', tool: 'fs__*', args: [{ path: 'location', glob: 'file:///etc/**' }], decision: 'deny' },
+      { id: 'explicit', tool: 'fs__*', args: [{ path: 'blob', prefix: '/etc/', as: 'path' }], decision: 'deny' },
+      { id: 'raw', tool: 'fs__*', args: [{ path: 'path', prefix: '/etc/../', as: 'text' }], decision: 'ask' },
+    ],
+  });
+  const run = (args: Record<string, unknown>, inputSchema?: unknown) => evaluate({ server: 'fs', tool: 'read', args, kind: 'mcp', toolDef: { inputSchema } }, config);
+  it.each(['/etc/passwd', '//etc/passwd', '/./etc/passwd', '/tmp/../etc/passwd', ' /etc/passwd', '\\etc\\passwd', '/etc//passwd'])('path %j is denied', (p) => {
+    expect(run({ path: p }).decision).toBe('deny');
+  });
+  it('near-identical paths outside stay allowed', () => {
+    expect(run({ path: '/etcetera/passwd' }).decision).toBe('allow');
+    expect(run({ path: 'etc/passwd' }).decision).toBe('allow');
+    expect(run({ path: '/home/etc/passwd' }).decision).toBe('allow');
+  });
+  it('a format:uri argument is canonicalised as a URI', () => {
+    const schema = { properties: { location: { type: 'string', format: 'uri' } } };
+    expect(run({ location: 'file:///%65tc/shadow' }, schema).decision).toBe('deny');
+    expect(run({ location: 'file:///tmp/../etc/shadow' }, schema).decision).toBe('deny');
+    expect(run({ location: 'file:///home/etc/shadow' }, schema).decision).toBe('allow');
+  });
+  it('"as": "path" marks any argument; "as": "text" opts out', () => {
+    expect(run({ blob: '/tmp/../etc/x' }).decision).toBe('deny');
+    const v = run({ path: '/etc/../tmp/x' });
+    expect(v.matched).not.toContain('no-etc'); // canonical /tmp/x for the inferred path rule…
+    expect(v.matched).toContain('raw'); // …while the "text" rule sees the raw spelling
+  });
+});
+
+describe('symlinks resolved against visible roots', () => {
+  const links: Record<string, string> = { '/work/ws/link': '/etc', '/work/ws': '/work/ws' };
+  const realpath = (p: string) => links[p] ?? null;
+  it('a path under a root through a symlink becomes its target', () => {
+    expect(resolveWithinRoots('/work/ws/link/passwd', ['/work/ws'], realpath)).toBe('/etc/passwd');
+    expect(resolveWithinRoots('/work/ws/./link/../link/passwd', ['/work/ws/'], realpath)).toBe('/etc/passwd');
+  });
+  it('outside the roots nothing is resolved', () => {
+    expect(resolveWithinRoots('/work/other/link/passwd', ['/work/ws'], realpath)).toBe('/work/other/link/passwd');
+    expect(resolveWithinRoots('/work/wsx/link', ['/work/ws'], realpath)).toBe('/work/wsx/link');
+  });
+});
