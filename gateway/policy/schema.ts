@@ -53,6 +53,10 @@ export type RuleExample = z.infer<typeof RuleExampleSchema>;
 /** A shell prefix element: one word, a list of alternatives, or "*" for any single word. */
 export const ShellTokenSchema = z.union([nonEmpty, z.array(nonEmpty).min(1)]);
 
+/** The sandbox a shell command runs in (docs/sandbox.md): read-only (no writes, no network) or the configured writable roots + network. */
+export const SandboxProfileSchema = z.enum(['read-only', 'workspace-write']);
+export type SandboxProfile = z.infer<typeof SandboxProfileSchema>;
+
 export const RuleSchema = z
   .strictObject({
     id: nonEmpty.optional(),
@@ -67,8 +71,13 @@ export const RuleSchema = z
     justification: z.string().optional(),
     match: z.array(RuleExampleSchema).optional(),
     notMatch: z.array(RuleExampleSchema).optional(),
+    /** For an allowing shell rule: the profile its commands run in (default read-only). */
+    sandbox: SandboxProfileSchema.optional(),
   })
   .superRefine((r, ctx) => {
+    if (r.sandbox !== undefined && (r.shell === undefined || r.decision !== 'allow')) {
+      ctx.addIssue({ code: 'custom', path: ['sandbox'], message: 'only an allowing "shell" rule names a sandbox profile (approved calls always get workspace-write)' });
+    }
     if (r.shell === undefined && r.tool === undefined && r.server === undefined) {
       ctx.addIssue({ code: 'custom', message: 'expected one of "tool", "server" (MCP rule) or "shell" (shell prefix rule)' });
     }
@@ -135,12 +144,17 @@ const AuditSchema = z.strictObject({
   includeUserPrompt: z.boolean().default(false),
 });
 
+/** A host path in a sandbox list: absolute, or ~/… for the gateway user's home. */
+export const HostPathSchema = z.string().refine((p) => p.startsWith('/') || p.startsWith('~/'), 'expected an absolute path or one starting with ~/');
+
 const SandboxSchema = z.strictObject({
   mode: z.enum(['workspace-write', 'read-only']).default('workspace-write'),
   network: z.enum(['none', 'proxy']).default('none'),
   protectedPaths: z.array(nonEmpty).default(['.git/hooks', '.git/config', '.tollgate']),
   envAllowlist: z.array(nonEmpty).default(['PATH', 'HOME', 'LANG', 'LC_ALL', 'TERM', 'TZ', 'USER', 'TMPDIR']),
   allowUnsandboxed: z.boolean().default(false),
+  /** Paths sandboxed commands cannot read, on top of the built-in list (docs/sandbox.md): absolute or ~/… */
+  denyRead: z.array(HostPathSchema).default([]),
 });
 
 const ListenSchema = z.strictObject({
@@ -234,6 +248,7 @@ export const RequirementsSchema = z.strictObject({
       protectedPaths: z.array(nonEmpty).optional(),
       envAllowlist: z.array(nonEmpty).optional(),
       allowUnsandboxed: z.boolean().optional(),
+      denyRead: z.array(HostPathSchema).optional(),
     })
     .optional(),
   network: z

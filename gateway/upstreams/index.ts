@@ -8,6 +8,7 @@ import type { Registry, ServerSpec, ValueRef } from './registry.js';
 import { createUpstreamFetch } from './fetch.js';
 
 export { UpstreamLink, UpstreamError, type UpstreamEvent } from './link.js';
+export { SANDBOX_PROFILE_META_KEY } from './shell.js';
 export { PinStore, definitionHash, type PinRecord, type PinStatus } from './pins.js';
 export { loadRegistry, parseRegistry, parseJsonFile, RegistryError, formatIssuePath, ValueRefSchema, type Registry, type ServerSpec, type ValueRef } from './registry.js';
 
