@@ -349,6 +349,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
             pins: gateway.pins,
             tokens,
             adminGroup: auth.consoleGroup,
+            selfApproval: (identity) => config.approvals.selfApproval ?? (identity?.startsWith('local:') === true),
             secureCookies: publicUrl?.protocol === 'https:',
             servers: () => gateway.upstreams.status(),
             onDecision: (e) => log(e.kind === 'pin' ? `console: ${e.approver} re-approved ${e.tool}` : `console: ${e.approver} decided ${e.decision} for ${e.tool}`),

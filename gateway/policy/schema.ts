@@ -99,6 +99,8 @@ const SecretRefSchema = z.union([z.strictObject({ env: nonEmpty }), z.strictObje
 const ApprovalsSchema = z.strictObject({
   mode: ApprovalModeSchema.default('auto-review'),
   timeoutSeconds: z.number().int().positive().max(86_400).default(300),
+  /** May the identity a call runs for approve it itself on the approval page? Default: yes for local (stdio) identities, no for HTTP ones. */
+  selfApproval: z.boolean().optional(),
 });
 
 const ReviewerSchema = z.strictObject({
