@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createEgressProxy, probeSandbox, runSandboxed, type RunOptions } from '../gateway/sandbox/index.js';
+import { createEgressProxy, denyReadList, probeSandbox, runSandboxed, type RunOptions } from '../gateway/sandbox/index.js';
 
 const runs = Number(process.argv[2] ?? 40);
 
@@ -41,6 +41,10 @@ const rawSpawn = await time(() => new Promise<void>((resolve) => spawn('bash', [
 const unsandboxed = await time(() => runSandboxed({ ...base, unsandboxed: true }));
 const sandboxed = await time(() => runSandboxed(base));
 const proxied = await time(() => runSandboxed({ ...base, network: { kind: 'proxy', proxy } }));
+// The profiles as the shell server runs them: the default deny-read masks (credential stores, data dir, config dir).
+const denyRead = denyReadList({ home: os.homedir(), configDir: path.dirname(ws), dataDir: path.join(ws, '.tollgate'), roots: [ws], extra: [], env: process.env, keep: [process.execPath] });
+const readOnlyProfile = await time(() => runSandboxed({ ...base, readOnly: true, denyRead }));
+const writeProfile = await time(() => runSandboxed({ ...base, denyRead }));
 
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(`node ${process.version}, ${os.cpus().length} cpus, bwrap ${probe.bwrap}, ${runs} runs each`);
@@ -48,6 +52,8 @@ console.log(`spawn bash -c true (bare)          ${stats(rawSpawn)}`);
 console.log(`runSandboxed unsandboxed           ${stats(unsandboxed)}`);
 console.log(`runSandboxed bwrap, network none   ${stats(sandboxed)}`);
 console.log(`runSandboxed bwrap, network proxy  ${stats(proxied)}`);
+console.log(`profile read-only + deny-read       ${stats(readOnlyProfile)}`);
+console.log(`profile workspace-write + deny-read ${stats(writeProfile)}  (${denyRead.length} deny-read entries)`);
 console.log(`sandbox overhead (median): +${(med(sandboxed) - med(unsandboxed)).toFixed(1)} ms (none), +${(med(proxied) - med(unsandboxed)).toFixed(1)} ms (proxy, includes the node bridge)`);
 await proxy.close();
 await rm(ws, { recursive: true, force: true });

@@ -1,10 +1,10 @@
 // The story of one tool call: route → pin check → policy → review → escalate → forward → result, audited at every arrow.
 import { createHash, randomUUID } from 'node:crypto';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { UnknownToolError, UpstreamError, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
+import { SANDBOX_PROFILE_META_KEY, UnknownToolError, UpstreamError, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
 import { canonicalJson } from './audit/index.js';
 import { reviewEventFields } from './review/index.js';
-import type { PolicyVerdict, DecisionSource, DenialKind, Ports, SessionView, HumanDecision, Elicit, RequestView } from './ports.js';
+import type { PolicyVerdict, DecisionSource, DenialKind, Ports, SessionView, HumanDecision, Elicit, RequestView, SandboxProfile } from './ports.js';
 
 export type { Ports } from './ports.js';
 
@@ -145,9 +145,13 @@ export function createPipeline(opts: PipelineOptions) {
     note({ name: 'tollgate.tool_call', ...call, arguments: args, argsDigest });
     session.context.recordCall(callId, req.name, args);
 
+    // A shell call runs with only the power its decision assumed: rule-allowed → the verdict's profile (read-only by
+    // default); approved by a grant, the reviewer or a person → the configured writable roots and network.
+    let sandbox: SandboxProfile | undefined;
     const decide = async (decision: 'approved' | 'denied', source: DecisionSource, reasons: string[]) => {
+      if (decision === 'approved' && routed.spec.kind === 'shell') sandbox = source === 'rule' ? (verdict.sandbox ?? 'read-only') : 'workspace-write';
       // Durable before anything is forwarded: the journal never misses a decision that was acted on.
-      await ports.audit.record({ name: 'tollgate.tool_decision', ...call, decision, source, reasons });
+      await ports.audit.record({ name: 'tollgate.tool_decision', ...call, decision, source, reasons, ...(sandbox ? { sandbox } : {}) });
     };
 
     // pin check: a changed definition is not callable until an admin re-approves it
@@ -192,6 +196,8 @@ export function createPipeline(opts: PipelineOptions) {
     const meta = { ...(req.meta ?? {}) };
     delete meta[USER_PROMPT_META_KEY];
     delete meta.progressToken;
+    delete meta[SANDBOX_PROFILE_META_KEY];
+    if (sandbox) meta[SANDBOX_PROFILE_META_KEY] = sandbox;
     try {
       const result = await routed.link.use((client) =>
         client.request(

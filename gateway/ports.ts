@@ -18,7 +18,12 @@ export interface PolicyVerdict {
   hosts?: string[];
   /** The deciding rule was pinned by admin requirements. */
   fromRequirements?: boolean;
+  /** Shell calls decided allow: the sandbox profile the decision assumed (absent means read-only). */
+  sandbox?: SandboxProfile;
 }
+
+/** The sandbox a shell call runs in: read-only unless a rule said workspace-write, or a reviewer, grant or person approved it. */
+export type SandboxProfile = 'read-only' | 'workspace-write';
 
 export interface PolicyCallView {
   server: string;

@@ -194,6 +194,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       allowUnsandboxed: sb.allowUnsandboxed && entry.allowUnsandboxed,
       protectedPaths: [...new Set([...sb.protectedPaths.flatMap((p) => (p.startsWith('/') ? [p] : entry.roots.map((r) => join(r, p)))), ...entry.protectedPaths])],
       envAllowlist: [...new Set([...sb.envAllowlist, ...entry.envAllowlist])],
+      denyRead: [...new Set([...sb.denyRead, ...entry.denyRead])],
     };
     return createShellServer({
       name: spec.name,
@@ -352,6 +353,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
             pins: gateway.pins,
             tokens,
             adminGroup: auth.consoleGroup,
+            selfApproval: (identity) => config.approvals.selfApproval ?? (identity?.startsWith('local:') === true),
             secureCookies: publicUrl?.protocol === 'https:',
             servers: () => gateway.upstreams.status(),
             onDecision: (e) => log(e.kind === 'pin' ? `console: ${e.approver} re-approved ${e.tool}` : `console: ${e.approver} decided ${e.decision} for ${e.tool}`),

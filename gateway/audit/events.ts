@@ -103,6 +103,8 @@ const ToolDecision = z.object({
   decision: z.enum(['approved', 'denied']),
   source: z.enum(['rule', 'grant', 'automated_reviewer', 'user', 'requirements']),
   reasons: Reasons,
+  /** Approved shell calls: the sandbox profile the command runs in. */
+  sandbox: z.enum(['read-only', 'workspace-write']).optional(),
 });
 
 /**

@@ -8,6 +8,10 @@ export interface ApprovalPageOptions {
   queue: ApprovalQueue;
   /** Who is deciding, e.g. from console auth; defaults to "approval-page". */
   approverOf?: (c: Context) => string | undefined;
+  /** The link alone is not enough: a signed-in person (approverOf) must open it; the page links to this sign-in URL. */
+  requireSignIn?: { loginUrl: string };
+  /** Whether the identity a call runs for may approve it itself (approvals.selfApproval); default: never. */
+  selfApproval?: (callIdentity: string | undefined) => boolean;
 }
 
 const CSRF_COOKIE = 'tollgate_csrf';
@@ -53,6 +57,9 @@ ${review}
   );
 }
 
+const signInFirst = (loginUrl: string) =>
+  layout('Sign in first', `<h1>Sign in first</h1><p>Only a signed-in person can decide this call: <a href="${esc(loginUrl)}">sign in to the Tollgate console</a>, then open this link again.</p>`);
+
 const message = (title: string, text: string) => layout(title, `<h1>${esc(title)}</h1><p>${esc(text)}</p>`);
 
 function sameToken(a: string, b: string): boolean {
@@ -80,6 +87,7 @@ export function approvalPage(opts: ApprovalPageOptions): Hono {
     secureHeaders(c);
     const item = await queue.getByToken(c.req.param('token'));
     if (!item) return c.html(message('Nothing to approve', 'This approval link is unknown, expired or already decided.'), 404);
+    if (opts.requireSignIn && !opts.approverOf?.(c)) return c.html(signInFirst(opts.requireSignIn.loginUrl), 401);
     const csrf = getCookie(c, CSRF_COOKIE) ?? randomBytes(24).toString('base64url');
     setCookie(c, CSRF_COOKIE, csrf, { httpOnly: true, sameSite: 'Strict', path: '/', secure: new URL(c.req.url).protocol === 'https:' });
     return c.html(pendingPage(item, csrf, c.req.path));
@@ -96,9 +104,15 @@ export function approvalPage(opts: ApprovalPageOptions): Hono {
     if (typeof decision !== 'string' || !(decision in DECISIONS)) return c.html(message('Refused', 'Unknown decision; choose one of the buttons on the page.'), 400);
     const item = await queue.getByToken(c.req.param('token'));
     if (!item) return c.html(message('Nothing to approve', 'This approval link is unknown, expired or already decided.'), 404);
+    const approver = opts.approverOf?.(c);
+    if (opts.requireSignIn && !approver) return c.html(signInFirst(opts.requireSignIn.loginUrl), 401);
+    // An identity approving its own call is the agent approving itself, unless the admin allows it (local single-user use).
+    if (decision !== 'deny' && approver !== undefined && approver === item.identity && !(opts.selfApproval?.(item.identity) ?? false)) {
+      return c.html(message('Refused', `${approver} cannot approve its own call; another person must decide (approvals.selfApproval is off for this identity).`), 403);
+    }
     const reason = typeof form.reason === 'string' && form.reason.trim() ? form.reason.trim().slice(0, 500) : undefined;
     try {
-      await queue.decide(item.id, { decision: decision as PageDecision, channel: 'url', approver: opts.approverOf?.(c) ?? 'approval-page', ...(reason ? { reason } : {}) });
+      await queue.decide(item.id, { decision: decision as PageDecision, channel: 'url', approver: approver ?? 'approval-page', ...(reason ? { reason } : {}) });
     } catch (err) {
       if (err instanceof ApprovalQueueError) return c.html(message('Already decided', 'Someone else decided this call first, or it expired.'), 409);
       throw err;

@@ -22,6 +22,8 @@ export type ConsoleDecision =
   | { kind: 'pin'; tool: string; approver: string; hash: string };
 
 export interface ConsoleOptions {
+  /** Whether a call's own identity may approve it on the approval page (approvals.selfApproval); default never. */
+  selfApproval?: (callIdentity: string | undefined) => boolean;
   /** Cookies Secure regardless of how the request arrived (listen.publicUrl is https: TLS ends at a proxy). */
   secureCookies?: boolean;
   queue: ApprovalQueue;
@@ -85,13 +87,13 @@ export function consoleApp(opts: ConsoleOptions): Hono {
   const refuse = (c: Context, status: 400 | 401 | 403 | 404 | 409 | 500, title: string, text: string) =>
     render(c, { title }, () => messageView(title, text, { href: `${base}/`, label: 'Back to the console' }), status);
 
-  // The one-call approval page keeps its own capability (the token in the URL); a signed-in admin is recorded as its approver.
+  // The one-call approval page needs both its link (the token in the URL) and a signed-in person, recorded as its approver.
   app.use('/approve/*', async (c, next) => {
     const a = await admins.current(c);
     if (a) signedIn.set(c.req.raw, a);
     await next();
   });
-  app.route('/', approvalPage({ queue: opts.queue, approverOf: (c) => signedIn.get(c.req.raw)?.identity }));
+  app.route('/', approvalPage({ queue: opts.queue, approverOf: (c) => signedIn.get(c.req.raw)?.identity, requireSignIn: { loginUrl: `${base}/login` }, selfApproval: opts.selfApproval }));
 
   app.get('/login', async (c) => {
     const csrf = admins.loginCsrf(c);

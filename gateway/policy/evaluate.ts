@@ -60,9 +60,17 @@ export function evaluate(call: PolicyCall, config: PolicyConfig, session?: Sessi
     const script = args.command;
     if (typeof script !== 'string') return { decision: 'deny', reasons: ['shell call without a string "command" argument'], matched: [] };
     const shellRules = compiled.shell.filter((r) => r.appliesTo(session));
+    // workspace-write only when every command the analysis looked at was allowed by rules that all name it
+    let writable = true;
+    let consulted = 0;
     const cls = analyzeScript(
       script,
-      (argv) => strictestHit(shellRules.filter((r) => r.matchesArgv!(argv))),
+      (argv) => {
+        const hits = shellRules.filter((r) => r.matchesArgv!(argv));
+        consulted++;
+        if (hits.length === 0 || !hits.every((h) => h.rule.sandbox === 'workspace-write')) writable = false;
+        return strictestHit(hits);
+      },
       config.sandbox.protectedPaths,
     );
     let decision = cls.decision;
@@ -78,7 +86,8 @@ export function evaluate(call: PolicyCall, config: PolicyConfig, session?: Sessi
     decision = stricter(decision, net.decision);
     reasons.push(...net.reasons);
     const shown = decision === 'allow' ? reasons : reasons.filter((r) => !r.startsWith('read-only:'));
-    return { decision, reasons: shown, matched, ...(cls.hosts.length ? { hosts: cls.hosts } : {}) };
+    const sandbox = decision === 'allow' ? { sandbox: writable && consulted > 0 ? ('workspace-write' as const) : ('read-only' as const) } : {};
+    return { decision, reasons: shown, matched, ...(cls.hosts.length ? { hosts: cls.hosts } : {}), ...sandbox };
   }
 
   const hosts = urlHosts(args);

@@ -201,6 +201,7 @@ export async function loadEffectiveConfig(opts: LoadOptions): Promise<EffectiveC
       pin(['sandbox', 'mode'], s.mode);
       pin(['sandbox', 'network'], s.network);
       union(['sandbox', 'protectedPaths'], s.protectedPaths);
+      union(['sandbox', 'denyRead'], s.denyRead);
       subset(['sandbox', 'envAllowlist'], s.envAllowlist, (x, e) => x === e);
       pin(['sandbox', 'allowUnsandboxed'], s.allowUnsandboxed);
     }

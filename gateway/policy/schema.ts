@@ -55,6 +55,10 @@ export type RuleExample = z.infer<typeof RuleExampleSchema>;
 /** A shell prefix element: one word, a list of alternatives, or "*" for any single word. */
 export const ShellTokenSchema = z.union([nonEmpty, z.array(nonEmpty).min(1)]);
 
+/** The sandbox a shell command runs in (docs/sandbox.md): read-only (no writes, no network) or the configured writable roots + network. */
+export const SandboxProfileSchema = z.enum(['read-only', 'workspace-write']);
+export type SandboxProfile = z.infer<typeof SandboxProfileSchema>;
+
 export const RuleSchema = z
   .strictObject({
     id: nonEmpty.optional(),
@@ -73,6 +77,8 @@ export const RuleSchema = z
     justification: z.string().optional(),
     match: z.array(RuleExampleSchema).optional(),
     notMatch: z.array(RuleExampleSchema).optional(),
+    /** For an allowing shell rule: the profile its commands run in (default read-only). */
+    sandbox: SandboxProfileSchema.optional(),
   }, {
     error: (iss) =>
       iss.code === 'unrecognized_keys'
@@ -80,6 +86,9 @@ export const RuleSchema = z
         : undefined,
   })
   .superRefine((r, ctx) => {
+    if (r.sandbox !== undefined && (r.shell === undefined || r.decision !== 'allow')) {
+      ctx.addIssue({ code: 'custom', path: ['sandbox'], message: 'only an allowing "shell" rule names a sandbox profile (approved calls always get workspace-write)' });
+    }
     if (r.shell === undefined && r.tool === undefined && r.server === undefined && r.resource === undefined && r.prompt === undefined) {
       ctx.addIssue({ code: 'custom', message: 'expected one of "tool", "server", "resource", "prompt" (MCP rule) or "shell" (shell prefix rule)' });
     }
@@ -105,6 +114,8 @@ const SecretRefSchema = z.union([z.strictObject({ env: nonEmpty }), z.strictObje
 const ApprovalsSchema = z.strictObject({
   mode: ApprovalModeSchema.default('auto-review'),
   timeoutSeconds: z.number().int().positive().max(86_400).default(300),
+  /** May the identity a call runs for approve it itself on the approval page? Default: yes for local (stdio) identities, no for HTTP ones. */
+  selfApproval: z.boolean().optional(),
 });
 
 const ReviewerSchema = z.strictObject({
@@ -150,12 +161,17 @@ const AuditSchema = z.strictObject({
   includeUserPrompt: z.boolean().default(false),
 });
 
+/** A host path in a sandbox list: absolute, or ~/… for the gateway user's home. */
+export const HostPathSchema = z.string().refine((p) => p.startsWith('/') || p.startsWith('~/'), 'expected an absolute path or one starting with ~/');
+
 const SandboxSchema = z.strictObject({
   mode: z.enum(['workspace-write', 'read-only']).default('workspace-write'),
   network: z.enum(['none', 'proxy']).default('none'),
   protectedPaths: z.array(nonEmpty).default(['.git/hooks', '.git/config', '.tollgate']),
   envAllowlist: z.array(nonEmpty).default(['PATH', 'HOME', 'LANG', 'LC_ALL', 'TERM', 'TZ', 'USER', 'TMPDIR']),
   allowUnsandboxed: z.boolean().default(false),
+  /** Paths sandboxed commands cannot read, on top of the built-in list (docs/sandbox.md): absolute or ~/… */
+  denyRead: z.array(HostPathSchema).default([]),
 });
 
 const ListenSchema = z.strictObject({
@@ -249,6 +265,7 @@ export const RequirementsSchema = z.strictObject({
       protectedPaths: z.array(nonEmpty).optional(),
       envAllowlist: z.array(nonEmpty).optional(),
       allowUnsandboxed: z.boolean().optional(),
+      denyRead: z.array(HostPathSchema).optional(),
     })
     .optional(),
   network: z

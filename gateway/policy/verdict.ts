@@ -1,5 +1,5 @@
 // Verdicts and the one ordering they combine by: deny > ask > review > allow.
-import type { ApprovalMode, Decision } from './schema.js';
+import type { ApprovalMode, Decision, SandboxProfile } from './schema.js';
 
 export type PolicyVerdict = {
   decision: Decision;
@@ -7,6 +7,8 @@ export type PolicyVerdict = {
   matched: string[];
   /** Hostnames found in URL arguments or shell network commands, for DNS checks at connect time. */
   hosts?: string[];
+  /** Shell calls decided allow: the sandbox the decision assumed (read-only unless every command's allowing rule names workspace-write). */
+  sandbox?: SandboxProfile;
 };
 
 const RANK: Record<Decision, number> = { allow: 0, review: 1, ask: 2, deny: 3 };

@@ -26,7 +26,7 @@ export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir:
         const items = await queue.list();
         if (rest.includes('--json')) {
           // the page token is a bearer secret for the approval page, so it is never printed
-          io.stdout.write(`${JSON.stringify(items.map(({ token: _t, ...i }) => i))}\n`);
+          io.stdout.write(`${JSON.stringify(items.map(({ tokenHash: _t, ...i }) => i))}\n`);
           return 0;
         }
         if (items.length === 0) {

@@ -1,6 +1,6 @@
 // The approvals queue: one JSON file per pending call under <stateDir>/approvals/, decided from any process.
 import type { EscalationRequest } from './escalation.js';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,8 +19,8 @@ export type QueueDecision = z.infer<typeof QueueDecisionSchema>;
 export const PendingApprovalSchema = z.strictObject({
   version: z.literal(1),
   id: z.string().regex(/^[a-z0-9]{6,32}$/),
-  /** Unguessable, for the approval page URL; never shown by `approvals list`. */
-  token: z.string().min(32),
+  /** SHA-256 of the approval page's unguessable token: the token itself is never stored (a reader of this file cannot approve). */
+  tokenHash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
   createdAt: z.string(),
   expiresAt: z.string(),
   sessionId: z.string(),
@@ -48,6 +48,7 @@ export interface ApprovalQueueOptions {
 }
 
 const ID_ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
+const hashToken = (token: string) => `sha256:${createHash('sha256').update(token).digest('hex')}`;
 const newId = () => Array.from(randomBytes(10), (b) => ID_ALPHABET[b % ID_ALPHABET.length]).join('');
 
 export class ApprovalQueueError extends Error {}
@@ -66,13 +67,15 @@ export class ApprovalQueue {
     this.#pollMs = opts.pollMs ?? 500;
   }
 
-  async enqueue(req: EnqueueRequest, opts: { timeoutMs: number }): Promise<PendingApproval> {
+  /** The returned `token` (for the approval page link) exists only in memory; the file keeps its hash. */
+  async enqueue(req: EnqueueRequest, opts: { timeoutMs: number }): Promise<PendingApproval & { token: string }> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const now = Date.now();
+    const token = randomBytes(32).toString('base64url');
     const item: PendingApproval = {
       version: 1,
       id: newId(),
-      token: randomBytes(32).toString('base64url'),
+      tokenHash: hashToken(token),
       createdAt: new Date(now).toISOString(),
       expiresAt: new Date(now + opts.timeoutMs).toISOString(),
       sessionId: req.sessionId,
@@ -87,7 +90,7 @@ export class ApprovalQueue {
     const tmp = join(this.dir, `.${item.id}.${process.pid}.tmp`);
     await writeFile(tmp, JSON.stringify(item, null, 2), { mode: 0o600 });
     await rename(tmp, this.#itemPath(item.id));
-    return item;
+    return { ...item, token };
   }
 
   /** Undecided, unexpired items, oldest first. */
@@ -122,7 +125,8 @@ export class ApprovalQueue {
   }
 
   async getByToken(token: string): Promise<PendingApproval | undefined> {
-    return (await this.list()).find((i) => timingSafeEqualStr(i.token, token));
+    const h = hashToken(token);
+    return (await this.list()).find((i) => timingSafeEqualStr(i.tokenHash, h));
   }
 
   /** The decision already taken for an item, if any. */

@@ -12,6 +12,10 @@ export interface SandboxPlan {
   egressDir?: string;
   /** Sandbox-private HOME, created on the fresh /tmp. */
   home: string;
+  /** Existing real paths the command must not read: directories become an empty read-only tmpfs, anything else `emptyFile`. */
+  hidden?: { path: string; dir: boolean }[];
+  /** An empty, read-only host file bound over hidden files. */
+  emptyFile?: string;
   command: string[];
 }
 
@@ -38,7 +42,17 @@ const depth = (p: string) => p.split(path.sep).length;
 export function bwrapArgs(plan: SandboxPlan): string[] {
   const args = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/run', '--dir', plan.home];
   const roots = [...new Set(plan.writableRoots)].sort((a, b) => depth(a) - depth(b));
-  // Read-only roots are still bound: a root under /tmp would otherwise vanish under the fresh tmpfs.
+  // Deny-read masks: one that holds a root goes first so the root is bound back on top of it (the root stays
+  // reachable, its siblings do not; made read-only last, once the mount points inside exist); every other mask goes
+  // after all binds, so no root or protected bind uncovers it. Anything already under an outer mask and outside the
+  // roots is gone with it and is not bound or masked again.
+  const hiddenAll = [...new Map((plan.hidden ?? []).filter((h) => !roots.includes(h.path)).map((h) => [h.path, h])).values()].sort((a, b) => depth(a.path) - depth(b.path));
+  const holdsRoot = (h: { path: string }) => roots.some((r) => isInside(r, h.path));
+  const outer = hiddenAll.filter((h) => h.dir && holdsRoot(h));
+  const dirs = hiddenAll.filter((h) => h.dir);
+  const gone = (p: string) => dirs.some((o) => isInside(p, o.path) && p !== o.path && !roots.some((r) => isInside(p, r) && isInside(r, o.path)));
+  const inner = hiddenAll.filter((h) => !outer.includes(h) && !gone(h.path));
+  for (const o of outer) args.push('--tmpfs', o.path);
   for (const r of roots) args.push(plan.readOnly ? '--ro-bind' : '--bind', r, r);
   if (!plan.readOnly) {
     const pins = new Set<string>();
@@ -49,7 +63,13 @@ export function bwrapArgs(plan: SandboxPlan): string[] {
     }
     for (const a of [...pins].sort((x, y) => depth(x) - depth(y))) args.push('--bind', a, a);
   }
-  for (const p of [...new Set(plan.protectedPaths)].sort((a, b) => depth(a) - depth(b))) args.push('--ro-bind', p, p);
+  for (const p of [...new Set(plan.protectedPaths)].filter((p) => !gone(p)).sort((a, b) => depth(a) - depth(b))) args.push('--ro-bind', p, p);
+  for (const h of inner) {
+    if (h.dir) args.push('--tmpfs', h.path, '--remount-ro', h.path);
+    else if (plan.emptyFile) args.push('--ro-bind', plan.emptyFile, h.path);
+    else throw new Error(`cannot hide ${h.path}: no empty file to bind over it`);
+  }
+  for (const o of outer) args.push('--remount-ro', o.path);
   if (plan.egressDir) args.push('--ro-bind', plan.egressDir, plan.egressDir);
   args.push('--unshare-all', '--cap-drop', 'ALL', '--die-with-parent', '--new-session', '--chdir', plan.cwd, '--', ...plan.command);
   return args;

@@ -5,3 +5,4 @@ export { scrubEnv, looksSecret } from './env.js';
 export { createEgressProxy } from './egress.js';
 export type { EgressProxy, EgressProxyOptions, EgressRequest, EgressVerdict, EgressDecisionEvent } from './egress.js';
 export { omissionMarker } from './output.js';
+export { denyReadList, DEFAULT_DENY_READ, expandHome } from './deny-read.js';

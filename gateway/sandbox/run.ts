@@ -2,7 +2,8 @@
 // timeout that kills the whole process tree, capped output and cancellation.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
-import { access, lstat, realpath, rm, stat } from 'node:fs/promises';
+import { access, chmod, lstat, mkdtemp, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { bwrapArgs, isInside } from './bwrap.js';
 import type { EgressProxy } from './egress.js';
@@ -27,6 +28,8 @@ export interface RunOptions {
   unsandboxed?: boolean;
   /** bwrap binary to use (absolute path or name looked up on PATH); default `bwrap`. */
   bwrapPath?: string;
+  /** Paths the command must not see (Tollgate's data, credential stores…); absent ones are skipped. */
+  denyRead?: string[];
   /** Protected paths created by the command (where none existed) that Tollgate removed afterwards. */
   onProtectedPathCreated?: (p: string) => void;
 }
@@ -115,6 +118,31 @@ async function projectedReal(p: string): Promise<string> {
   }
 }
 
+let emptyFile: Promise<string> | undefined;
+/** One empty, read-only file per process, bound over every hidden file. */
+function theEmptyFile(): Promise<string> {
+  emptyFile ??= (async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tollgate-empty-'));
+    const f = path.join(dir, 'empty');
+    await writeFile(f, '', { mode: 0o444 });
+    await chmod(dir, 0o555);
+    return f;
+  })();
+  return emptyFile;
+}
+
+/** Real paths of the deny-read entries that exist, and whether each is a directory. */
+async function hiddenPaths(paths: readonly string[]): Promise<{ path: string; dir: boolean }[]> {
+  const out: { path: string; dir: boolean }[] = [];
+  for (const p of new Set(paths)) {
+    const r = await real(p);
+    if (r === undefined || r === '/') continue;
+    const st = await stat(r).catch(() => undefined);
+    if (st) out.push({ path: r, dir: st.isDirectory() });
+  }
+  return out;
+}
+
 function killTree(child: ChildProcess): void {
   if (child.pid === undefined) return;
   // The child leads its own process group; under bwrap, killing it also tears down the pid namespace.
@@ -172,6 +200,8 @@ export async function runSandboxed(opts: RunOptions): Promise<RunResult> {
       writableRoots,
       readOnly: opts.readOnly,
       protectedPaths: existing,
+      hidden: await hiddenPaths(opts.denyRead ?? []),
+      emptyFile: await theEmptyFile(),
       cwd,
       home,
       command,

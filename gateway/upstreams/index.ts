@@ -6,8 +6,10 @@ import { UpstreamLink, UpstreamError, type UpstreamEvent } from './link.js';
 import { PinStore, type PinStatus, type PinnedDefinition } from './pins.js';
 import type { Registry, ServerSpec, ValueRef } from './registry.js';
 import { createUpstreamFetch } from './fetch.js';
+import { configuredRoots, intersectRoots, rootsCapability, rootsPolicyOf } from './roots.js';
 
 export { UpstreamLink, UpstreamError, type UpstreamEvent } from './link.js';
+export { SANDBOX_PROFILE_META_KEY } from './shell.js';
 export { PinStore, definitionHash, type PinRecord, type PinStatus } from './pins.js';
 export { loadRegistry, parseRegistry, parseJsonFile, RegistryError, formatIssuePath, ValueRefSchema, type Registry, type ServerSpec, type ValueRef } from './registry.js';
 
@@ -43,7 +45,7 @@ export interface RoutedTool {
 }
 
 /** Capabilities the shared link declares: only for `shared` servers, whose requests are routed by in-flight call. */
-const SHARED_CAPS: ClientCapabilities = { elicitation: { form: {}, url: {} }, sampling: {}, roots: { listChanged: true } };
+const SHARED_CAPS: ClientCapabilities = { elicitation: { form: {}, url: {} }, sampling: {} };
 
 class Upstream {
   readonly catalog: UpstreamLink;
@@ -58,7 +60,9 @@ class Upstream {
     readonly separator: string,
     make: (spec: ServerSpec, sessionId: string | undefined, caps: ClientCapabilities) => UpstreamLink,
   ) {
-    this.catalog = make(spec, undefined, spec.isolation === 'shared' ? SHARED_CAPS : {});
+    // Roots: only what servers.json allows the upstream to see (configured, or the agent's within them).
+    const roots = rootsCapability(rootsPolicyOf(spec), spec.isolation === 'shared');
+    this.catalog = make(spec, undefined, spec.isolation === 'shared' ? { ...SHARED_CAPS, ...(roots ? { roots } : {}) } : rootsPolicyOf(spec).mode === 'config' && roots ? { roots } : {});
     if (spec.toolAllow) this.allow = picomatch(spec.toolAllow);
     if (spec.toolDeny) this.deny = picomatch(spec.toolDeny);
   }
@@ -141,6 +145,17 @@ export class Upstreams {
   }
 
   private async routeServerRequest(server: string, sessionId: string | undefined, req: { method: string; params?: Record<string, unknown> }, signal: AbortSignal): Promise<Record<string, unknown>> {
+    if (req.method === 'roots/list') {
+      const u = this.byName.get(server);
+      const policy = u ? rootsPolicyOf(u.spec) : { mode: 'none' as const, dirs: [] };
+      if (policy.mode === 'none' || policy.dirs.length === 0) return { roots: [] };
+      if (policy.mode === 'config') return { roots: configuredRoots(policy) };
+      return { roots: intersectRoots(await this.routeToPeer(server, sessionId, req, signal), policy) };
+    }
+    return this.routeToPeer(server, sessionId, req, signal);
+  }
+
+  private async routeToPeer(server: string, sessionId: string | undefined, req: { method: string; params?: Record<string, unknown> }, signal: AbortSignal): Promise<Record<string, unknown>> {
     let peer: AgentPeer | undefined;
     if (sessionId) peer = this.opts.peers.get(sessionId);
     else {
@@ -221,7 +236,8 @@ export class Upstreams {
       const caps: ClientCapabilities = {};
       if (peer.capabilities.elicitation) caps.elicitation = peer.capabilities.elicitation;
       if (peer.capabilities.sampling) caps.sampling = peer.capabilities.sampling;
-      if (peer.capabilities.roots) caps.roots = peer.capabilities.roots;
+      const roots = rootsCapability(rootsPolicyOf(upstream.spec), !!peer.capabilities.roots);
+      if (roots) caps.roots = roots;
       link = this.makeLink(upstream.spec, peer.id, caps);
       upstream.sessionLinks.set(peer.id, link);
     }
@@ -338,7 +354,7 @@ export class Upstreams {
     if (!peer?.capabilities.roots) return;
     await Promise.allSettled(
       [...this.byName.values()].flatMap((u) =>
-        [u.sessionLinks.get(sessionId), u.spec.isolation === 'shared' ? u.catalog : undefined]
+        (rootsPolicyOf(u.spec).mode === 'client' ? [u.sessionLinks.get(sessionId), u.spec.isolation === 'shared' ? u.catalog : undefined] : [])
           .filter((l): l is UpstreamLink => !!l && l.state === 'ready' && !!l.client)
           .map((l) => l.client!.sendRootsListChanged()),
       ),

@@ -35,6 +35,24 @@ const common = {
   timeout: z.number().optional(),
 };
 
+/**
+ * What an upstream sees when it asks for roots (`roots/list`); never more than the admin configured.
+ * `"config"` (default) or a list of directories: the configured ones (none configured → the upstream is not offered roots);
+ * `{"relay": "client", "within": [...]}` or `"client"`: the agent's roots intersected with the configured ones;
+ * `"none"`: no roots.
+ */
+const RootsFieldSchema = z.union([
+  z.enum(['config', 'client', 'none']),
+  z.array(z.string().min(1)),
+  z.strictObject({ relay: z.enum(['config', 'client', 'none']), within: z.array(z.string().min(1)).default([]) }),
+]);
+
+/** Resolved: the mode and the configured directories (absolute). */
+export interface RootsPolicy {
+  mode: 'config' | 'client' | 'none';
+  dirs: string[];
+}
+
 const StdioEntrySchema = z
   .object({
     type: z.literal('stdio').optional(),
@@ -42,6 +60,7 @@ const StdioEntrySchema = z
     args: z.array(z.string()).optional(),
     env: z.record(z.string(), ValueRefSchema).optional(),
     cwd: z.string().optional(),
+    roots: RootsFieldSchema.optional(),
     ...common,
   })
   .strict();
@@ -51,6 +70,7 @@ const HttpEntrySchema = z
     type: z.enum(['http', 'streamable-http', 'streamableHttp', 'sse']).optional(),
     url: z.url({ protocol: /^https?$/ }),
     headers: z.record(z.string(), ValueRefSchema).optional(),
+    roots: RootsFieldSchema.optional(),
     ...common,
   })
   .strict();
@@ -87,8 +107,8 @@ interface ServerBase {
   ignoredKeys: string[];
 }
 export type ServerSpec =
-  | (ServerBase & { kind: 'stdio'; command: string; args: string[]; env: Record<string, ValueRef>; cwd?: string })
-  | (ServerBase & { kind: 'http'; url: string; headers: Record<string, ValueRef>; legacySse: boolean })
+  | (ServerBase & { kind: 'stdio'; command: string; args: string[]; env: Record<string, ValueRef>; cwd?: string; roots: RootsPolicy })
+  | (ServerBase & { kind: 'http'; url: string; headers: Record<string, ValueRef>; legacySse: boolean; roots: RootsPolicy })
   | (ServerBase & { kind: 'shell'; options: Record<string, unknown> });
 
 export interface Registry {
@@ -200,6 +220,13 @@ export function parseRegistry(file: string, doc: unknown, configDir: string, sep
       ignoredKeys,
     };
     const x = (v: string) => v.replaceAll('${configDir}', configDir);
+    const rootsOf = (r: z.infer<typeof RootsFieldSchema> | undefined): RootsPolicy => {
+      const abs = (d: string) => (isAbsolute(x(d)) ? x(d) : resolve(configDir, x(d)));
+      if (r === undefined) return { mode: 'config', dirs: [] };
+      if (typeof r === 'string') return { mode: r, dirs: [] };
+      if (Array.isArray(r)) return { mode: 'config', dirs: r.map(abs) };
+      return { mode: r.relay, dirs: r.within.map(abs) };
+    };
     if (kind === 'stdio') {
       servers.push({
         ...base,
@@ -209,9 +236,10 @@ export function parseRegistry(file: string, doc: unknown, configDir: string, sep
         env: Object.fromEntries(Object.entries(e.env ?? {}).map(([k, v]) => [k, typeof v === 'string' ? x(v) : v])),
         // Relative paths in args resolve against the config directory, like the file that names them.
         cwd: e.cwd === undefined ? configDir : isAbsolute(x(e.cwd)) ? x(e.cwd) : resolve(configDir, x(e.cwd)),
+        roots: rootsOf(e.roots),
       });
     } else if (kind === 'http') {
-      servers.push({ ...base, kind, url: e.url, headers: e.headers ?? {}, legacySse: e.type === 'sse' });
+      servers.push({ ...base, kind, url: e.url, headers: e.headers ?? {}, legacySse: e.type === 'sse', roots: rootsOf(e.roots) });
     } else {
       const { type: _t, enabled: _e, disabled: _d, prefix: _p, description: _de, tools: _to, toolDecisions: _td, isolation: _i, startupTimeoutSeconds: _s, requestTimeoutSeconds: _r, autoApprove: _a, alwaysAllow: _aa, timeout: _ti, ...options } = parsed.data as ShellEntry;
       servers.push({ ...base, kind, options: { ...options, roots: (parsed.data as ShellEntry).roots.map((r: string) => (isAbsolute(x(r)) ? x(r) : resolve(configDir, x(r)))) } });

@@ -1,11 +1,15 @@
 // The built-in `shell` upstream kind: an in-process MCP server whose one tool, `exec`, runs bash in the sandbox.
 import { writeFileSync } from 'node:fs';
 import { mkdir, realpath } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { probeSandbox, runSandboxed, SandboxUnavailable, scrubEnv, type EgressProxy, type RunResult } from '../sandbox/index.js';
+import { denyReadList, probeSandbox, runSandboxed, SandboxUnavailable, scrubEnv, type EgressProxy, type RunResult } from '../sandbox/index.js';
+
+/** `_meta` key through which the pipeline tells this server which sandbox profile the decision assumed (an agent's own value is dropped). */
+export const SANDBOX_PROFILE_META_KEY = 'tollgate/sandboxProfile';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*\*?$/;
 
@@ -23,6 +27,8 @@ export const ShellOptionFields = z.object({
   network: z.enum(['none', 'proxy']).default('none'),
   mode: z.enum(['workspace-write', 'read-only']).default('workspace-write'),
   allowUnsandboxed: z.boolean().default(false),
+  /** Paths commands cannot read, on top of the built-in list: absolute or ~/… (docs/sandbox.md). */
+  denyRead: z.array(z.string().refine((p) => p.startsWith('/') || p.startsWith('~/'), 'expected an absolute path or one starting with ~/')).default([]),
 });
 
 export const timeoutsInOrder: [(o: { defaultTimeoutSeconds: number; maxTimeoutSeconds: number }) => boolean, { path: string[]; message: string }] = [
@@ -71,7 +77,7 @@ function describe(o: ShellServerOptions, roots: string[], sandboxNote: string): 
     : 'There is no network access.';
   const write = o.mode === 'read-only'
     ? 'The file system is read-only.'
-    : `Only these directories are writable: ${roots.join(', ')} (their .git directories and Tollgate's own files stay read-only); /tmp and $HOME are private and discarded after each command.`;
+    : `A command allowed by policy alone runs read-only with no network; one approved by review or a person may write only these directories: ${roots.join(', ')} (their .git directories and Tollgate's own files stay read-only). /tmp and $HOME are private and discarded after each command; credential stores and Tollgate's data are not readable.`;
   return [
     'Run a bash script and return its exit code, stdout and stderr.',
     sandboxNote,
@@ -123,6 +129,15 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
     path.resolve(opts.dataDir),
   ];
   const sourceEnv = opts.env ?? process.env;
+  const denyRead = denyReadList({
+    home: sourceEnv.HOME || os.homedir(),
+    configDir: opts.configDir,
+    dataDir: opts.dataDir,
+    roots,
+    extra: o.denyRead,
+    env: sourceEnv,
+    keep: [process.execPath],
+  });
   let sandboxReady: Promise<void> | undefined;
 
   const tool: Tool = {
@@ -148,6 +163,7 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
         truncated: { type: 'boolean' },
         durationMs: { type: 'number' },
         sandboxed: { type: 'boolean' },
+        sandbox: { type: 'string', enum: ['read-only', 'workspace-write'] },
       },
       required: ['exitCode', 'signal', 'timedOut', 'truncated', 'durationMs', 'sandboxed'],
     },
@@ -245,6 +261,10 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
       void extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: ++progress, message } }).catch(() => {});
     };
 
+    // The profile the decision assumed (set by the pipeline; anything else is the least power): read-only means no
+    // writes under the roots and no network; workspace-write gets what this entry and tollgate.json grant.
+    const profile = req.params._meta?.[SANDBOX_PROFILE_META_KEY] === 'workspace-write' && o.mode !== 'read-only' ? 'workspace-write' : 'read-only';
+
     await mkdir(opts.dataDir, { recursive: true }); // it must exist to be mounted read-only
     let result: RunResult;
     try {
@@ -252,9 +272,10 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
         script: args.command,
         cwd,
         writableRoots: roots,
-        readOnly: o.mode === 'read-only',
+        readOnly: profile === 'read-only',
         protectedPaths,
-        network: o.network === 'proxy' ? { kind: 'proxy', proxy: opts.egress! } : { kind: 'none' },
+        denyRead,
+        network: o.network === 'proxy' && profile === 'workspace-write' ? { kind: 'proxy', proxy: opts.egress! } : { kind: 'none' },
         env: scrubEnv(sourceEnv, o.envAllowlist),
         timeoutMs: timeoutSeconds * 1000,
         maxOutputBytes: o.maxOutputBytes,
@@ -291,6 +312,7 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
         truncated: result.truncated,
         durationMs: result.durationMs,
         sandboxed: !unsandboxed,
+        sandbox: profile,
       },
     };
   });

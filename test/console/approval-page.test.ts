@@ -27,7 +27,7 @@ afterAll(async () => {
   await rm(stateDir, { recursive: true, force: true });
 });
 
-let item: PendingApproval;
+let item: PendingApproval & { token: string };
 beforeEach(async () => {
   const args = { path: '/etc/<script>alert(1)</script>', password: 'p4ssw0rd-secret' };
   item = await queue.enqueue(

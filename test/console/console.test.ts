@@ -19,6 +19,7 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable
 
 let dataDir: string;
 let queue: ApprovalQueue;
+const pageTokens = new Map<string, string>();
 let tokens: TokenStore;
 let audit: Audit;
 let pins: PinStore;
@@ -82,6 +83,13 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'tollgate-console-'));
   const stateDir = join(dataDir, 'state');
   queue = new ApprovalQueue({ stateDir, pollMs: 100 });
+  // The page token exists only where enqueue hands it out (the escalation's link); the queue files keep its hash.
+  const enqueue = queue.enqueue.bind(queue);
+  queue.enqueue = async (...a) => {
+    const it = await enqueue(...a);
+    pageTokens.set(it.id, it.token);
+    return it;
+  };
   tokens = createTokenStore({ stateDir });
   adminToken = (await tokens.create('alice', { groups: ['admin'] })).token;
   userToken = (await tokens.create('ci-bot', { groups: ['push'] })).token;
@@ -344,7 +352,7 @@ describe('the one-call approval page under the console', () => {
     const agent = agentCall('fs__write_file', { path: '/etc/url' }, { sessionId: 'sess-url' });
     const item = await queued('sess-url');
     try {
-      await page.goto(`${base}/console/approve/${item.token}`);
+      await page.goto(`${base}/console/approve/${pageTokens.get(item.id)}`);
       await shot(page, 'approval-page');
       const [res] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.click('button[value=approve_once]')]);
       expect(res.status(), await res.text()).toBe(200);

@@ -57,7 +57,8 @@ describe('approvals queue decided from another process', () => {
     expect(list.stdout).toContain('fs__write_file');
     expect(list.stdout).toContain('Writes a system file.');
     const item = (await queue.get(id))!;
-    expect(list.stdout).not.toContain(item.token);
+    expect(item.tokenHash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(list.stdout).not.toContain(item.tokenHash);
     const json = await cli(stateDir, 'list', '--json');
     expect(JSON.parse(json.stdout)[0]).not.toHaveProperty('token');
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { createShellServer, ShellServerOptionsSchema, type CreateShellServerOptions, type ShellEvent } from '../../gateway/upstreams/shell.js';
+import { createShellServer, SANDBOX_PROFILE_META_KEY, ShellServerOptionsSchema, type CreateShellServerOptions, type ShellEvent } from '../../gateway/upstreams/shell.js';
 
 export interface Workspace {
   configDir: string;
@@ -31,7 +31,7 @@ export async function makeWorkspace(): Promise<Workspace> {
 export interface Connected {
   client: Client;
   events: ShellEvent[];
-  call(args: Record<string, unknown>, extra?: Parameters<Client['callTool']>[2]): Promise<CallToolResult>;
+  call(args: Record<string, unknown>, extra?: Parameters<Client['callTool']>[2], profile?: 'read-only' | 'workspace-write' | null): Promise<CallToolResult>;
   close(): Promise<void>;
 }
 
@@ -53,7 +53,9 @@ export async function connect(w: Workspace, options: Record<string, unknown>, mo
   return {
     client,
     events,
-    call: async (args, extra) => (await client.callTool({ name: 'exec', arguments: args }, undefined, extra)) as CallToolResult,
+    // The pipeline names the profile its decision assumed; these tests exercise the writable one unless they say otherwise.
+    call: async (args, extra, profile = 'workspace-write') =>
+      (await client.callTool({ name: 'exec', arguments: args, ...(profile ? { _meta: { [SANDBOX_PROFILE_META_KEY]: profile } } : {}) }, undefined, extra)) as CallToolResult,
     close: async () => {
       await client.close();
       await server.close();

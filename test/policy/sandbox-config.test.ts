@@ -1,0 +1,66 @@
+// Sandbox fields of tollgate.json and requirements: rule profiles and deny-read entries are validated at load, and
+// requirements can only add deny-read entries.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, evaluate, initPolicy, loadEffectiveConfig } from '../../gateway/policy/index.js';
+
+let dir: string;
+let env: NodeJS.ProcessEnv;
+beforeAll(() => initPolicy());
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tollgate-sbcfg-'));
+  env = { TOLLGATE_REQUIREMENTS: '' };
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+const write = (name: string, v: unknown) => writeFile(join(dir, name), JSON.stringify(v));
+const load = () => loadEffectiveConfig({ configDir: dir, env });
+async function loadError(): Promise<string> {
+  const e = await load().then(() => null, (err: unknown) => err);
+  expect(e).toBeInstanceOf(ConfigError);
+  return (e as ConfigError).message;
+}
+const shell = (command: string, config: Awaited<ReturnType<typeof load>>['config']) =>
+  evaluate({ server: 'sh', tool: 'exec', kind: 'shell', args: { command } }, config);
+
+describe('rule sandbox profiles', () => {
+  it('a classifier or rule allow runs read-only unless every allowing rule names workspace-write', async () => {
+    await write('tollgate.json', { rules: [{ shell: ['npm', 'test'], decision: 'allow', sandbox: 'workspace-write' }, { shell: ['make'], decision: 'allow' }] });
+    const { config } = await load();
+    expect(shell('npm test', config)).toMatchObject({ decision: 'allow', sandbox: 'workspace-write' });
+    expect(shell('ls -la', config)).toMatchObject({ decision: 'allow', sandbox: 'read-only' });
+    expect(shell('make', config)).toMatchObject({ decision: 'allow', sandbox: 'read-only' });
+    // one command without the profile makes the whole script read-only
+    expect(shell('npm test && ls', config)).toMatchObject({ decision: 'allow', sandbox: 'read-only' });
+    expect(shell('echo x > f', config).sandbox).toBeUndefined();
+  });
+
+  it('only an allowing shell rule may name a profile, and only a known one', async () => {
+    await write('tollgate.json', { rules: [{ shell: ['npm'], decision: 'ask', sandbox: 'workspace-write' }] });
+    expect(await loadError()).toMatch(/tollgate\.json: rules\[0\]\.sandbox: only an allowing "shell" rule/);
+    await write('tollgate.json', { rules: [{ tool: 'fs__*', decision: 'allow', sandbox: 'read-only' }] });
+    expect(await loadError()).toMatch(/rules\[0\]\.sandbox/);
+    await write('tollgate.json', { rules: [{ shell: ['npm'], decision: 'allow', sandbox: 'full' }] });
+    expect(await loadError()).toMatch(/rules\[0\]\.sandbox/);
+  });
+});
+
+describe('sandbox.denyRead', () => {
+  it('entries must be absolute or ~/…', async () => {
+    await write('tollgate.json', { sandbox: { denyRead: ['secrets/'] } });
+    expect(await loadError()).toMatch(/tollgate\.json: sandbox\.denyRead\[0\]: expected an absolute path or one starting with ~\//);
+  });
+
+  it('requirements add entries; a local file cannot remove them', async () => {
+    env = { TOLLGATE_REQUIREMENTS: join(dir, 'req.json') };
+    await write('req.json', { sandbox: { denyRead: ['/srv/corp-secrets'] } });
+    await write('tollgate.json', { sandbox: { denyRead: [] } });
+    expect((await load()).config.sandbox.denyRead).toEqual(['/srv/corp-secrets']);
+    await write('tollgate.json', { sandbox: { denyRead: ['~/.mine'] } });
+    expect((await load()).config.sandbox.denyRead.sort()).toEqual(['/srv/corp-secrets', '~/.mine']);
+    await write('req.json', { sandbox: { denyRead: ['relative'] } });
+    expect(await loadError()).toMatch(/req\.json: sandbox\.denyRead\[0\]/);
+  });
+});
