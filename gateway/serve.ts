@@ -256,7 +256,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
               inlineLimitMs: inlineLimitMs(clientBudgetMs(s?.clientInfo.name, a.clientTimeoutSeconds)),
               // URL mode: tell the agent's client the out-of-band interaction is over.
               onUrlElicitationComplete: (elicitationId) => gateway.sessions.get(sessionId)?.notify({ method: 'notifications/elicitation/complete', params: { elicitationId } }),
-              onParked: (item) => void notifier.pending(item, { consoleUrl: approvalPageBase, command: approveCommand(item.id) }),
+              onParked: (item) => void notifier.pending(item, { consoleUrl: approvalPageBase && `${approvalPageBase}/approvals`, command: approveCommand(item.id) }),
             },
           ).decide(req, opts);
         },
@@ -309,7 +309,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     },
     resume: async (req) => (deferredAllowed() ? resumer.resume!(req) : undefined),
     denialMessage: ({ kind, tool, reasons, approver }) => denialMessage({ source: kind, tool, reasons, approver }),
-    deferredMessage: (d) => deferredMessage({ ...d, consoleUrl: approvalPageBase, configDir: configDir === resolve(io.cwd) ? undefined : configDir }),
+    deferredMessage: (d) => deferredMessage({ ...d, consoleUrl: approvalPageBase && `${approvalPageBase}/approvals`, configDir: configDir === resolve(io.cwd) ? undefined : configDir }),
   };
 
   const gateway = new Gateway({

@@ -305,12 +305,13 @@ export function dedupe(inner: Escalation): Escalation {
         const controller = new AbortController();
         const waiters = new Set<EscalateOptions>();
         const onWaiting = (ms: number) => waiters.forEach((w) => w.onWaiting?.(ms));
+        const created: NonNullable<typeof entry> = { promise: Promise.resolve(undefined as never), waiters, controller, onceTaken: false, channel: 'none' };
         const onChannel = (c: HumanChannel) => {
-          if (entry) entry.channel = c;
+          created.channel = c;
           waiters.forEach((w) => w.onChannel?.(c));
         };
-        const promise = inner.decide(req, { signal: controller.signal, timeoutMs: opts.timeoutMs, onWaiting, onChannel }).finally(() => inFlight.delete(key));
-        entry = { promise, waiters, controller, onceTaken: false, channel: 'none' };
+        created.promise = inner.decide(req, { signal: controller.signal, timeoutMs: opts.timeoutMs, onWaiting, onChannel }).finally(() => inFlight.delete(key));
+        entry = created;
         inFlight.set(key, entry);
       }
       const e = entry;
