@@ -295,7 +295,8 @@ function channelOf(name: ApprovalChannel): HumanChannel {
  * An "approve once" stays single-use: it lets one waiter run, and the others are asked again.
  */
 export function dedupe(inner: Escalation): Escalation {
-  const inFlight = new Map<string, { promise: Promise<HumanDecision>; waiters: Set<EscalateOptions>; controller: AbortController; onceTaken: boolean; channel: HumanChannel }>();
+  type InFlight = { promise: Promise<HumanDecision>; waiters: Set<EscalateOptions>; controller: AbortController; onceTaken: boolean; channel: HumanChannel };
+  const inFlight = new Map<string, InFlight>();
   const self: Escalation = {
     ...(inner.resume ? { resume: (req: EscalationRequest) => inner.resume!(req) } : {}),
     decide(req, opts) {
@@ -305,7 +306,7 @@ export function dedupe(inner: Escalation): Escalation {
         const controller = new AbortController();
         const waiters = new Set<EscalateOptions>();
         const onWaiting = (ms: number) => waiters.forEach((w) => w.onWaiting?.(ms));
-        const created: NonNullable<typeof entry> = { promise: Promise.resolve(undefined as never), waiters, controller, onceTaken: false, channel: 'none' };
+        const created: InFlight = { promise: Promise.resolve(undefined as never), waiters, controller, onceTaken: false, channel: 'none' };
         const onChannel = (c: HumanChannel) => {
           created.channel = c;
           waiters.forEach((w) => w.onChannel?.(c));
