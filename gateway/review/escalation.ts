@@ -134,12 +134,13 @@ export function formElicitation(elicit: ElicitForm, wo: WaitingOptions & { minHu
  * URL-mode elicitation: the client opens Tollgate's approval page for this one call (an
  * unguessable token in the URL); the decision arrives through the queue.
  */
-export function urlElicitation(elicitUrl: ElicitUrl, queue: ApprovalQueue, approvalPageBaseUrl: string, wo: WaitingOptions & { onComplete?: (elicitationId: string) => void } = {}): Escalation {
+export function urlElicitation(elicitUrl: ElicitUrl, queue: ApprovalQueue, approvalPageBaseUrl: string, wo: WaitingOptions & { onComplete?: (elicitationId: string) => void; minHumanResponseMs?: number } = {}): Escalation {
   const base = approvalPageBaseUrl.replace(/\/+$/, '');
   return {
     async decide(req, opts) {
       const started = performance.now();
       const item = await queue.enqueue(req, { timeoutMs: opts.timeoutMs });
+      let auto: string | undefined;
       const local = new AbortController();
       const signal = AbortSignal.any([opts.signal, local.signal]);
       const waiting = queue.wait(item.id, { signal, timeoutMs: opts.timeoutMs, onWaiting: opts.onWaiting, waitingIntervalMs: wo.waitingIntervalMs });
@@ -150,6 +151,13 @@ export function urlElicitation(elicitUrl: ElicitUrl, queue: ApprovalQueue, appro
       ).then(
         async (r) => {
           if (r.action === 'accept') return;
+          const ms = Math.round(performance.now() - started);
+          if (ms < (wo.minHumanResponseMs ?? 0)) {
+            // Refused faster than a person can read: the client's own answer. Withdraw the item; the next channel asks.
+            auto = `the client answered "${r.action}" to opening the approval page in ${ms} ms, faster than a person can read the question`;
+            await queue.decide(item.id, { decision: 'cancel', channel: 'gateway', reason: 'client_answered' }).catch(() => {});
+            return;
+          }
           await queue.decide(item.id, { decision: r.action === 'decline' ? 'deny' : 'cancel', channel: 'gateway', reason: r.action === 'decline' ? 'the person declined to open the approval page' : undefined }).catch(() => {});
         },
         () => {}, // a client that cannot open it leaves the queue (console, CLI) as the way to decide
@@ -158,7 +166,9 @@ export function urlElicitation(elicitUrl: ElicitUrl, queue: ApprovalQueue, appro
       local.abort();
       await consent;
       wo.onComplete?.(item.id);
-      return fromQueueDecision(d, 'url', Math.round(performance.now() - started), item.id);
+      const waitMs = Math.round(performance.now() - started);
+      if (auto && d.channel === 'gateway') return { decision: 'client_answered', channel: 'url', waitMs, answeredBy: 'client', approvalId: item.id, reason: auto };
+      return fromQueueDecision(d, 'url', waitMs, item.id);
     },
   };
 }
@@ -247,7 +257,7 @@ export function channelChain(channels: readonly ApprovalChannel[], capabilities:
   for (const name of channels) {
     if (name === 'elicitation' && capabilities.elicitationForm && deps.elicit) usable.push({ name, esc: formElicitation(deps.elicit, { ...wo, minHumanResponseMs: deps.minHumanResponseMs }) });
     else if (name === 'url' && capabilities.elicitationUrl && deps.elicitUrl && deps.queue && deps.approvalPageBaseUrl) {
-      usable.push({ name, esc: urlElicitation(deps.elicitUrl, deps.queue, deps.approvalPageBaseUrl, { ...wo, onComplete: deps.onUrlElicitationComplete }) });
+      usable.push({ name, esc: urlElicitation(deps.elicitUrl, deps.queue, deps.approvalPageBaseUrl, { ...wo, minHumanResponseMs: deps.minHumanResponseMs, onComplete: deps.onUrlElicitationComplete }) });
     } else if (name === 'queue' && deps.queue) usable.push({ name, esc: queueEscalation(deps.queue, wo) });
     else if (name === 'deferred' && deps.deferred) usable.push({ name, esc: deferredEscalation(deps.deferred, { onParked: deps.onParked }) });
   }
