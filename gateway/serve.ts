@@ -8,6 +8,7 @@ import type { Io } from './io.js';
 import { refusalLimiter } from './server/auth/refusals.js';
 import { redactKnownSecrets } from './secrets/known.js';
 import { Gateway, isLoopbackHost, type Session } from './server/index.js';
+import { toolNameWarnings } from './server/client-limits.js';
 import { loadRegistry, type ServerSpec, type ValueRef } from './upstreams/index.js';
 import { ShellServerOptionsSchema, createShellServer } from './upstreams/shell.js';
 import { initPolicy, loadEffectiveConfig, watchEffectiveConfig, evaluate, checkServerAllowed, decideHostResolved, type EffectiveConfig } from './policy/index.js';
@@ -334,6 +335,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     },
   });
   await gateway.start();
+  for (const w of toolNameWarnings(gateway.upstreams.listTools().map((t) => t.name))) log(`warning: ${w}`);
 
   let stop: () => Promise<void>;
   if (values.stdio) {

@@ -230,3 +230,16 @@ describe('channel choice and client budgets (pure)', () => {
     expect(inlineLimitMs(10_000)).toBe(7_000);
   });
 });
+
+describe('tool names clients can take', () => {
+  it('warns when a client’s own prefix would push a tool name past 64 characters', async () => {
+    const { toolNameWarnings } = await import('../../gateway/server/client-limits.js');
+    expect(toolNameWarnings(['fixture__echo'])).toEqual([]);
+    const long = `verylongservername__${'x'.repeat(40)}`; // 60 characters
+    const [w] = toolNameWarnings([long]);
+    expect(w).toContain(`"mcp__tollgate__${long}"`);
+    expect(w).toMatch(/75 > 64/);
+    expect(toolNameWarnings(['a'.repeat(49)])).toHaveLength(0); // 15 + 49 = 64: fits
+    expect(toolNameWarnings(['a'.repeat(50)])).toHaveLength(1);
+  });
+});
