@@ -37,7 +37,7 @@ export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir:
         }
         for (const i of items) {
           const review = !i.reviewer ? 'not reviewed' : 'failure' in i.reviewer ? `review failed: ${i.reviewer.failure}` : `reviewer: ${i.reviewer.riskLevel} — ${i.reviewer.rationale}`;
-          io.stdout.write(`${i.id}  ${i.createdAt}  session ${i.sessionId}${i.identity ? ` (${i.identity})` : ''}\n  ${i.tool} on ${i.server}\n  args ${truncate(JSON.stringify(i.arguments), 200)}\n  ${review}\n`);
+          io.stdout.write(`${i.id}  ${i.createdAt}  ${i.deferred ? 'deferred (the agent retries once approved)' : `session ${i.sessionId}`}${i.identity ? ` (${i.identity})` : ''}\n  ${i.tool} on ${i.server}\n  args ${truncate(JSON.stringify(i.arguments), 200)}\n  ${review}\n`);
         }
         return 0;
       }
