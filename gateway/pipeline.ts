@@ -247,6 +247,11 @@ export function createPipeline(opts: PipelineOptions) {
     if (session.mode === 'never-ask') {
       return deny('rule', 'rule', [...verdict.reasons, `approval mode is never-ask: calls that need ${decision === 'ask' ? 'a person' : 'review'} are denied`]);
     }
+    const escalation = { id: call.callId, sessionId: session.id, identity: session.identity, server: routed.server, tool: call.tool, arguments: args, argsDigest, policyReasons: verdict.reasons };
+
+    // resume: a person already answered this exact call out of band (a deferred approval): that answer, used once
+    const resumed = await ports.resume(escalation, ctx);
+    if (resumed) return settle(resumed, verdict.reasons, undefined);
 
     let reviewer: { riskLevel: string; rationale: string } | { failure: string } | undefined;
     if (decision === 'review' && session.mode === 'auto-review' && ports.reviewer) {
@@ -267,33 +272,48 @@ export function createPipeline(opts: PipelineOptions) {
       }
     }
 
-    // escalate: a person decides; no person, timeout or cancel → deny
-    const human: HumanDecision = await ports.escalate(
-      { id: call.callId, sessionId: session.id, identity: session.identity, server: routed.server, tool: call.tool, arguments: args, argsDigest, reviewer, policyReasons: verdict.reasons },
-      ctx,
-    );
-    note({ name: 'tollgate.human_decision', ...call, channel: human.channel, decision: human.decision, approver: human.approver, reason: human.reason, waitMs: human.waitMs });
-    if (human.decision === 'approve_once' || human.decision === 'approve_session' || human.decision === 'approve_tool_session') {
-      if (human.decision !== 'approve_once') {
-        ports.grants.grant({ sessionId: session.id, server: routed.server, tool: call.tool, argsDigest: human.decision === 'approve_session' ? argsDigest : undefined, scope: 'session' });
+    // escalate: a person decides, through the session's channels in order; no person, timeout or cancel → deny
+    return settle(await ports.escalate({ ...escalation, reviewer }, ctx), verdict.reasons, reviewer);
+
+    /** Journals what the channels said (every step, then the answer) and acts on it. */
+    async function settle(human: HumanDecision, policyReasons: string[], reviewer: { riskLevel: string; rationale: string } | { failure: string } | undefined) {
+      for (const h of [...(human.steps ?? []), human]) {
+        note({ name: 'tollgate.human_decision', ...call, channel: h.channel, decision: h.decision, answeredBy: h.answeredBy, approvalId: h.approvalId, approver: h.approver, reason: h.reason, waitMs: h.waitMs });
       }
-      await decide('approved', 'user', [`approved by ${human.approver ?? 'a person'} via ${human.channel}${human.decision === 'approve_once' ? '' : ' for this session'}`]);
-      return { approved: true };
+      const via = human.channel === 'deferred' ? `deferred approval ${human.approvalId}` : human.channel;
+      if (human.decision === 'approve_once' || human.decision === 'approve_session' || human.decision === 'approve_tool_session') {
+        if (human.decision !== 'approve_once') {
+          ports.grants.grant({ sessionId: session.id, server: routed.server, tool: call.tool, argsDigest: human.decision === 'approve_session' ? argsDigest : undefined, scope: 'session' });
+        }
+        await ports.audit.record({ name: 'tollgate.tool_decision', ...call, decision: 'approved', source: 'user', approvalId: human.approvalId, reasons: [`approved by ${human.approver ?? 'a person'} via ${via}${human.decision === 'approve_once' ? '' : ' for this session'}`] });
+        return { approved: true as const };
+      }
+      if (human.decision === 'deferred') {
+        // Not a denial: nobody has decided yet. The agent is told where a person approves it and to call again.
+        const reason = `waiting for a person: deferred approval ${human.approvalId}`;
+        await ports.audit.record({ name: 'tollgate.tool_decision', ...call, decision: 'deferred', source: 'user', approvalId: human.approvalId, reasons: [...policyReasons, reason] });
+        return { approved: false as const, result: refusal(ports.deferredMessage({ approvalId: human.approvalId ?? '', tool: call.tool, server: routed.server, arguments: args, reasons: policyReasons })) };
+      }
+      const why =
+        human.decision === 'deny'
+          ? `denied by ${human.approver ?? 'a person'}${human.channel === 'deferred' ? ` (${via})` : ''}${human.reason ? `: ${human.reason}` : ''}`
+          : human.decision === 'timeout'
+            ? `nobody approved it in time${human.reason ? ` (${human.reason})` : ''}`
+            : human.decision === 'cancel'
+              ? 'the person dismissed the approval request'
+              : human.decision === 'client_cancelled'
+                ? "the agent's client cancelled the call while it waited for a person"
+                : human.decision === 'disconnected'
+                  ? "the agent's client disconnected while it waited for a person"
+                  : `no way to ask a person (${human.reason ?? 'the client supports no elicitation and no approval queue is watched'})`;
+      const reasons = [...policyReasons];
+      if (reviewer && 'riskLevel' in reviewer) reasons.push(`auto-review rated it ${reviewer.riskLevel} risk: ${reviewer.rationale}`);
+      if (reviewer && 'failure' in reviewer) reasons.push(`auto-review unavailable (${reviewer.failure})`);
+      reasons.push(why);
+      const kind: DenialKind =
+        human.decision === 'deny' ? 'user' : human.decision === 'timeout' ? 'timeout' : human.decision === 'cancel' || human.decision === 'client_cancelled' || human.decision === 'disconnected' ? 'cancelled' : 'no_human';
+      return deny('user', kind, reasons, human.approver);
     }
-    const why =
-      human.decision === 'deny'
-        ? `denied by ${human.approver ?? 'a person'}${human.reason ? `: ${human.reason}` : ''}`
-        : human.decision === 'timeout'
-          ? 'nobody approved it in time'
-          : human.decision === 'cancel'
-            ? 'the approval request was cancelled'
-            : `no way to ask a person (${human.reason ?? 'the client supports no elicitation and no approval queue is watched'})`;
-    const reasons = [...verdict.reasons];
-    if (reviewer && 'riskLevel' in reviewer) reasons.push(`auto-review rated it ${reviewer.riskLevel} risk: ${reviewer.rationale}`);
-    if (reviewer && 'failure' in reviewer) reasons.push(`auto-review unavailable (${reviewer.failure})`);
-    reasons.push(why);
-    const kind: DenialKind = human.decision === 'deny' ? 'user' : human.decision === 'timeout' ? 'timeout' : human.decision === 'cancel' ? 'cancelled' : 'no_human';
-    return deny('user', kind, reasons, human.approver);
   }
 
   return Object.assign(callTool, { mediate });

@@ -108,5 +108,9 @@ export interface Ports {
     grant(g: { sessionId: string; server: string; tool: string; argsDigest?: string; scope: 'once' | 'session' }): void;
   };
   escalate(req: EscalationRequest, ctx: EscalationContext): Promise<HumanDecision>;
+  /** A person's out-of-band answer for exactly this call (a deferred approval), consumed once; undefined: ask anew. */
+  resume(req: EscalationRequest, ctx: EscalationContext): Promise<HumanDecision | undefined>;
+  /** The agent-facing text for a call parked as a deferred approval: its id, where a person approves it, call again. */
+  deferredMessage(d: { approvalId: string; tool: string; server: string; arguments: Record<string, unknown>; reasons: string[] }): string;
   denialMessage(d: { kind: DenialKind; tool: string; reasons: string[]; approver?: string }): string;
 }

@@ -8,19 +8,28 @@ import type { Io } from './io.js';
 import { refusalLimiter } from './server/auth/refusals.js';
 import { redactKnownSecrets } from './secrets/known.js';
 import { Gateway, isLoopbackHost, type Session } from './server/index.js';
+import { toolNameWarnings } from './server/client-limits.js';
 import { loadRegistry, type ServerSpec, type ValueRef } from './upstreams/index.js';
 import { ShellServerOptionsSchema, createShellServer } from './upstreams/shell.js';
 import { initPolicy, loadEffectiveConfig, watchEffectiveConfig, evaluate, evaluateRequest, checkServerAllowed, decideHostResolved, type EffectiveConfig } from './policy/index.js';
 import { openAudit, type Audit, type AuditEventInput } from './audit/index.js';
 import {
   ApprovalQueue,
+  DeferredApprovals,
   GrantStore,
   SessionContext,
   canonicalArgsDigest,
   createReviewer,
   denialMessage,
+  deferredMessage,
   dedupe,
-  escalationFor,
+  channelChain,
+  channelsFor,
+  clientBudgetMs,
+  createNotifier,
+  deferredEscalation,
+  inlineLimitMs,
+  parseChannelList,
   queueEscalation,
   reviewEventFields,
   type Escalation,
@@ -61,13 +70,20 @@ export function parseListen(spec: string): { host: string; port: number } {
 export async function serve(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string' }, stdio: { type: 'boolean' }, http: { type: 'string' }, mode: { type: 'string' } },
+    options: { config: { type: 'string' }, stdio: { type: 'boolean' }, http: { type: 'string' }, mode: { type: 'string' }, approvals: { type: 'string' } },
     strict: true,
   });
   if (values.stdio && values.http) throw new UsageError('choose one of --stdio or --http HOST:PORT');
   const stdioMode = values.mode;
   if (stdioMode !== undefined && !['auto-review', 'human', 'never-ask'].includes(stdioMode)) throw new UsageError(`--mode must be auto-review, human or never-ask, not "${stdioMode}"`);
   if (stdioMode !== undefined && !values.stdio) throw new UsageError('--mode is for --stdio sessions; HTTP agents send the Tollgate-Approval-Mode header');
+  if (values.approvals !== undefined && !values.stdio) throw new UsageError('--approvals is for --stdio sessions; HTTP agents send the Tollgate-Approval-Channels header');
+  let stdioChannels;
+  try {
+    stdioChannels = values.approvals === undefined ? undefined : parseChannelList(values.approvals, '--approvals');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   await initPolicy();
   const { configDir, dataDir, stateDir, effective } = await resolveDirs(values.config, io);
   let config: EffectiveConfig = effective.config;
@@ -141,6 +157,9 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   const queue = new ApprovalQueue({ stateDir });
   const grants = new GrantStore();
   const approvalTimeoutMs = () => config.approvals.timeoutSeconds * 1000;
+  const deferred = new DeferredApprovals({ queue, ttlMs: () => config.approvals.deferredTtlSeconds * 1000 });
+  const notifier = createNotifier(() => config.approvals.notify, { log, env: io.env });
+  const approveCommand = (id: string) => `tollgate approvals approve ${id}${configDir === resolve(io.cwd) ? '' : ` --config ${configDir}`}`;
 
   let reviewer: Reviewer | undefined;
   const buildReviewer = async () => {
@@ -209,10 +228,13 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     });
   };
 
-  // One escalation per session (identical concurrent questions asked once); each call brings its own elicit channel.
+  // One escalation per session (identical concurrent questions asked once); each call brings its own elicit channel,
+  // and the session's channel order and client budget are read per call (config reloads apply at once).
   const callChannels = new Map<string, EscalationContext>();
   const sessionEscalations = new Map<string, Escalation>();
   let approvalPageBase: string | undefined;
+  const deferredAllowed = () => !config.requirements?.allowedChannels || config.requirements.allowedChannels.includes('deferred');
+  const resumer = deferredEscalation(deferred);
   const escalationOf = (sessionId: string): Escalation => {
     let e = sessionEscalations.get(sessionId);
     if (!e) {
@@ -220,15 +242,23 @@ export async function serve(argv: string[], io: Io): Promise<number> {
         decide: (req, opts) => {
           const ctx = callChannels.get(req.id);
           const elicit = ctx?.elicit;
-          return escalationFor(
+          const s = gateway.sessions.get(sessionId);
+          const a = config.approvals;
+          const channels = channelsFor({ channels: a.channels, overrides: a.overrides, allowedChannels: config.requirements?.allowedChannels }, { identity: req.identity ?? '', groups: s?.groups ?? [], requested: s?.requestedChannels });
+          return channelChain(
+            channels,
             { elicitationForm: !!ctx?.elicitation.form, elicitationUrl: !!ctx?.elicitation.url && !!approvalPageBase },
             {
               elicit: elicit ? (params, o) => elicit(params as unknown as Record<string, unknown>, o) as never : undefined,
               elicitUrl: elicit ? (params, o) => elicit(params as unknown as Record<string, unknown>, o) as never : undefined,
               queue,
+              deferred,
               approvalPageBaseUrl: approvalPageBase,
+              minHumanResponseMs: a.minHumanResponseMs,
+              inlineLimitMs: inlineLimitMs(clientBudgetMs(s?.clientInfo.name, a.clientTimeoutSeconds)),
               // URL mode: tell the agent's client the out-of-band interaction is over.
               onUrlElicitationComplete: (elicitationId) => gateway.sessions.get(sessionId)?.notify({ method: 'notifications/elicitation/complete', params: { elicitationId } }),
+              onParked: (item) => void notifier.pending(item, { consoleUrl: approvalPageBase && `${approvalPageBase}/approvals`, command: approveCommand(item.id) }),
             },
           ).decide(req, opts);
         },
@@ -283,7 +313,9 @@ export async function serve(argv: string[], io: Io): Promise<number> {
         callChannels.delete(req.id);
       }
     },
+    resume: async (req) => (deferredAllowed() ? resumer.resume!(req) : undefined),
     denialMessage: ({ kind, tool, reasons, approver }) => denialMessage({ source: kind, tool, reasons, approver }),
+    deferredMessage: (d) => deferredMessage({ ...d, consoleUrl: approvalPageBase && `${approvalPageBase}/approvals`, configDir: configDir === resolve(io.cwd) ? undefined : configDir }),
   };
 
   const gateway = new Gateway({
@@ -308,10 +340,11 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     },
   });
   await gateway.start();
+  for (const w of toolNameWarnings(gateway.upstreams.listTools().map((t) => t.name))) log(`warning: ${w}`);
 
   let stop: () => Promise<void>;
   if (values.stdio) {
-    await gateway.serveStdio({ identity: localIdentity(), groups: [], mode: stdioMode as 'auto-review' | 'human' | 'never-ask' | undefined });
+    await gateway.serveStdio({ identity: localIdentity(), groups: [], mode: stdioMode as 'auto-review' | 'human' | 'never-ask' | undefined, channels: stdioChannels });
     stop = () => gateway.close();
     log('serving MCP on stdio');
   } else {
@@ -386,6 +419,8 @@ export async function serve(argv: string[], io: Io): Promise<number> {
         .then(() => {
           clearInterval(exportReporter);
           reportExports(true);
+          const n = notifier.counters();
+          if (n.sent || n.failed) log(`notify: ${n.sent} notification(s) sent, ${n.failed} failed${n.lastError ? ` (last: ${n.lastError})` : ''}`);
         })
         .finally(done);
     };

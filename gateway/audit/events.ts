@@ -90,8 +90,16 @@ const Review = z.object({
 const HumanDecision = z.object({
   name: z.literal('tollgate.human_decision'),
   ...CommonFields,
-  channel: z.enum(['form', 'url', 'queue', 'none']),
-  decision: z.enum(['approve_once', 'approve_session', 'approve_tool_session', 'deny', 'timeout', 'cancel', 'unavailable']),
+  channel: z.enum(['form', 'url', 'queue', 'deferred', 'none']),
+  /**
+   * `client_answered`: the client answered faster than a person can read (not a person's decision);
+   * `client_cancelled` / `disconnected`: the agent's client gave up or went away; `deferred`: parked, the call
+   * returned with an approval id.
+   */
+  decision: z.enum(['approve_once', 'approve_session', 'approve_tool_session', 'deny', 'timeout', 'cancel', 'unavailable', 'client_answered', 'client_cancelled', 'disconnected', 'deferred']),
+  /** Who produced the answer. */
+  answeredBy: z.enum(['person', 'client', 'gateway']).optional(),
+  approvalId: z.string().optional(),
   approver: z.string().optional(),
   reason: z.string().optional(),
   waitMs: z.number().nonnegative(),
@@ -100,8 +108,10 @@ const HumanDecision = z.object({
 const ToolDecision = z.object({
   name: z.literal('tollgate.tool_decision'),
   ...CommonFields,
-  decision: z.enum(['approved', 'denied']),
+  /** `deferred`: not run yet — waiting for a person as a deferred approval (`approvalId`); the retry decides. */
+  decision: z.enum(['approved', 'denied', 'deferred']),
   source: z.enum(['rule', 'grant', 'automated_reviewer', 'user', 'requirements']),
+  approvalId: z.string().optional(),
   reasons: Reasons,
   /** Approved shell calls: the sandbox profile the command runs in. */
   sandbox: z.enum(['read-only', 'workspace-write']).optional(),

@@ -128,7 +128,8 @@ export function computeStats(records: Rec[]): Stats {
         else if (r.callId && r.outcome) reviewOutcome.set(r.callId, String(r.outcome));
         break;
       case 'tollgate.human_decision': {
-        if (r.channel !== 'none') st.humansAsked++;
+        // the client answering its own elicitation is not a person being asked
+        if (r.channel !== 'none' && r.answeredBy !== 'client') st.humansAsked++;
         inc(st.humanDecisions, r.decision);
         const said = r.callId ? reviewOutcome.get(r.callId) : undefined;
         const human = String(r.decision).startsWith('approve') ? 'allow' : r.decision === 'deny' ? 'deny' : undefined;

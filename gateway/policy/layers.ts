@@ -178,6 +178,19 @@ export async function loadEffectiveConfig(opts: LoadOptions): Promise<EffectiveC
         forced.add('approvals.mode');
       }
     }
+    if (req.allowedChannels) {
+      const allowed = req.allowedChannels;
+      const approvals = config.approvals as TollgateConfig['approvals'];
+      const keep = (list: TollgateConfig['approvals']['channels'], path: (string | number)[]) => {
+        const kept = list.filter((c) => allowed.includes(c));
+        const dropped = list.filter((c) => !allowed.includes(c));
+        if (dropped.length && has(local, path.map(String))) violation(path.map(String), `channels ${JSON.stringify(dropped)} are not allowed (${allowed.join(', ')})`, kept.length ? kept : allowed);
+        return kept.length ? kept : [...allowed];
+      };
+      approvals.channels = keep(approvals.channels, ['approvals', 'channels']);
+      approvals.overrides = approvals.overrides.map((o, i) => ({ ...o, channels: keep(o.channels, ['approvals', 'overrides', i, 'channels']) }));
+      forced.add('approvals.channels');
+    }
     if (req.maxAutoApproveRisk === 'low' && (config.reviewer as TollgateConfig['reviewer']).maxAutoApproveRisk !== 'low') {
       violation(['reviewer', 'maxAutoApproveRisk'], '"medium" exceeds the required cap', 'low');
       set(config, ['reviewer', 'maxAutoApproveRisk'], 'low');

@@ -111,11 +111,64 @@ export type Rule = z.infer<typeof RuleSchema>;
 
 const SecretRefSchema = z.union([z.strictObject({ env: nonEmpty }), z.strictObject({ secret: nonEmpty })]);
 
+/**
+ * How a person is reached, tried in order: `elicitation` (a form in the agent's client), `url` (the client opens
+ * Tollgate's approval page; HTTP only), `queue` (the call waits while a person uses the console or
+ * `tollgate approvals`), `deferred` (the call returns at once with an approval id; the agent's retry runs once approved).
+ */
+export const ApprovalChannelSchema = z.enum(['elicitation', 'url', 'queue', 'deferred'], {
+  error: (i) => `expected one of "elicitation", "url", "queue", "deferred", not ${JSON.stringify(i.input)}`,
+});
+export type ApprovalChannel = z.infer<typeof ApprovalChannelSchema>;
+export const ChannelListSchema = z
+  .array(ApprovalChannelSchema)
+  .min(1)
+  .refine((l) => new Set(l).size === l.length, 'expected each channel at most once');
+
+/** Where a person is told that a call waits for them. Never carries argument text unredacted. */
+const NotifySchema = z.strictObject({
+  webhook: z
+    .strictObject({
+      url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+      /** `json`: Tollgate's own body; `slack`: a Slack-compatible `{text, blocks}` body (incoming webhooks). */
+      format: z.enum(['json', 'slack']).default('json'),
+      headers: z.record(z.string(), z.string()).default({}),
+      timeoutSeconds: z.number().positive().max(60).default(5),
+    })
+    .optional(),
+  /** A desktop notification through `notify-send`, where it is installed. */
+  desktop: z.boolean().default(false),
+  /** What of the arguments a notification carries: their redacted summary, or nothing. */
+  arguments: z
+    .string()
+    .refine((v) => v === 'redacted' || v === 'none', 'expected "redacted" or "none": a notification never sends argument text unredacted')
+    .default('redacted'),
+});
+
 const ApprovalsSchema = z.strictObject({
   mode: ApprovalModeSchema.default('auto-review'),
   timeoutSeconds: z.number().int().positive().max(86_400).default(300),
   /** May the identity a call runs for approve it itself on the approval page? Default: yes for local (stdio) identities, no for HTTP ones. */
   selfApproval: z.boolean().optional(),
+  channels: ChannelListSchema.default(['elicitation', 'url', 'deferred']),
+  /** Channel lists for some identities or groups (first match wins), e.g. CI tokens that can only be deferred. */
+  overrides: z
+    .array(
+      z
+        .strictObject({ identities: z.array(nonEmpty).min(1).optional(), groups: z.array(nonEmpty).min(1).optional(), channels: ChannelListSchema })
+        .refine((o) => o.identities || o.groups, 'expected "identities" or "groups"'),
+    )
+    .default([]),
+  /** How long a deferred approval waits for a person, and how long an approved one waits for the agent's retry. */
+  deferredTtlSeconds: z.number().int().positive('expected a positive number of seconds').max(30 * 86_400).default(86_400),
+  /** An elicitation answered faster than this was answered by the client itself, not by a person reading it. */
+  minHumanResponseMs: z.number().int().nonnegative('expected 0 or more milliseconds').max(60_000).default(800),
+  /**
+   * How long the agent's client waits for a tool call; Tollgate switches to the next channel before it runs out.
+   * Default: per known client (see review/budget.ts), else the MCP SDK's 60 s.
+   */
+  clientTimeoutSeconds: z.number().int().positive('expected a positive number of seconds').max(86_400).optional(),
+  notify: NotifySchema.prefault({}),
 });
 
 const ReviewerSchema = z.strictObject({
@@ -240,6 +293,8 @@ export type AllowedServer = z.infer<typeof AllowedServerSchema>;
 export const RequirementsSchema = z.strictObject({
   $schema: z.string().optional(),
   allowedModes: z.array(ApprovalModeSchema).min(1).optional(),
+  /** The only approval channels sessions may use (e.g. no `elicitation`, so an agent's own client can never answer). */
+  allowedChannels: z.array(ApprovalChannelSchema).min(1).optional(),
   rules: z
     .array(RuleSchema)
     .optional()

@@ -1,4 +1,5 @@
 // `tollgate approvals list | approve ID [--session] | deny ID [--reason TEXT]` — decides queued calls from another process.
+import { userInfo } from 'node:os';
 import type { Io } from '../io.js';
 import { ApprovalQueue, ApprovalQueueError } from './queue.js';
 
@@ -17,7 +18,8 @@ export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir:
     io.stderr.write(`tollgate approvals: ${msg}\n${USAGE}`);
     return 2;
   };
-  const approver = `cli:${io.env.USER ?? io.env.LOGNAME ?? 'unknown'}`;
+  // Who decides is the OS account running this command — never $USER or any variable an agent could set.
+  const approver = `cli:${osUser()}`;
   try {
     switch (cmd) {
       case 'list': {
@@ -35,7 +37,7 @@ export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir:
         }
         for (const i of items) {
           const review = !i.reviewer ? 'not reviewed' : 'failure' in i.reviewer ? `review failed: ${i.reviewer.failure}` : `reviewer: ${i.reviewer.riskLevel} — ${i.reviewer.rationale}`;
-          io.stdout.write(`${i.id}  ${i.createdAt}  session ${i.sessionId}${i.identity ? ` (${i.identity})` : ''}\n  ${i.tool} on ${i.server}\n  args ${truncate(JSON.stringify(i.arguments), 200)}\n  ${review}\n`);
+          io.stdout.write(`${i.id}  ${i.createdAt}  ${i.deferred ? 'deferred (the agent retries once approved)' : `session ${i.sessionId}`}${i.identity ? ` (${i.identity})` : ''}\n  ${i.tool} on ${i.server}\n  args ${truncate(JSON.stringify(i.arguments), 200)}\n  ${review}\n`);
         }
         return 0;
       }
@@ -80,3 +82,11 @@ export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir:
 }
 
 const truncate = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
+
+function osUser(): string {
+  try {
+    return userInfo().username || `uid ${process.getuid?.() ?? 'unknown'}`;
+  } catch {
+    return `uid ${process.getuid?.() ?? 'unknown'}`;
+  }
+}

@@ -1,7 +1,10 @@
-// Escalation to a human, behind one interface: form elicitation, URL elicitation to our page, or the queue.
+// Escalation to a human, behind one interface: form elicitation, URL elicitation to our page, the queue, or a
+// deferred approval the agent's retry claims — tried in the session's channel order.
 import type { ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import { summarizeArguments } from './messages.js';
 import type { ApprovalQueue, QueueDecision } from './queue.js';
+import type { DeferredApprovals } from './deferred.js';
+import type { ApprovalChannel } from './channels.js';
 
 export interface EscalationRequest {
   id: string;
@@ -15,14 +18,38 @@ export interface EscalationRequest {
   policyReasons: string[];
 }
 
-export type HumanDecisionKind = 'approve_once' | 'approve_session' | 'approve_tool_session' | 'deny' | 'timeout' | 'cancel' | 'unavailable';
+/**
+ * `cancel`: the person dismissed the question. `client_answered`: the client answered faster than a person can
+ * read (`approvals.minHumanResponseMs`) — not a person's decision. `client_cancelled` / `disconnected`: the agent's
+ * client gave up on the call or went away. `deferred`: parked; the call returns with an approval id.
+ */
+export type HumanDecisionKind =
+  | 'approve_once'
+  | 'approve_session'
+  | 'approve_tool_session'
+  | 'deny'
+  | 'timeout'
+  | 'cancel'
+  | 'unavailable'
+  | 'client_answered'
+  | 'client_cancelled'
+  | 'disconnected'
+  | 'deferred';
+
+export type HumanChannel = 'form' | 'url' | 'queue' | 'deferred' | 'none';
 
 export interface HumanDecision {
   decision: HumanDecisionKind;
-  channel: 'form' | 'url' | 'queue' | 'none';
+  channel: HumanChannel;
   approver?: string;
   reason?: string;
   waitMs: number;
+  /** Who produced this answer: a person, the agent's client on its own, or Tollgate (timeouts, no channel). */
+  answeredBy?: 'person' | 'client' | 'gateway';
+  /** The deferred (or queued) approval's id. */
+  approvalId?: string;
+  /** Channels tried before this one that did not reach a person (each is journaled as its own step). */
+  steps?: HumanDecision[];
 }
 
 export interface EscalateOptions {
@@ -31,11 +58,18 @@ export interface EscalateOptions {
   timeoutMs: number;
   /** Called periodically while waiting (the integrator sends progress notifications). */
   onWaiting?: (elapsedMs: number) => void;
+  /** Told which channel is being tried (so a waiter that leaves can say where it was waiting). */
+  onChannel?: (channel: HumanChannel) => void;
 }
 
 /** One question to a human about one call. Implementations always resolve; anything but an approval denies. */
 export interface Escalation {
   decide(req: EscalationRequest, opts: EscalateOptions): Promise<HumanDecision>;
+  /**
+   * An answer a person already gave out of band for exactly this call (a deferred approval today; a multi-round-trip
+   * input response later), consumed once — or a reminder that it is still pending. undefined: ask anew.
+   */
+  resume?(req: EscalationRequest): Promise<HumanDecision | undefined>;
 }
 
 export type ElicitForm = (params: ElicitRequestFormParams, opts: { timeoutMs: number; signal: AbortSignal }) => Promise<ElicitResult>;
@@ -74,8 +108,11 @@ export interface WaitingOptions {
   waitingIntervalMs?: number;
 }
 
-/** Form-mode elicitation in the agent's client. decline → deny, cancel → cancel, error → unavailable. */
-export function formElicitation(elicit: ElicitForm, wo: WaitingOptions = {}): Escalation {
+/**
+ * Form-mode elicitation in the agent's client. decline → deny, cancel → cancel, error → unavailable; an answer that
+ * came faster than `minHumanResponseMs` is the client's own (`client_answered`), whatever it says.
+ */
+export function formElicitation(elicit: ElicitForm, wo: WaitingOptions & { minHumanResponseMs?: number } = {}): Escalation {
   return {
     async decide(req, opts) {
       const started = performance.now();
@@ -83,8 +120,12 @@ export function formElicitation(elicit: ElicitForm, wo: WaitingOptions = {}): Es
       const outcome = await withLimits(opts, wo, (signal) =>
         elicit({ mode: 'form', message: approvalMessage(req), requestedSchema: APPROVAL_FORM_SCHEMA }, { timeoutMs: opts.timeoutMs, signal }),
       );
-      if (outcome.kind !== 'done') return { decision: outcome.kind, channel: 'form', waitMs: waitMs(), ...(outcome.detail ? { reason: outcome.detail } : {}) };
-      return fromElicitResult(outcome.value, req, 'form', waitMs());
+      if (outcome.kind !== 'done') return { decision: outcome.kind, channel: 'form', waitMs: waitMs(), answeredBy: outcome.kind === 'timeout' || outcome.kind === 'unavailable' ? 'gateway' : 'client', ...(outcome.detail ? { reason: outcome.detail } : {}) };
+      const ms = waitMs();
+      if (ms < (wo.minHumanResponseMs ?? 0)) {
+        return { decision: 'client_answered', channel: 'form', waitMs: ms, answeredBy: 'client', reason: `the client answered "${outcome.value.action}" in ${ms} ms, faster than a person can read the question` };
+      }
+      return fromElicitResult(outcome.value, req, 'form', ms);
     },
   };
 }
@@ -93,12 +134,13 @@ export function formElicitation(elicit: ElicitForm, wo: WaitingOptions = {}): Es
  * URL-mode elicitation: the client opens Tollgate's approval page for this one call (an
  * unguessable token in the URL); the decision arrives through the queue.
  */
-export function urlElicitation(elicitUrl: ElicitUrl, queue: ApprovalQueue, approvalPageBaseUrl: string, wo: WaitingOptions & { onComplete?: (elicitationId: string) => void } = {}): Escalation {
+export function urlElicitation(elicitUrl: ElicitUrl, queue: ApprovalQueue, approvalPageBaseUrl: string, wo: WaitingOptions & { onComplete?: (elicitationId: string) => void; minHumanResponseMs?: number } = {}): Escalation {
   const base = approvalPageBaseUrl.replace(/\/+$/, '');
   return {
     async decide(req, opts) {
       const started = performance.now();
       const item = await queue.enqueue(req, { timeoutMs: opts.timeoutMs });
+      let auto: string | undefined;
       const local = new AbortController();
       const signal = AbortSignal.any([opts.signal, local.signal]);
       const waiting = queue.wait(item.id, { signal, timeoutMs: opts.timeoutMs, onWaiting: opts.onWaiting, waitingIntervalMs: wo.waitingIntervalMs });
@@ -109,6 +151,13 @@ export function urlElicitation(elicitUrl: ElicitUrl, queue: ApprovalQueue, appro
       ).then(
         async (r) => {
           if (r.action === 'accept') return;
+          const ms = Math.round(performance.now() - started);
+          if (ms < (wo.minHumanResponseMs ?? 0)) {
+            // Refused faster than a person can read: the client's own answer. Withdraw the item; the next channel asks.
+            auto = `the client answered "${r.action}" to opening the approval page in ${ms} ms, faster than a person can read the question`;
+            await queue.decide(item.id, { decision: 'cancel', channel: 'gateway', reason: 'client_answered' }).catch(() => {});
+            return;
+          }
           await queue.decide(item.id, { decision: r.action === 'decline' ? 'deny' : 'cancel', channel: 'gateway', reason: r.action === 'decline' ? 'the person declined to open the approval page' : undefined }).catch(() => {});
         },
         () => {}, // a client that cannot open it leaves the queue (console, CLI) as the way to decide
@@ -117,7 +166,9 @@ export function urlElicitation(elicitUrl: ElicitUrl, queue: ApprovalQueue, appro
       local.abort();
       await consent;
       wo.onComplete?.(item.id);
-      return fromQueueDecision(d, 'url', Math.round(performance.now() - started));
+      const waitMs = Math.round(performance.now() - started);
+      if (auto && d.channel === 'gateway') return { decision: 'client_answered', channel: 'url', waitMs, answeredBy: 'client', approvalId: item.id, reason: auto };
+      return fromQueueDecision(d, 'url', waitMs, item.id);
     },
   };
 }
@@ -129,15 +180,47 @@ export function queueEscalation(queue: ApprovalQueue, wo: WaitingOptions = {}): 
       const started = performance.now();
       const item = await queue.enqueue(req, { timeoutMs: opts.timeoutMs });
       const d = await queue.wait(item.id, { signal: opts.signal, timeoutMs: opts.timeoutMs, onWaiting: opts.onWaiting, waitingIntervalMs: wo.waitingIntervalMs });
-      return fromQueueDecision(d, 'queue', Math.round(performance.now() - started));
+      return fromQueueDecision(d, 'queue', Math.round(performance.now() - started), item.id);
     },
   };
+}
+
+/**
+ * The channel that works with every client: the call is parked and returns at once (`deferred`, with its approval
+ * id); `resume` hands the person's decision to the retry of the same identity, server, tool and arguments, once.
+ */
+export function deferredEscalation(deferred: DeferredApprovals, opts: { onParked?: (item: import('./queue.js').PendingApproval) => void } = {}): Escalation {
+  return {
+    async decide(req) {
+      const started = performance.now();
+      const state = await deferred.take(req);
+      // A decision that landed between resume and here is not lost: it is this call's answer.
+      if (state.kind === 'decided') return fromDeferred(state.decision, state.item.id, Math.round(performance.now() - started));
+      const item = state.kind === 'pending' ? state.item : await deferred.park(req);
+      if (state.kind === 'none') opts.onParked?.(item);
+      return { decision: 'deferred', channel: 'deferred', waitMs: Math.round(performance.now() - started), answeredBy: 'gateway', approvalId: item.id };
+    },
+    async resume(req) {
+      const started = performance.now();
+      const state = await deferred.take(req);
+      if (state.kind === 'none') return undefined;
+      if (state.kind === 'pending') return { decision: 'deferred', channel: 'deferred', waitMs: 0, answeredBy: 'gateway', approvalId: state.item.id };
+      return fromDeferred(state.decision, state.item.id, Math.round(performance.now() - started));
+    },
+  };
+}
+
+function fromDeferred(d: QueueDecision, approvalId: string, waitMs: number): HumanDecision {
+  const person = d.channel !== 'gateway';
+  // A deferred approval is a single-use grant for one retry, whatever scope the person picked.
+  const decision: HumanDecisionKind = d.decision.startsWith('approve') ? 'approve_once' : d.decision;
+  return { decision, channel: 'deferred', waitMs, approvalId, answeredBy: person ? 'person' : 'gateway', ...(d.approver ? { approver: d.approver } : {}), ...(d.reason ? { reason: d.reason } : {}) };
 }
 
 /** No human can be reached (e.g. `never-ask` mode): always `unavailable`, which denies. */
 export const noHuman: Escalation = {
   async decide() {
-    return { decision: 'unavailable', channel: 'none', waitMs: 0 };
+    return { decision: 'unavailable', channel: 'none', waitMs: 0, answeredBy: 'gateway' };
   },
 };
 
@@ -145,25 +228,75 @@ export interface EscalationDeps {
   elicit?: ElicitForm;
   elicitUrl?: ElicitUrl;
   queue?: ApprovalQueue;
+  deferred?: DeferredApprovals;
   /** e.g. `http://127.0.0.1:7777/console` — the approval page lives at `<base>/approve/<token>`. */
   approvalPageBaseUrl?: string;
   waitingIntervalMs?: number;
+  /** Elicitation answers faster than this are the client's own (`approvals.minHumanResponseMs`). */
+  minHumanResponseMs?: number;
+  /** How long this session's client waits for a tool call; inline channels stop short of it (see channels.ts). */
+  inlineLimitMs?: number;
   onUrlElicitationComplete?: (elicitationId: string) => void;
+  onParked?: (item: import('./queue.js').PendingApproval) => void;
+}
+
+/** The session's capabilities decide which of its configured channels can be used at all. */
+export interface ClientCapabilitiesView {
+  elicitationForm: boolean;
+  elicitationUrl: boolean;
 }
 
 /**
- * Picks the channel for one session from what its client declared: form elicitation, else URL
- * elicitation to our page, else the queue, else nobody. Create one per session: identical
- * concurrent questions in it are asked once.
+ * Tries the session's channels in order (`approvals.channels`, e.g. elicitation → url → deferred). A channel the
+ * client cannot use is skipped; one that did not reach a person — the client answered on its own, or the wait would
+ * outlast the client's budget — hands over to the next, and is kept as a step for the journal.
  */
-export function escalationFor(capabilities: { elicitationForm: boolean; elicitationUrl: boolean }, deps: EscalationDeps): Escalation {
+export function channelChain(channels: readonly ApprovalChannel[], capabilities: ClientCapabilitiesView, deps: EscalationDeps): Escalation {
   const wo = { waitingIntervalMs: deps.waitingIntervalMs };
-  if (capabilities.elicitationForm && deps.elicit) return dedupe(formElicitation(deps.elicit, wo));
-  if (capabilities.elicitationUrl && deps.elicitUrl && deps.queue && deps.approvalPageBaseUrl) {
-    return dedupe(urlElicitation(deps.elicitUrl, deps.queue, deps.approvalPageBaseUrl, { ...wo, onComplete: deps.onUrlElicitationComplete }));
+  const usable: { name: ApprovalChannel; esc: Escalation }[] = [];
+  for (const name of channels) {
+    if (name === 'elicitation' && capabilities.elicitationForm && deps.elicit) usable.push({ name, esc: formElicitation(deps.elicit, { ...wo, minHumanResponseMs: deps.minHumanResponseMs }) });
+    else if (name === 'url' && capabilities.elicitationUrl && deps.elicitUrl && deps.queue && deps.approvalPageBaseUrl) {
+      usable.push({ name, esc: urlElicitation(deps.elicitUrl, deps.queue, deps.approvalPageBaseUrl, { ...wo, minHumanResponseMs: deps.minHumanResponseMs, onComplete: deps.onUrlElicitationComplete }) });
+    } else if (name === 'queue' && deps.queue) usable.push({ name, esc: queueEscalation(deps.queue, wo) });
+    else if (name === 'deferred' && deps.deferred) usable.push({ name, esc: deferredEscalation(deps.deferred, { onParked: deps.onParked }) });
   }
-  if (deps.queue) return dedupe(queueEscalation(deps.queue, wo));
-  return noHuman;
+  const deferred = usable.find((u) => u.name === 'deferred')?.esc;
+  return {
+    async decide(req, opts) {
+      const steps: HumanDecision[] = [];
+      for (const [i, { esc }] of usable.entries()) {
+        const hasNext = i < usable.length - 1;
+        // Never wait inline past the client's budget: stop short of it, and let the next channel take over.
+        const limited = deps.inlineLimitMs !== undefined && deps.inlineLimitMs < opts.timeoutMs;
+        const timeoutMs = limited ? deps.inlineLimitMs! : opts.timeoutMs;
+        opts.onChannel?.(channelOf(usable[i]!.name));
+        const d = await esc.decide(req, { ...opts, timeoutMs });
+        const handOver = hasNext && (d.decision === 'client_answered' || d.decision === 'unavailable' || (d.decision === 'timeout' && limited));
+        if (!handOver) {
+          const final = d.decision === 'timeout' && limited ? { ...d, reason: `the agent's client stops waiting after about ${Math.round((deps.inlineLimitMs ?? 0) / 1000)} s` } : d;
+          return steps.length ? { ...final, steps } : final;
+        }
+        steps.push(d.decision === 'timeout' ? { ...d, reason: `handed over before the agent's client stops waiting (${Math.round(timeoutMs / 1000)} s)` } : d);
+      }
+      const none: HumanDecision = { decision: 'unavailable', channel: 'none', waitMs: 0, answeredBy: 'gateway', reason: steps.length ? 'no configured approval channel reached a person' : `none of the approval channels ${JSON.stringify(channels)} can be used in this session` };
+      return steps.length ? { ...none, steps } : none;
+    },
+    ...(deferred?.resume ? { resume: (req: EscalationRequest) => deferred.resume!(req) } : {}),
+  };
+}
+
+/**
+ * The channel order before `approvals.channels` existed — form elicitation, else URL elicitation to our page, else
+ * the queue, else nobody — for callers with no configured order. Create one per session (identical questions dedupe).
+ */
+export function escalationFor(capabilities: ClientCapabilitiesView, deps: EscalationDeps): Escalation {
+  if (!deps.queue && !(capabilities.elicitationForm && deps.elicit)) return noHuman;
+  return dedupe(channelChain(['elicitation', 'url', 'queue'], capabilities, deps));
+}
+
+function channelOf(name: ApprovalChannel): HumanChannel {
+  return name === 'elicitation' ? 'form' : name;
 }
 
 /**
@@ -172,8 +305,10 @@ export function escalationFor(capabilities: { elicitationForm: boolean; elicitat
  * An "approve once" stays single-use: it lets one waiter run, and the others are asked again.
  */
 export function dedupe(inner: Escalation): Escalation {
-  const inFlight = new Map<string, { promise: Promise<HumanDecision>; waiters: Set<EscalateOptions>; controller: AbortController; onceTaken: boolean }>();
+  type InFlight = { promise: Promise<HumanDecision>; waiters: Set<EscalateOptions>; controller: AbortController; onceTaken: boolean; channel: HumanChannel };
+  const inFlight = new Map<string, InFlight>();
   const self: Escalation = {
+    ...(inner.resume ? { resume: (req: EscalationRequest) => inner.resume!(req) } : {}),
     decide(req, opts) {
       const key = JSON.stringify([req.sessionId, req.server, req.tool, req.argsDigest]);
       let entry = inFlight.get(key);
@@ -181,18 +316,24 @@ export function dedupe(inner: Escalation): Escalation {
         const controller = new AbortController();
         const waiters = new Set<EscalateOptions>();
         const onWaiting = (ms: number) => waiters.forEach((w) => w.onWaiting?.(ms));
-        const promise = inner.decide(req, { signal: controller.signal, timeoutMs: opts.timeoutMs, onWaiting }).finally(() => inFlight.delete(key));
-        entry = { promise, waiters, controller, onceTaken: false };
+        const created: InFlight = { promise: Promise.resolve(undefined as never), waiters, controller, onceTaken: false, channel: 'none' };
+        const onChannel = (c: HumanChannel) => {
+          created.channel = c;
+          waiters.forEach((w) => w.onChannel?.(c));
+        };
+        created.promise = inner.decide(req, { signal: controller.signal, timeoutMs: opts.timeoutMs, onWaiting, onChannel }).finally(() => inFlight.delete(key));
+        entry = created;
         inFlight.set(key, entry);
       }
       const e = entry;
       e.waiters.add(opts);
       const started = performance.now();
       return new Promise<HumanDecision>((resolve) => {
+        // This waiter's client gave up on the call: said as such, on the channel it was waiting on.
         const leave = () => {
           e.waiters.delete(opts);
           if (e.waiters.size === 0) e.controller.abort();
-          resolve({ decision: 'cancel', channel: 'none', waitMs: Math.round(performance.now() - started) });
+          resolve({ decision: 'client_cancelled', channel: e.channel, answeredBy: 'client', waitMs: Math.round(performance.now() - started) });
         };
         if (opts.signal.aborted) return leave();
         opts.signal.addEventListener('abort', leave, { once: true });
@@ -211,7 +352,7 @@ export function dedupe(inner: Escalation): Escalation {
   return self;
 }
 
-type Limited<T> = { kind: 'done'; value: T } | { kind: 'timeout' | 'cancel' | 'unavailable'; detail?: string };
+type Limited<T> = { kind: 'done'; value: T } | { kind: 'timeout' | 'client_cancelled' | 'disconnected' | 'unavailable'; detail?: string };
 
 /** Runs fn under our own timeout and the caller's signal, firing onWaiting meanwhile. */
 async function withLimits<T>(opts: EscalateOptions, wo: WaitingOptions, fn: (signal: AbortSignal) => Promise<T>): Promise<Limited<T>> {
@@ -221,34 +362,50 @@ async function withLimits<T>(opts: EscalateOptions, wo: WaitingOptions, fn: (sig
   let timer: NodeJS.Timeout | undefined;
   let beat: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
+  let answered = false;
   try {
     return await new Promise<Limited<T>>((resolve) => {
       timer = setTimeout(() => resolve({ kind: 'timeout' }), opts.timeoutMs);
       if (opts.onWaiting) beat = setInterval(() => opts.onWaiting!(Math.round(performance.now() - started)), wo.waitingIntervalMs ?? 5000);
-      onAbort = () => resolve({ kind: 'cancel' });
+      onAbort = () => resolve({ kind: 'client_cancelled' });
       if (opts.signal.aborted) return onAbort();
       opts.signal.addEventListener('abort', onAbort, { once: true });
       fn(signal).then(
-        (value) => resolve({ kind: 'done', value }),
-        (err: unknown) => resolve(isTimeoutError(err) ? { kind: 'timeout' } : opts.signal.aborted ? { kind: 'cancel' } : { kind: 'unavailable', detail: 'the client could not show the approval request' }),
+        (value) => {
+          answered = true;
+          resolve({ kind: 'done', value });
+        },
+        (err: unknown) => {
+          answered = true;
+          resolve(
+            opts.signal.aborted
+              ? { kind: 'client_cancelled' }
+              : errorCode(err) === -32001
+                ? { kind: 'timeout' }
+                : errorCode(err) === -32000
+                  ? { kind: 'disconnected', detail: 'the agent\'s client disconnected while the question was open' }
+                  : { kind: 'unavailable', detail: 'the client could not show the approval request' },
+          );
+        },
       );
     });
   } finally {
     clearTimeout(timer);
     clearInterval(beat);
     if (onAbort) opts.signal.removeEventListener('abort', onAbort);
-    local.abort(); // withdraw the question if it is still open
+    // Withdraw the question only while it is still open: cancelling one the client has answered confuses it.
+    if (!answered) local.abort();
   }
 }
 
-function isTimeoutError(err: unknown): boolean {
-  // McpError code -32001 is the SDK's RequestTimeout
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === -32001;
+/** McpError codes: -32001 the SDK's RequestTimeout, -32000 ConnectionClosed. */
+function errorCode(err: unknown): unknown {
+  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
 }
 
 function fromElicitResult(r: ElicitResult, req: EscalationRequest, channel: 'form', waitMs: number): HumanDecision {
   const approver = req.identity;
-  const base = { channel, waitMs, ...(approver ? { approver } : {}) } as const;
+  const base = { channel, waitMs, answeredBy: 'person', ...(approver ? { approver } : {}) } as const;
   if (r.action === 'decline') return { ...base, decision: 'deny', reason: 'declined in the client' };
   if (r.action === 'cancel') return { ...base, decision: 'cancel' };
   const decision = r.content?.decision;
@@ -259,6 +416,9 @@ function fromElicitResult(r: ElicitResult, req: EscalationRequest, channel: 'for
   return { ...base, decision: decision as HumanDecisionKind, ...(reason ? { reason } : {}) };
 }
 
-function fromQueueDecision(d: QueueDecision, channel: 'url' | 'queue', waitMs: number): HumanDecision {
-  return { decision: d.decision, channel, waitMs, ...(d.approver ? { approver: d.approver } : {}), ...(d.reason ? { reason: d.reason } : {}) };
+function fromQueueDecision(d: QueueDecision, channel: 'url' | 'queue', waitMs: number, approvalId: string): HumanDecision {
+  // The gateway's own `cancel` means the agent's client gave up on the call, not that a person cancelled.
+  const gateway = d.channel === 'gateway';
+  const decision: HumanDecisionKind = gateway && d.decision === 'cancel' ? 'client_cancelled' : d.decision;
+  return { decision, channel, waitMs, approvalId, answeredBy: gateway ? (decision === 'client_cancelled' ? 'client' : 'gateway') : 'person', ...(d.approver ? { approver: d.approver } : {}), ...(d.reason ? { reason: d.reason } : {}) };
 }

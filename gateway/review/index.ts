@@ -10,6 +10,8 @@ export {
   formElicitation,
   urlElicitation,
   queueEscalation,
+  deferredEscalation,
+  channelChain,
   escalationFor,
   dedupe,
   noHuman,
@@ -22,9 +24,13 @@ export {
   type EscalationDeps,
   type HumanDecision,
   type HumanDecisionKind,
+  type HumanChannel,
   type ElicitForm,
   type ElicitUrl,
 } from './escalation.js';
 export { ApprovalQueue, ApprovalQueueError, PendingApprovalSchema, type PendingApproval, type QueueDecision, type HumanQueueDecision, type EnqueueRequest } from './queue.js';
 export { approvalsCommand } from './approvals-cli.js';
-export { denialMessage, summarizeArguments, type Denial, type DenialSource } from './messages.js';
+export { denialMessage, deferredMessage, summarizeArguments, type Denial, type DenialSource, type DeferredNotice } from './messages.js';
+export { DeferredApprovals, type DeferredKey, type DeferredState } from './deferred.js';
+export { channelsFor, parseChannelList, clientBudgetMs, inlineLimitMs, KNOWN_CLIENT_BUDGETS, type ApprovalChannel } from './channels.js';
+export { createNotifier, notificationBody, type Notifier, type NotifyConfig, type NotifyCounters } from './notify.js';

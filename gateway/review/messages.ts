@@ -61,3 +61,33 @@ export function denialMessage(d: Denial): string {
     ' If the action is needed, stop and ask the user to approve it or change the policy.'
   );
 }
+
+export interface DeferredNotice {
+  approvalId: string;
+  /** Namespaced tool name. */
+  tool: string;
+  server: string;
+  arguments: Record<string, unknown>;
+  reasons?: string[];
+  /** The console's address, when this gateway serves one. */
+  consoleUrl?: string;
+  /** Passed as `--config` in the command shown, when the config dir is not the approver's cwd. */
+  configDir?: string;
+}
+
+/** The agent-facing text for a call parked as a deferred approval (sent as an `isError: true` tool result). Pure. */
+export function deferredMessage(d: DeferredNotice): string {
+  const config = d.configDir ? ` --config ${/^[\w@%+=:,./-]+$/.test(d.configDir) ? d.configDir : `'${d.configDir.replace(/'/g, `'\\''`)}'`}` : '';
+  const where = [`run \`tollgate approvals approve ${d.approvalId}${config}\` (or \`tollgate approvals deny ${d.approvalId}${config} --reason TEXT\`)`];
+  if (d.consoleUrl) where.unshift(`open the Tollgate console at ${d.consoleUrl}`);
+  const reasons = (d.reasons ?? []).map((r) => r.trim()).filter(Boolean);
+  return (
+    `Tollgate: the call to ${d.tool} needs a person's approval, and no person could be asked in this session, so it did not run. ` +
+    `It is waiting as approval ${d.approvalId}.\n` +
+    `Pending: ${d.tool} on server "${d.server}" with arguments:\n${summarizeArguments(d.arguments)}\n` +
+    (reasons.length ? `Why approval is needed: ${reasons.join('; ')}\n` : '') +
+    `To approve it, a person must ${where.join(', or ')}.\n` +
+    'Tell the user this approval is pending. Once it is approved, call the same tool again with exactly the same arguments: it then runs once. ' +
+    'If it is denied, that call returns the person\'s reason. Until then, do not try to reach the same result another way (another tool, a shell command, split or reworded arguments).'
+  );
+}

@@ -32,6 +32,8 @@ export const PendingApprovalSchema = z.strictObject({
   argsDigest: z.string(),
   reviewer: z.union([z.strictObject({ riskLevel: z.string(), rationale: z.string() }), z.strictObject({ failure: z.string() })]).optional(),
   policyReasons: z.array(z.string()),
+  /** A deferred approval: nobody waits on it; the decision is claimed by the agent's retry (see deferred.ts). */
+  deferred: z.literal(true).optional(),
 });
 export type PendingApproval = z.infer<typeof PendingApprovalSchema>;
 
@@ -68,7 +70,7 @@ export class ApprovalQueue {
   }
 
   /** The returned `token` (for the approval page link) exists only in memory; the file keeps its hash. */
-  async enqueue(req: EnqueueRequest, opts: { timeoutMs: number }): Promise<PendingApproval & { token: string }> {
+  async enqueue(req: EnqueueRequest, opts: { timeoutMs: number; deferred?: boolean }): Promise<PendingApproval & { token: string }> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const now = Date.now();
     const token = randomBytes(32).toString('base64url');
@@ -86,6 +88,7 @@ export class ApprovalQueue {
       argsDigest: req.argsDigest,
       ...(req.reviewer ? { reviewer: req.reviewer } : {}),
       policyReasons: req.policyReasons,
+      ...(opts.deferred ? { deferred: true as const } : {}),
     };
     const tmp = join(this.dir, `.${item.id}.${process.pid}.tmp`);
     await writeFile(tmp, JSON.stringify(item, null, 2), { mode: 0o600 });
@@ -241,6 +244,27 @@ export class ApprovalQueue {
       }
     }
     return removed;
+  }
+
+  /**
+   * Takes an item's decision exactly once and removes the item: the decision file is renamed away, and of two
+   * processes renaming it at once only one succeeds. undefined when there is no decision (or another took it).
+   */
+  async claim(id: string): Promise<QueueDecision | undefined> {
+    const taken = join(this.dir, `.${id}.claimed.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      await rename(this.#decisionPath(id), taken);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      const parsed = QueueDecisionSchema.safeParse(JSON.parse(await readFile(taken, 'utf8')));
+      return parsed.success ? parsed.data : undefined;
+    } finally {
+      await unlink(taken).catch(() => {});
+      await unlink(this.#itemPath(id)).catch(() => {});
+    }
   }
 
   /** Removes an item and its decision (the gateway does this once it has acted). */

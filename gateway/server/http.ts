@@ -7,12 +7,15 @@ import type { Session } from './session.js';
 import { SessionEventStore } from './events.js';
 import { JSON_FIRST_WAIT_MS, jsonWhenAlone } from './json-first.js';
 import { DISCARD_AFTER_LIMIT_BYTES, discardRest, readJsonBody } from './body.js';
+import { parseChannelList, type ApprovalChannel } from '../review/channels.js';
 
 export interface Identity {
   identity: string;
   groups: string[];
   /** Approval mode the agent asked for (header `Tollgate-Approval-Mode`); only a stricter one takes effect. */
   mode?: 'auto-review' | 'human' | 'never-ask';
+  /** Approval channels the session asked for (`--approvals`, header `Tollgate-Approval-Channels`), within requirements. */
+  channels?: ApprovalChannel[];
 }
 
 export interface HttpOptions {
@@ -197,7 +200,14 @@ export function createHttpApp(opts: HttpOptions & { boundPort: () => number }) {
     if (mode !== undefined && mode !== 'auto-review' && mode !== 'human' && mode !== 'never-ask') {
       return jsonRpcError(c, 400, -32602, `Tollgate-Approval-Mode must be auto-review, human or never-ask, not "${mode}"`);
     }
-    const session = opts.createSession({ ...who, mode });
+    const channelHeader = c.req.header('tollgate-approval-channels');
+    let channels: ApprovalChannel[] | undefined;
+    try {
+      channels = channelHeader === undefined ? undefined : parseChannelList(channelHeader, 'Tollgate-Approval-Channels');
+    } catch (e) {
+      return jsonRpcError(c, 400, -32602, (e as Error).message);
+    }
+    const session = opts.createSession({ ...who, mode, channels });
     const events = new SessionEventStore();
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => session.id,

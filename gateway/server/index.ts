@@ -84,6 +84,7 @@ export class Gateway {
       onInitialized: (sess) => void this.opts.onSessionStart?.(sess),
     });
     s.requestedMode = who.mode;
+    s.requestedChannels = who.channels;
     this.sessions.set(s.id, s);
     return s;
   }

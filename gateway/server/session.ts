@@ -87,6 +87,9 @@ export class Session implements AgentPeer, SessionView {
     this.install();
   }
 
+  /** Approval channels the session asked for, in order (requirements still constrain them). */
+  requestedChannels?: import('../review/channels.js').ApprovalChannel[];
+
   /** A session may ask for a stricter approval mode than the configured one, never a looser one. */
   requestedMode?: ApprovalMode;
 

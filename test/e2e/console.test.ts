@@ -20,7 +20,7 @@ describe('console approvals for an agent waiting on the gateway', () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     // No reviewer, and an agent without elicitation: a call that needs review waits in the approvals queue.
-    dir = configDir({ fixture: upstreams.fixture() }, { approvals: { mode: 'human', timeoutSeconds: 120 } });
+    dir = configDir({ fixture: upstreams.fixture() }, { approvals: { mode: 'human', timeoutSeconds: 120, channels: ['queue'], clientTimeoutSeconds: 600 } });
     gw = await httpGateway(dir);
     base = new URL(gw.url).origin;
     const admin = await runCli(['tokens', 'create', 'alice', '--group', 'admin', '--config', dir]);

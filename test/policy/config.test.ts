@@ -23,7 +23,7 @@ async function loadError(): Promise<ConfigError> {
 describe('layers', () => {
   it('a missing tollgate.json gives the defaults, all from "default"', async () => {
     const r = await load();
-    expect(r.config.approvals).toEqual({ mode: 'auto-review', timeoutSeconds: 300 });
+    expect(r.config.approvals).toEqual({ mode: 'auto-review', timeoutSeconds: 300, channels: ['elicitation', 'url', 'deferred'], overrides: [], deferredTtlSeconds: 86_400, minHumanResponseMs: 800, notify: { desktop: false, arguments: 'redacted' } });
     expect(r.config.toolSeparator).toBe('__');
     expect(r.config.dataDir).toBe(join(dir, '.tollgate'));
     expect(r.origins['approvals.mode']).toBe('default');
@@ -53,6 +53,16 @@ describe('layers', () => {
     [{ reviewer: { maxAutoApproveRisk: 'high' } }, /reviewer\.maxAutoApproveRisk/],
     [{ listen: { port: 'eighty' } }, /listen\.port: .*expected number/i],
     ['{ "approvals": { "mode": "human", } }', /invalid JSON at line 1 column \d+/],
+    [{ approvals: { channels: ['elicitation', 'carrier-pigeon'] } }, /approvals\.channels\[1\]: expected one of "elicitation", "url", "queue", "deferred", not "carrier-pigeon"/],
+    [{ approvals: { channels: ['deferred', 'deferred'] } }, /approvals\.channels: expected each channel at most once/],
+    [{ approvals: { overrides: [{ groups: ['ci'], channels: ['sms'] }] } }, /approvals\.overrides\[0\]\.channels\[0\]: expected one of/],
+    [{ approvals: { deferredTtlSeconds: -5 } }, /approvals\.deferredTtlSeconds: expected a positive number of seconds/],
+    [{ approvals: { clientTimeoutSeconds: 0 } }, /approvals\.clientTimeoutSeconds: expected a positive number of seconds/],
+    [{ approvals: { minHumanResponseMs: -1 } }, /approvals\.minHumanResponseMs: expected 0 or more milliseconds/],
+    [{ approvals: { notify: { webhook: { url: 'ftp://hooks.example.com/x' } } } }, /approvals\.notify\.webhook\.url: expected an http:\/\/ or https:\/\/ URL/],
+    [{ approvals: { notify: { webhook: { url: 'file:///etc/passwd' } } } }, /approvals\.notify\.webhook\.url: expected an http:\/\/ or https:\/\/ URL/],
+    [{ approvals: { notify: { arguments: 'raw' } } }, /approvals\.notify\.arguments: expected "redacted" or "none": a notification never sends argument text unredacted/],
+    [{ approvals: { notify: { webhook: { url: 'https://hooks.example.com/x', includeArguments: true } } } }, /approvals\.notify\.webhook: .*Unrecognized key.*"includeArguments"/],
   ])('invalid tollgate.json %# names the file and the JSON path', async (content, message) => {
     await writeJson('tollgate.json', content);
     const e = await loadError();
@@ -135,6 +145,18 @@ describe('requirements', () => {
     expect(r.violations).toEqual([]);
     expect(r.config.approvals.mode).toBe('never-ask');
     expect(r.origins['approvals.mode']).toBe(join(dir, 'tollgate.json'));
+  });
+
+  it('requirements.allowedChannels keeps only the allowed approval channels, naming what it dropped', async () => {
+    await req({ allowedChannels: ['deferred', 'queue'] });
+    await writeJson('tollgate.json', { approvals: { channels: ['elicitation', 'deferred'], overrides: [{ groups: ['ci'], channels: ['elicitation'] }] } });
+    const r = await load();
+    expect(r.config.approvals.channels).toEqual(['deferred']);
+    expect(r.config.approvals.overrides[0]!.channels).toEqual(['deferred', 'queue']);
+    expect(r.violations.join('\n')).toMatch(/tollgate\.json: approvals\.channels: channels \["elicitation"\] are not allowed \(deferred, queue\)/);
+    expect(r.origins['approvals.channels']).toBe(`requirements:${join(dir, 'req.json')}`);
+    await req({ allowedChannels: ['sms'] });
+    expect((await loadError()).message).toMatch(/req\.json: allowedChannels\[0\]: expected one of/);
   });
 
   it('server allowlist is carried into the effective config', async () => {

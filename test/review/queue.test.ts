@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApprovalQueue, canonicalArgsDigest, escalationFor, queueEscalation, type EscalationRequest } from '../../gateway/review/index.js';
@@ -11,7 +11,7 @@ const root = join(here, '..', '..');
 
 function cli(stateDir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', join(here, 'approvals-entry.ts'), stateDir, ...args], { cwd: root, env: { ...process.env, USER: 'carol' } }, (err, stdout, stderr) =>
+    execFile(process.execPath, ['--import', 'tsx', join(here, 'approvals-entry.ts'), stateDir, ...args], { cwd: root, env: { ...process.env, USER: 'carol', LOGNAME: 'carol' } }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -65,7 +65,8 @@ describe('approvals queue decided from another process', () => {
     const approve = await cli(stateDir, 'approve', id, '--session');
     expect(approve).toMatchObject({ code: 0 });
     const d = await waiting;
-    expect(d).toMatchObject({ decision: 'approve_session', channel: 'queue', approver: 'cli:carol' });
+    // the approver is the OS account that ran the command, not the USER variable it was given (an agent can set that)
+    expect(d).toMatchObject({ decision: 'approve_session', channel: 'queue', approver: `cli:${userInfo().username}` });
     expect(await readdir(join(stateDir, 'approvals'))).toEqual([]); // cleaned up
   });
 
@@ -105,7 +106,8 @@ describe('queue timeouts and cancellation', () => {
     expect(beats.length).toBeGreaterThan(0);
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 50);
-    expect((await queueEscalation(queue).decide(request(), { signal: ac.signal, timeoutMs: 10_000 })).decision).toBe('cancel');
+    // the agent's client gave up on the call: journaled as that, not as a person's cancel
+    expect(await queueEscalation(queue).decide(request(), { signal: ac.signal, timeoutMs: 10_000 })).toMatchObject({ decision: 'client_cancelled', channel: 'queue', answeredBy: 'client' });
     expect(await queue.list()).toEqual([]);
   });
 

@@ -23,13 +23,24 @@ export interface ReviewConfig {
   cacheTtlSeconds?: number;
   /** Reviewer denials in a row before auto-review stops for the session (gateway default 3). */
   maxConsecutiveDenials?: number;
+  /** approvals.channels (default here: the inline channels, elicitation → url → queue). */
+  channels?: string[];
+  /** approvals.minHumanResponseMs (default here 0: the scripted "person" answers at once). */
+  minHumanResponseMs?: number;
+  clientTimeoutSeconds?: number;
 }
 
 /** A config dir with the fixture upstream and a tollgate.json written out in full. */
 export function reviewConfigDir(c: ReviewConfig): string {
   const dir = configDir({ fixture: upstreams.fixture() });
   const tollgate = {
-    approvals: { mode: c.mode, timeoutSeconds: c.approvalTimeoutSeconds ?? 60 },
+    approvals: {
+      mode: c.mode,
+      timeoutSeconds: c.approvalTimeoutSeconds ?? 60,
+      channels: c.channels ?? ['elicitation', 'url', 'queue'],
+      minHumanResponseMs: c.minHumanResponseMs ?? 0,
+      ...(c.clientTimeoutSeconds !== undefined ? { clientTimeoutSeconds: c.clientTimeoutSeconds } : {}),
+    },
     ...(c.reviewerURL
       ? { reviewer: { baseURL: c.reviewerURL, model: 'fixture-reviewer', timeoutSeconds: c.reviewerTimeoutSeconds ?? 5, ...(c.cacheTtlSeconds !== undefined ? { cacheTtlSeconds: c.cacheTtlSeconds } : {}),
             ...(c.maxConsecutiveDenials !== undefined ? { circuitBreaker: { maxConsecutiveDenials: c.maxConsecutiveDenials } } : {}) } }

@@ -1,0 +1,146 @@
+// The real clients people use, headless, against a scripted model endpoint of our own, with Tollgate as their only
+// MCP server: Codex CLI (`codex exec`) and Claude Code (`claude -p`). Both declare elicitation and answer it
+// themselves in milliseconds; an `ask` call must come back as a deferred approval (not "denied by a person"), a person
+// approves it with `tollgate approvals approve ID`, and a second headless run retries the same call and it runs once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, configDir, httpGateway, runCli, tempDir, upstreams, type HttpGateway } from '../helpers/gateway.js';
+import { runProcess } from '../helpers/process.js';
+import { startModelServer, type ModelServer } from '../fixtures/model-server.js';
+import { journal, type JournalRecord } from './review-kit/kit.js';
+
+const BIN = join(ROOT, 'node_modules', '.bin');
+const DELETE = 'fixture__delete_file';
+const TOLLGATE = {
+  approvals: { mode: 'human', timeoutSeconds: 300 }, // channels, minHumanResponseMs and client budgets: the defaults
+  rules: [
+    { tool: 'fixture__echo', decision: 'allow', justification: 'read-only echo' },
+    { tool: DELETE, decision: 'ask', justification: 'deleting files needs a person' },
+  ],
+  audit: { otlp: { enabled: false } },
+};
+
+/** A clean, non-interactive environment: no inherited HOME (CI's may be /root), CI=true, no stdin. */
+function cleanEnv(home: string, extra: Record<string, string>): NodeJS.ProcessEnv {
+  const keep = ['PATH', 'LANG', 'TZ', 'TMPDIR', 'SYSTEMROOT'];
+  const env: NodeJS.ProcessEnv = Object.fromEntries(keep.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]));
+  return { ...env, HOME: home, CI: 'true', NO_COLOR: '1', ...extra };
+}
+
+interface Client {
+  name: string;
+  /** One headless turn; resolves with what the client printed. */
+  run(prompt: string): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+function codex(gw: HttpGateway, model: ModelServer): Client {
+  const home = tempDir('tollgate-codex-');
+  const codexHome = join(home, '.codex');
+  mkdirSync(codexHome);
+  // The snippet the README gives: Tollgate over HTTP, Codex waiting for the catalog, Tollgate doing the approving.
+  writeFileSync(
+    join(codexHome, 'config.toml'),
+    [
+      'model = "scripted"',
+      'model_provider = "scripted"',
+      '',
+      '[model_providers.scripted]',
+      'name = "scripted"',
+      `base_url = "${model.url}/v1"`,
+      'wire_api = "responses"',
+      '',
+      '[mcp_servers.tollgate]',
+      `url = "${gw.url}"`,
+      'bearer_token_env_var = "TOLLGATE_TOKEN"',
+      'startup_readiness = "catalog"',
+      'default_tools_approval_mode = "approve"',
+      '',
+    ].join('\n'),
+  );
+  const env = cleanEnv(home, { CODEX_HOME: codexHome, TOLLGATE_TOKEN: gw.token });
+  return { name: 'codex', run: (prompt) => runProcess(join(BIN, 'codex'), ['exec', '--skip-git-repo-check', prompt], { cwd: home, env }) };
+}
+
+function claude(gw: HttpGateway, model: ModelServer): Client {
+  const home = tempDir('tollgate-claude-');
+  const mcpConfig = join(home, 'mcp.json');
+  writeFileSync(mcpConfig, JSON.stringify({ mcpServers: { tollgate: { type: 'http', url: gw.url, headers: { Authorization: `Bearer ${gw.token}` } } } }));
+  const env = cleanEnv(home, { CLAUDE_CONFIG_DIR: join(home, '.claude'), ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'sk-ant-scripted', ENABLE_TOOL_SEARCH: 'false', DISABLE_AUTOUPDATER: '1' });
+  return {
+    name: 'claude',
+    run: (prompt) => runProcess(join(BIN, 'claude'), ['-p', prompt, '--mcp-config', mcpConfig, '--strict-mcp-config', '--allowedTools', `mcp__tollgate__${DELETE}`], { cwd: home, env }),
+  };
+}
+
+const approvalIdIn = (text: string) => /waiting as approval ([a-z0-9]{10})/.exec(text)?.[1];
+const steps = (records: JournalRecord[], callId: unknown) => records.filter((r) => r.callId === callId);
+
+describe.each([
+  ['Codex CLI (codex exec)', codex, '@openai/codex'],
+  ['Claude Code (claude -p)', claude, '@anthropic-ai/claude-code'],
+] as const)('%s, headless, with Tollgate as its only MCP server', (_label, make, pkg) => {
+  let dir: string;
+  let gw: HttpGateway;
+  let model: ModelServer;
+  let client: Client;
+  const path = `notes/${pkg.replace(/\W/g, '-')}.txt`;
+
+  beforeAll(async () => {
+    expect(existsSync(join(ROOT, 'node_modules', pkg, 'package.json')), `${pkg} is a pinned devDependency; run npm ci`).toBe(true);
+    dir = configDir({ fixture: upstreams.fixture() }, TOLLGATE);
+    gw = await httpGateway(dir);
+    model = await startModelServer({ tool: DELETE, arguments: { path } });
+    client = make(gw, model);
+  }, 120_000);
+  afterAll(async () => {
+    await gw?.stop();
+    await model?.close();
+  });
+
+  let approvalId: string | undefined;
+
+  it('lists Tollgate’s tools with the client’s own settings, and an `ask` call comes back at once as a deferred approval', async () => {
+    const first = await client.run(`Delete ${path}`);
+    expect(first.code, first.stderr).toBe(0);
+    const offered = model.requests.flatMap((r) => r.tools);
+    expect(offered.some((t) => t.endsWith(DELETE))).toBe(true);
+    const result = model.requests.flatMap((r) => r.toolResults).join('\n');
+    approvalId = approvalIdIn(result);
+    expect(approvalId, result).toBeDefined();
+    expect(result).toContain(`tollgate approvals approve ${approvalId}`);
+    expect(result).toMatch(/console at http:\/\/127\.0\.0\.1:\d+\/console\/approvals/);
+    expect(result).toMatch(/call the same tool again with exactly the same arguments/);
+    expect(result).not.toMatch(/Tollgate denied/);
+  }, 180_000);
+
+  it('a person approves it with the CLI; a second headless run retries the same call and it runs, once', async () => {
+    const approve = await runCli(['approvals', 'approve', approvalId!, '--config', dir]);
+    expect(approve.code, approve.stderr).toBe(0);
+    const before = model.requests.length;
+    const second = await client.run(`Delete ${path}`);
+    expect(second.code, second.stderr).toBe(0);
+    const results = model.requests.slice(before).flatMap((r) => r.toolResults);
+    expect(results.join('\n')).toContain(`deleted ${path}`);
+  }, 180_000);
+
+  it('the journal attributes every step: the client’s own answers, the deferral, the person, the run', async () => {
+    const records = await journal(dir);
+    const calls = records.filter((r) => r.name === 'tollgate.tool_call' && r.tool === DELETE);
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+    const [first, second] = calls.map((c) => steps(records, c.callId));
+    const humans1 = first!.filter((r) => r.name === 'tollgate.human_decision');
+    // the client answered the elicitation(s) itself, in milliseconds — not a person's decision
+    expect(humans1.length).toBeGreaterThanOrEqual(2);
+    for (const h of humans1.slice(0, -1)) expect(h).toMatchObject({ decision: 'client_answered', answeredBy: 'client' });
+    expect(humans1.at(-1)).toMatchObject({ channel: 'deferred', decision: 'deferred', approvalId });
+    expect(first!.find((r) => r.name === 'tollgate.tool_decision')).toMatchObject({ decision: 'deferred', source: 'user', approvalId });
+    expect(first!.find((r) => r.name === 'tollgate.tool_result')).toBeUndefined();
+
+    expect(second!.find((r) => r.name === 'tollgate.human_decision')).toMatchObject({ channel: 'deferred', decision: 'approve_once', answeredBy: 'person', approvalId, approver: `cli:${userInfo().username}` });
+    expect(second!.find((r) => r.name === 'tollgate.tool_decision')).toMatchObject({ decision: 'approved', source: 'user', approvalId });
+    expect(second!.find((r) => r.name === 'tollgate.tool_result')).toMatchObject({ success: true });
+    expect(records.some((r) => r.name === 'tollgate.tool_decision' && r.decision === 'denied')).toBe(false);
+  }, 60_000);
+});
