@@ -76,6 +76,17 @@ function shortFlags(args: (string | null)[]): Set<string> {
 }
 const hasLong = (args: (string | null)[], ...names: string[]): boolean =>
   args.some((a) => a !== null && names.some((n) => a === n || a.startsWith(`${n}=`)));
+/**
+ * Like hasLong, but also true for any abbreviation of a name (`--open-files-in-pag`, `--outp=x`): getopt_long and
+ * git's parse-options accept unambiguous prefixes. Only for options that make a command dangerous — a prefix is
+ * taken as the dangerous option even where the program would call it ambiguous (that fails closed).
+ */
+const hasLongPrefix = (args: (string | null)[], ...names: string[]): boolean =>
+  args.some((a) => {
+    if (a === null || !a.startsWith('--') || a.length < 4) return false;
+    const name = a.split('=')[0]!;
+    return names.some((n) => n.startsWith(name));
+  });
 const positionals = (args: (string | null)[]): (string | null)[] => {
   const out: (string | null)[] = [];
   let dashdash = false;
@@ -309,7 +320,7 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
       return merge(allow(`read-only: ${name}`), inner(i + 1, true));
     }
     case 'rg':
-      if (hasLong(args, '--pre')) return ask('rg --pre runs a program on every file');
+      if (hasLongPrefix(args, '--pre', '--pre-glob', '--search-zip')) return ask('rg --pre runs a program on every file');
       if (dynamicArg >= 0) return review('rg with a dynamic argument (could be --pre)');
       return allow('read-only: rg');
     case 'sed':
@@ -489,11 +500,13 @@ function classifyGit(args: (string | null)[], words: Word[], ctx: ClassifyContex
   if (sub === undefined || sub === null) return allow('read-only: git');
   if (rest.some((a) => a === null)) return review(`git ${sub} with a dynamic argument`);
   const r = rest as string[];
-  if (hasLong(r, '--upload-pack', '--receive-pack', '--exec') || r.includes('-O') || hasLong(r, '--open-files-in-pager')) {
+  // -O takes its program attached too (`-Osh`), and may sit in a cluster of short flags (`-iOsh`)
+  const shortO = sub === 'grep' && r.some((a) => /^-[^-]*O/.test(a));
+  if (hasLongPrefix(r, '--upload-pack', '--receive-pack', '--exec', '--open-files-in-pager') || shortO) {
     return ask(`git ${sub} option runs an arbitrary program`);
   }
-  if (hasLong(r, '--output')) return review(`git ${sub} --output writes a file`);
-  if (hasLong(r, '--ext-diff', '--textconv')) return review(`git ${sub} --ext-diff/--textconv runs configured programs`);
+  if (hasLongPrefix(r, '--output')) return review(`git ${sub} --output writes a file`);
+  if (hasLongPrefix(r, '--ext-diff', '--textconv')) return review(`git ${sub} --ext-diff/--textconv runs configured programs`);
   const hosts = r.flatMap((a) => {
     const h = hostOfUrl(a);
     return h ? [h] : [];
