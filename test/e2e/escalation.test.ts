@@ -200,15 +200,25 @@ describe('a client that declares no elicitation → the approvals queue', () => 
 
   it('a URL-only client is sent to the gateway\'s own approval page; deciding there lets the call run', async () => {
     const asker = await httpAgent(gw.url, { capabilities: { elicitation: { url: {} } } }, gw.auth);
+    // The link alone decides nothing: the person who opens it is signed in to the console (another identity than the agent).
+    const person = await runCli(['tokens', 'create', 'url-approver', '--group', 'admin', '--config', dir]);
+    expect(person.code, person.stderr).toBe(0);
+    const origin = new URL(gw.url).origin;
+    const login = await fetch(`${origin}/console/login`);
+    const loginCookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const loginCsrf = /name="csrf" value="([^"]+)"/.exec(await login.text())![1]!;
+    const signedIn = await fetch(`${origin}/console/login`, { method: 'POST', redirect: 'manual', headers: { cookie: loginCookie, origin, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: person.stdout.trim(), csrf: loginCsrf }) });
+    expect(signedIn.status).toBeLessThan(400);
+    const session = signedIn.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
     try {
       const urls: string[] = [];
       asker.setRequestHandler(ElicitRequestSchema, async (req) => {
         const url = (req.params as { url?: string }).url!;
         urls.push(url);
         // the person opens the page and presses "Approve once"
-        const page = await fetch(url);
+        const page = await fetch(url, { headers: { cookie: session } });
         const html = await page.text();
-        const cookie = page.headers.get('set-cookie')!.split(';')[0]!;
+        const cookie = `${session}; ${page.headers.get('set-cookie')!.split(';')[0]!}`;
         const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
         const post = await fetch(url, { method: 'POST', redirect: 'manual', headers: { cookie, origin: new URL(url).origin, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, decision: 'approve_once' }) });
         expect(post.status).toBeLessThan(400);

@@ -15,7 +15,7 @@ const PLANTED_TOKEN = 'planted-deploy-token-value-9f3c';
 // The tollgate.json under test. One broad allow rule for every shell command: the sandbox, not policy, is under test.
 // Policy still escalates what the rule cannot lower (see the "policy" test): the agent's person approves those.
 const TOLLGATE = {
-  rules: [{ id: 'e2e-shell', shell: ['*'], decision: 'allow', justification: 'e2e: the sandbox is what these tests exercise' }],
+  rules: [{ id: 'e2e-shell', shell: ['*'], decision: 'allow', sandbox: 'workspace-write', justification: 'e2e: the writable sandbox is what these tests exercise' }],
   // The loopback test server is admitted by an explicit (non-wildcard) entry; everything under denied.test is blocked.
   network: { allowedDomains: ['127.0.0.1'], deniedDomains: ['*.denied.test'] },
   sandbox: { network: 'proxy' },
@@ -97,7 +97,7 @@ describe('shell through the gateway, as an agent would use it', () => {
       const cmd = `echo tampered >> '${t}'`;
       const r = await exec('sh', cmd);
       expect(r.isError, t).toBe(true);
-      expect(textOf(r), t).toMatch(/Read-only file system|Permission denied/);
+      expect(textOf(r), t).toMatch(/Read-only file system|Permission denied|No such file or directory/); // the data dir is hidden (deny-read), and read-only
       // policy had approved it (a person did): the sandbox is what stopped it
       expect(decisionOf(cmd), t).toMatchObject({ decision: 'approved' });
     }

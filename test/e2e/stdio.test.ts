@@ -23,7 +23,8 @@ describe('gateway over stdio, in front of fixture + everything + filesystem + me
       JSON.stringify({
         mcpServers: {
           // The session's own fixture process notices a changed definition 300 ms after the catalog process.
-          fixture: upstreams.fixture({ FIXTURE_MUTATE_FILE: mutate, FIXTURE_MUTATE_LAG_MS: '300', FIXTURE_EVENTS_FILE: events }),
+          // the agent's roots reach it only inside the configured ones (roots never widen reach)
+          fixture: { ...upstreams.fixture({ FIXTURE_MUTATE_FILE: mutate, FIXTURE_MUTATE_LAG_MS: '300', FIXTURE_EVENTS_FILE: events }), roots: { relay: 'client', within: ['/tmp'] } },
           everything: upstreams.everything(),
           fs: upstreams.filesystem(join(dir, 'workspace')),
           memory: upstreams.memory(join(dir, 'memory.jsonl')),
