@@ -8,9 +8,10 @@ import type { Io } from './io.js';
 import { refusalLimiter } from './server/auth/refusals.js';
 import { redactKnownSecrets } from './secrets/known.js';
 import { Gateway, isLoopbackHost, type Session } from './server/index.js';
-import { loadRegistry, type ServerSpec, type ValueRef } from './upstreams/index.js';
+import { type ServerSpec, type ValueRef } from './upstreams/index.js';
+import { checkServers, serverAllowed } from './config-check.js';
 import { ShellServerOptionsSchema, createShellServer } from './upstreams/shell.js';
-import { initPolicy, loadEffectiveConfig, watchEffectiveConfig, evaluate, checkServerAllowed, decideHostResolved, type EffectiveConfig } from './policy/index.js';
+import { initPolicy, loadEffectiveConfig, watchEffectiveConfig, evaluate, decideHostResolved, type EffectiveConfig } from './policy/index.js';
 import { openAudit, type Audit, type AuditEventInput } from './audit/index.js';
 import {
   ApprovalQueue,
@@ -117,15 +118,10 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   exportReporter.unref();
   await record({ name: 'tollgate.config_loaded', files: [join(configDir, 'tollgate.json'), join(configDir, 'servers.json'), ...(config.requirements ? [config.requirements.source] : [])], policyVersion, violations: effective.violations });
 
-  const registry = await loadRegistry(configDir, config.toolSeparator);
-  for (const w of registry.warnings) log(w);
-  for (const spec of registry.servers) {
-    const verdict = checkServerAllowed({ name: spec.name, kind: spec.kind, command: spec.kind === 'stdio' ? spec.command : undefined, args: spec.kind === 'stdio' ? spec.args : undefined, url: spec.kind === 'http' ? spec.url : undefined }, config);
-    if (!verdict.allowed && spec.enabled) {
-      spec.enabled = false;
-      log(`server ${spec.name} is not started: ${verdict.reason ?? 'not on the admin allowlist'}`);
-    }
-  }
+  // The same checks `tollgate config validate` runs: what loads but would not do what it says is said out loud.
+  const { registry, warnings } = await checkServers(config);
+  for (const w of warnings) log(`WARNING: ${w}`);
+  for (const spec of registry.servers) if (!serverAllowed(spec, config).allowed) spec.enabled = false;
 
   let secrets: SecretStore | undefined;
   const secretStore = () => (secrets ??= createSecretStore({ stateDir }));

@@ -4,6 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { SecretValueSchema } from '../secrets/index.js';
 import { ShellOptionFields, timeoutsInOrder } from './shell.js';
+import { JsoncSyntaxError, parseJsonc } from '../jsonc.js';
 
 /** A header or environment value: literal, or a reference resolved at start-up (never stored in plain files). */
 export const ValueRefSchema = SecretValueSchema;
@@ -118,21 +119,13 @@ function describeIssues(file: string, prefix: ReadonlyArray<PropertyKey>, err: z
     .join('\n');
 }
 
-/** Reads JSON with an error that points at the line and column of a syntax error. */
+/** Reads JSONC (comments, trailing commas) with an error that points at the line and column of a syntax error. */
 export function parseJsonFile(file: string, text: string): unknown {
   try {
-    return JSON.parse(text);
+    return parseJsonc(file, text);
   } catch (e) {
-    const msg = (e as Error).message;
-    const m = /position (\d+)/.exec(msg);
-    if (m) {
-      const pos = Number(m[1]);
-      const before = text.slice(0, pos);
-      const line = before.split('\n').length;
-      const col = pos - before.lastIndexOf('\n');
-      throw new RegistryError(`${file}:${line}:${col}: invalid JSON (${msg.replace(/ in JSON at position \d+.*$/, '')})`);
-    }
-    throw new RegistryError(`${file}: invalid JSON (${msg})`);
+    if (e instanceof JsoncSyntaxError) throw new RegistryError(e.message);
+    throw e;
   }
 }
 

@@ -52,12 +52,20 @@ describe('layers', () => {
     [{ rules: [{ tool: 'x', args: [{ path: 'a', regex: '(' }], decision: 'deny' }] }, /rules\[0\]\.args\[0\]\.regex: expected a valid regular expression/],
     [{ reviewer: { maxAutoApproveRisk: 'high' } }, /reviewer\.maxAutoApproveRisk/],
     [{ listen: { port: 'eighty' } }, /listen\.port: .*expected number/i],
-    ['{ "approvals": { "mode": "human", } }', /invalid JSON at line 1 column \d+/],
+    ['{ "approvals": { "mode": "human" "timeoutSeconds": 5 } }', /invalid JSON at line 1 column 34: expected "," /],
+    ['{\n  "approvals": {\n    "mode": "human",,\n  }\n}', /invalid JSON at line 3 column 21: expected a quoted property name/],
   ])('invalid tollgate.json %# names the file and the JSON path', async (content, message) => {
     await writeJson('tollgate.json', content);
     const e = await loadError();
     expect(e.message).toContain(join(dir, 'tollgate.json'));
     expect(e.message).toMatch(message);
+  });
+
+  it('tollgate.json is JSONC: comments and trailing commas are accepted, as the docs show', async () => {
+    await writeJson('tollgate.json', '// local overrides\n{\n  /* who decides */\n  "approvals": { "mode": "human", },\n  "rules": [ { "tool": "fs__read_*", "decision": "allow" }, ], // reads are fine\n}\n');
+    const r = await load();
+    expect(r.config.approvals.mode).toBe('human');
+    expect(r.config.rules).toHaveLength(1);
   });
 
   it('rules verify their own match/notMatch examples at load, naming the rule', async () => {

@@ -1,0 +1,36 @@
+// What `serve` would make of a config directory, without serving: `config validate` and serve share these checks.
+import { join } from 'node:path';
+import { checkServerAllowed, type EffectiveConfig } from './policy/index.js';
+import { loadRegistry, type Registry, type ServerSpec } from './upstreams/index.js';
+
+/** Whether the requirements allowlist lets this server start (serve disables it otherwise). */
+export function serverAllowed(spec: ServerSpec, config: EffectiveConfig): { allowed: boolean; reason?: string } {
+  return checkServerAllowed(
+    { name: spec.name, kind: spec.kind, command: spec.kind === 'stdio' ? spec.command : undefined, args: spec.kind === 'stdio' ? spec.args : undefined, url: spec.kind === 'http' ? spec.url : undefined },
+    config,
+  );
+}
+
+/**
+ * Settings that load but would not do what they say: each warning names the file and field and what to do.
+ * Pure; serve logs these at start, `config validate` prints them.
+ */
+export function configWarnings(config: EffectiveConfig, registry: Registry): string[] {
+  const out = [...registry.warnings];
+  const tollgateJson = join(config.configDir, 'tollgate.json');
+  for (const spec of registry.servers) {
+    if (spec.kind === 'shell' && spec.options.network === 'proxy' && config.sandbox.network !== 'proxy') {
+      const origin = config.requirements?.sandbox?.network !== undefined ? `the requirements (${config.requirements.source}) pin sandbox.network to "${config.sandbox.network}"` : `${tollgateJson} does not set "sandbox": {"network": "proxy"}`;
+      out.push(`${registry.file}: mcpServers.${spec.name}.network: "proxy" has no effect because ${origin}; commands of ${spec.name} get no network. Set sandbox.network to "proxy" in tollgate.json, or remove "network" here`);
+    }
+    const verdict = serverAllowed(spec, config);
+    if (!verdict.allowed && spec.enabled) out.push(`server ${spec.name} is not started: ${verdict.reason ?? 'not on the admin allowlist'}`);
+  }
+  return out;
+}
+
+/** Loads servers.json the way serve does (same parser, same separator) and collects the warnings serve would log. */
+export async function checkServers(config: EffectiveConfig): Promise<{ registry: Registry; warnings: string[] }> {
+  const registry = await loadRegistry(config.configDir, config.toolSeparator);
+  return { registry, warnings: configWarnings(config, registry) };
+}
