@@ -96,9 +96,9 @@ const nodeOptions = (o: Record<string, OptionSpec>): NodeOptions =>
 
 function rephrase(e: unknown, usage: string): UsageError {
   const err = e as Error & { code?: string };
-  const named = /'(-[^']*)'/.exec(err.message)?.[1];
+  const named = /'(?:-\w, )?(--?[^' ]+)/.exec(err.message)?.[1];
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return new UsageError(`unknown option ${named ?? ''}`.trim(), usage);
-  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return new UsageError(named && /argument missing/.test(err.message) ? `${named.replace(/^-., /, '')} needs a value` : err.message, usage);
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return new UsageError(named && /argument missing/.test(err.message) ? `${named} expects a value` : err.message, usage);
   return new UsageError(err.message, usage);
 }
 

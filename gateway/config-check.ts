@@ -1,6 +1,7 @@
 // What `serve` would make of a config directory, without serving: `config validate` and serve share these checks.
 import { join } from 'node:path';
 import { checkServerAllowed, type EffectiveConfig } from './policy/index.js';
+import { isLoopbackHost } from './server/index.js';
 import { loadRegistry, type Registry, type ServerSpec } from './upstreams/index.js';
 
 /** Whether the requirements allowlist lets this server start (serve disables it otherwise). */
@@ -32,5 +33,16 @@ export function configWarnings(config: EffectiveConfig, registry: Registry): str
 /** Loads servers.json the way serve does (same parser, same separator) and collects the warnings serve would log. */
 export async function checkServers(config: EffectiveConfig): Promise<{ registry: Registry; warnings: string[] }> {
   const registry = await loadRegistry(config.configDir, config.toolSeparator);
+  // `serve` without --http listens where tollgate.json says: refuse here what serve would refuse there.
+  const listen = checkListen(config.listen.host, config);
+  if (listen) throw new Error(`${join(config.configDir, 'tollgate.json')}: listen.host: ${listen} (serve --stdio does not listen)`);
   return { registry, warnings: configWarnings(config, registry) };
+}
+
+/** Why serve would refuse to listen on this host with this config (undefined: it would not). */
+export function checkListen(host: string, config: EffectiveConfig): string | undefined {
+  if (isLoopbackHost(host)) return undefined;
+  if (config.auth.required === false) return `refusing to listen on ${host} with auth.required false: non-loopback listeners must authenticate agents`;
+  if (!config.listen.publicUrl) return `listening on ${host} (not loopback) needs listen.publicUrl in tollgate.json: the https:// address agents reach Tollgate at (Tollgate serves plain HTTP; put TLS in front of it)`;
+  return undefined;
 }

@@ -7,9 +7,9 @@ import { join, resolve } from 'node:path';
 import type { Io } from './io.js';
 import { refusalLimiter } from './server/auth/refusals.js';
 import { redactKnownSecrets } from './secrets/known.js';
-import { Gateway, isLoopbackHost, type Session } from './server/index.js';
+import { Gateway, type Session } from './server/index.js';
 import { type ServerSpec, type ValueRef } from './upstreams/index.js';
-import { checkServers, serverAllowed } from './config-check.js';
+import { checkListen, checkServers, serverAllowed } from './config-check.js';
 import { ShellServerOptionsSchema, createShellServer } from './upstreams/shell.js';
 import { initPolicy, loadEffectiveConfig, watchEffectiveConfig, evaluate, decideHostResolved, type EffectiveConfig } from './policy/index.js';
 import { openAudit, type Audit, type AuditEventInput } from './audit/index.js';
@@ -34,12 +34,11 @@ import { authenticator, createTokenStore, localIdentity, protectedResourceMetada
 import type { CallContext } from './pipeline.js';
 import type { AuditEvent, EscalationContext, Ports } from './ports.js';
 import { VERSION } from './version.js';
+import { UsageError } from './cli-args.js';
 
 export type { Io } from './io.js';
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 /** Config dir from --config (default cwd); data dir from tollgate.json `dataDir` (default `<config>/.tollgate`). */
 export async function resolveDirs(config: string | undefined, io: Io): Promise<{ configDir: string; dataDir: string; stateDir: string; effective: Awaited<ReturnType<typeof loadEffectiveConfig>> }> {
@@ -78,12 +77,8 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   for (const v of effective.violations) log(`config: ${v}`);
   const auth = config.auth;
   const listen = values.stdio ? undefined : values.http ? parseListen(values.http) : { host: config.listen.host, port: config.listen.port };
-  if (listen && !isLoopbackHost(listen.host) && auth.required === false) {
-    throw new UsageError(`refusing to listen on ${listen.host} with auth.required false: non-loopback listeners must authenticate agents`);
-  }
-  if (listen && !isLoopbackHost(listen.host) && !config.listen.publicUrl) {
-    throw new UsageError(`listening on ${listen.host} (not loopback) needs listen.publicUrl in tollgate.json: the https:// address agents reach Tollgate at (Tollgate serves plain HTTP; put TLS in front of it)`);
-  }
+  const listenProblem = listen ? checkListen(listen.host, config) : undefined;
+  if (listenProblem) throw new UsageError(listenProblem);
 
   const audit: Audit = await openAudit({
     dataDir,

@@ -40,7 +40,7 @@ type CallContext = { sessionId?: string; identity?: string; server?: string; too
 
 // Fields the gateway itself produces (never agent or upstream data): redacting them would only break queries,
 // e.g. the identity `token:alice` looks like a `token: …` assignment to the secret patterns.
-const UNREDACTED = new Set(['name', 'time', 'sessionId', 'callId', 'identity', 'approver', 'server', 'tool', 'method', 'argsDigest', 'digest', 'decision', 'source', 'channel']);
+const UNREDACTED = new Set(['name', 'time', 'sessionId', 'callId', 'identity', 'approver', 'server', 'tool', 'method', 'argsDigest', 'digest', 'decision', 'source', 'channel', 'action', 'actor', 'target', 'before', 'after']);
 
 export async function openAudit(opts: AuditOptions): Promise<Audit> {
   if (!opts.dataDir) throw new Error('openAudit: dataDir is required (the directory that holds audit/)');

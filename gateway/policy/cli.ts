@@ -6,31 +6,33 @@ import { ConfigError, loadEffectiveConfig, type EffectiveConfigResult } from './
 import { evaluate } from './evaluate.js';
 import { applyMode, type PolicyVerdict } from './verdict.js';
 import type { Decision, EffectiveConfig } from './schema.js';
+import { parseCommand, usageOf, UsageError, type CommandSpec, type OptionSpec } from '../cli-args.js';
 
 
-class UsageError extends Error {}
+const CONFIG_OPTION: OptionSpec = { type: 'string', value: 'DIR', help: 'config directory (default: the current directory)' };
 
-const CHECK_USAGE = 'usage: tollgate check [--config DIR] [--json] (--shell "SCRIPT" | --tool SERVER__TOOL --args JSON | --batch)';
-const CONFIG_USAGE = 'usage: tollgate config show [--origin] [--config DIR] | tollgate config validate [--config DIR]';
+export const CHECK_SPEC: CommandSpec = {
+  name: 'check',
+  help: 'Explain the policy decision for a shell command or a tool call, without running anything.',
+  options: {
+    config: CONFIG_OPTION,
+    json: { type: 'boolean', help: 'print {"decision","reasons","matched"}' },
+    shell: { type: 'string', value: 'SCRIPT', help: 'a shell command as the built-in shell tool would get it' },
+    tool: { type: 'string', value: 'SERVER__TOOL', help: 'a namespaced tool name' },
+    args: { type: 'string', value: 'JSON', help: 'the tool call arguments (with --tool)' },
+    batch: { type: 'boolean', help: 'one {"shell"} or {"tool","args"} object per stdin line, one decision per output line' },
+  },
+};
 
-function parseFlags(argv: string[], valued: string[], bools: string[]): { values: Record<string, string>; flags: Set<string>; rest: string[] } {
-  const values: Record<string, string> = {};
-  const flags = new Set<string>();
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const eq = a.indexOf('=');
-    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    if (valued.includes(name)) {
-      const v = eq > 0 && a.startsWith('--') ? a.slice(eq + 1) : argv[++i];
-      if (v === undefined) throw new UsageError(`${name} expects a value`);
-      values[name] = v;
-    } else if (bools.includes(a)) flags.add(a);
-    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
-    else rest.push(a);
-  }
-  return { values, flags, rest };
-}
+export const CONFIG_SPEC: CommandSpec = {
+  name: 'config',
+  help: 'Show the effective configuration, or validate every file serve would load.',
+  options: { config: CONFIG_OPTION },
+  subcommands: {
+    show: { help: 'the effective config (defaults < tollgate.json < requirements)', options: { origin: { type: 'boolean', help: 'say where each value comes from' } } },
+    validate: { help: 'give serve\'s verdict on servers.json, tollgate.json and the requirements: errors with file, field and position, then warnings' },
+  },
+};
 
 async function load(io: Io, dir: string | undefined): Promise<EffectiveConfigResult> {
   return loadEffectiveConfig({ configDir: resolve(io.cwd, dir ?? '.'), env: io.env });
@@ -80,13 +82,13 @@ function human(v: PolicyVerdict): string {
   return `${lines.join('\n')}\n`;
 }
 
-function fail(io: Io, e: unknown, usage?: string): number {
+function fail(io: Io, e: unknown): number {
   if (e instanceof ConfigError) {
     io.stderr.write(`config error:\n${e.message}\n`);
     return 2;
   }
   if (e instanceof UsageError) {
-    io.stderr.write(`tollgate: ${e.message}\n${usage ? `${usage}\n` : ''}`);
+    io.stderr.write(`tollgate: ${e.message}\n${e.usage}`);
     return 2;
   }
   io.stderr.write(`tollgate: ${(e as Error).message}\n`);
@@ -95,48 +97,48 @@ function fail(io: Io, e: unknown, usage?: string): number {
 
 /** `tollgate check`: exit 0 after printing a decision (any decision), 1 when a --batch line was bad, 2 on usage/config errors. */
 export async function checkCommand(argv: string[], io: Io, opts: { lookup?: (configDir: string, separator: string) => Promise<ToolLookup | undefined> } = {}): Promise<number> {
-  let parsed;
+  let v: { config?: string; shell?: string; tool?: string; args?: string; json?: boolean; batch?: boolean };
   try {
-    parsed = parseFlags(argv, ['--config', '--shell', '--tool', '--args'], ['--json', '--batch', '--help', '-h']);
-    if (parsed.flags.has('--help') || parsed.flags.has('-h')) {
-      io.stdout.write(`${CHECK_USAGE}\n`);
+    const parsed = parseCommand(CHECK_SPEC, argv);
+    if ('help' in parsed) {
+      io.stdout.write(parsed.help);
       return 0;
     }
-    const modes = [parsed.values['--shell'] !== undefined, parsed.values['--tool'] !== undefined, parsed.flags.has('--batch')].filter(Boolean).length;
-    if (modes !== 1) throw new UsageError('expected exactly one of --shell, --tool or --batch');
-    if (parsed.rest.length) throw new UsageError(`unexpected argument "${parsed.rest[0]}"`);
-    if (parsed.values['--args'] !== undefined && parsed.values['--tool'] === undefined) throw new UsageError('--args needs --tool');
+    v = parsed.values as typeof v;
+    const modes = [v.shell !== undefined, v.tool !== undefined, !!v.batch].filter(Boolean).length;
+    if (modes !== 1) throw new UsageError('expected exactly one of --shell, --tool or --batch', usageOf(CHECK_SPEC));
+    if (v.args !== undefined && v.tool === undefined) throw new UsageError('--args needs --tool', usageOf(CHECK_SPEC));
   } catch (e) {
-    return fail(io, e, CHECK_USAGE);
+    return fail(io, e);
   }
   let loaded: EffectiveConfigResult;
   try {
-    loaded = await load(io, parsed.values['--config']);
+    loaded = await load(io, v.config);
   } catch (e) {
     return fail(io, e);
   }
   const lookup = await opts.lookup?.(loaded.config.configDir, loaded.config.toolSeparator).catch(() => undefined);
-  const json = parsed.flags.has('--json');
-  if (!parsed.flags.has('--batch')) {
+  const json = !!v.json;
+  if (!v.batch) {
     try {
       let req: Request;
-      if (parsed.values['--shell'] !== undefined) req = { shell: parsed.values['--shell'] };
+      if (v.shell !== undefined) req = { shell: v.shell };
       else {
         let args: unknown = {};
-        if (parsed.values['--args'] !== undefined) {
+        if (v.args !== undefined) {
           try {
-            args = JSON.parse(parsed.values['--args']);
+            args = JSON.parse(v.args);
           } catch (e) {
             throw new UsageError(`--args is not valid JSON: ${(e as Error).message}`);
           }
         }
-        req = parseRequest({ tool: parsed.values['--tool'], args });
+        req = parseRequest({ tool: v.tool, args });
       }
-      const v = decide(req, loaded.config, lookup);
-      io.stdout.write(json ? `${JSON.stringify(shape(v))}\n` : human(v));
+      const verdict = decide(req, loaded.config, lookup);
+      io.stdout.write(json ? `${JSON.stringify(shape(verdict))}\n` : human(verdict));
       return 0;
     } catch (e) {
-      return fail(io, e, CHECK_USAGE);
+      return fail(io, e);
     }
   }
   // --batch: JSONL in, one object per line out, in order; bad lines produce an error object and processing continues
@@ -182,25 +184,27 @@ function redactShown(config: EffectiveConfig): Record<string, unknown> {
   return { ...shown, requirements: requirements ? requirements.source : null };
 }
 
+/** What serve checks beyond tollgate.json and the requirements (servers.json): throws on an error, returns warnings. */
+export type ServersCheck = (config: EffectiveConfig) => Promise<{ warnings: string[]; summary: string }>;
+
 /** `tollgate config show [--origin] | validate`: 0 ok, 1 invalid or violations, 2 usage. */
-export async function configCommand(argv: string[], io: Io): Promise<number> {
-  let parsed;
+export async function configCommand(argv: string[], io: Io, opts: { servers?: ServersCheck } = {}): Promise<number> {
+  let sub: string;
+  let values: { config?: string; origin?: boolean };
   try {
-    parsed = parseFlags(argv, ['--config'], ['--origin', '--help', '-h']);
-    if (parsed.flags.has('--help') || parsed.flags.has('-h')) {
-      io.stdout.write(`${CONFIG_USAGE}\n`);
+    const parsed = parseCommand(CONFIG_SPEC, argv);
+    if ('help' in parsed) {
+      io.stdout.write(parsed.help);
       return 0;
     }
-    const sub = parsed.rest[0];
-    if (sub !== 'show' && sub !== 'validate') throw new UsageError(sub ? `unknown subcommand "${sub}"` : 'expected a subcommand');
-    if (parsed.rest.length > 1) throw new UsageError(`unexpected argument "${parsed.rest[1]}"`);
-    if (sub === 'validate' && parsed.flags.has('--origin')) throw new UsageError('--origin only applies to "config show"');
+    sub = parsed.sub!;
+    values = parsed.values as typeof values;
   } catch (e) {
-    return fail(io, e, CONFIG_USAGE);
+    return fail(io, e);
   }
   let loaded: EffectiveConfigResult;
   try {
-    loaded = await load(io, parsed.values['--config']);
+    loaded = await load(io, values.config);
   } catch (e) {
     if (e instanceof ConfigError) {
       io.stderr.write(`invalid configuration:\n${e.message}\n`);
@@ -208,13 +212,22 @@ export async function configCommand(argv: string[], io: Io): Promise<number> {
     }
     return fail(io, e);
   }
-  for (const v of loaded.violations) io.stderr.write(`violation: ${v}\n`);
-  if (parsed.rest[0] === 'validate') {
-    io.stdout.write(`${loaded.violations.length ? 'valid with violations' : 'valid'}: policy version ${loaded.policyVersion}\n`);
+  for (const violation of loaded.violations) io.stderr.write(`violation: ${violation}\n`);
+  if (sub === 'validate') {
+    // The same verdict serve would give: servers.json is loaded by the same parser, its warnings are serve's.
+    let servers: { warnings: string[]; summary: string } | undefined;
+    try {
+      servers = await opts.servers?.(loaded.config);
+    } catch (e) {
+      io.stderr.write(`invalid configuration:\n${(e as Error).message}\n`);
+      return 1;
+    }
+    for (const w of servers?.warnings ?? []) io.stderr.write(`warning: ${w}\n`);
+    io.stdout.write(`${loaded.violations.length ? 'valid with violations' : 'valid'}: policy version ${loaded.policyVersion}${servers ? `; ${servers.summary}` : ''}${servers?.warnings.length ? ` (${servers.warnings.length} warning(s) above)` : ''}\n`);
     return loaded.violations.length ? 1 : 0;
   }
   const shown = redactShown(loaded.config);
-  if (!parsed.flags.has('--origin')) {
+  if (!values.origin) {
     io.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     return 0;
   }

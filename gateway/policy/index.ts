@@ -18,5 +18,5 @@ export { evaluate, checkServerAllowed, verifyRuleExamples, type PolicyCall, type
 export { initPolicy } from './shell.js';
 export { applyMode, stricter, type PolicyVerdict } from './verdict.js';
 export { decideHost, decideHostResolved, type HostDecision, type Lookup } from './network.js';
-export { checkCommand, configCommand, type ToolLookup } from './cli.js';
+export { checkCommand, configCommand, CHECK_SPEC, CONFIG_SPEC, type ToolLookup, type ServersCheck } from './cli.js';
 export type { Session } from './rules.js';

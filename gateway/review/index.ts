@@ -26,5 +26,5 @@ export {
   type ElicitUrl,
 } from './escalation.js';
 export { ApprovalQueue, ApprovalQueueError, PendingApprovalSchema, type PendingApproval, type QueueDecision, type HumanQueueDecision, type EnqueueRequest } from './queue.js';
-export { approvalsCommand } from './approvals-cli.js';
+export { approvalsCommand, APPROVALS_SPEC } from './approvals-cli.js';
 export { denialMessage, summarizeArguments, type Denial, type DenialSource } from './messages.js';

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCommand, configCommand } from '../../gateway/policy/index.js';
+import type { Io } from '../../gateway/io.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -17,7 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-async function run(fn: typeof checkCommand, argv: string[], stdin = '', env: NodeJS.ProcessEnv = { TOLLGATE_REQUIREMENTS: '' }) {
+async function run(fn: (argv: string[], io: Io) => Promise<number>, argv: string[], stdin = '', env: NodeJS.ProcessEnv = { TOLLGATE_REQUIREMENTS: '' }) {
   const input = new PassThrough();
   const out = new PassThrough();
   const err = new PassThrough();
