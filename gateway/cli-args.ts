@@ -18,6 +18,8 @@ export interface SubcommandSpec {
   positionals?: [number, number];
   help: string;
   options?: Record<string, OptionSpec>;
+  /** What to say when positionals are missing (default: "<command> needs ARGS"). */
+  missing?: string;
 }
 
 export interface CommandSpec {
@@ -98,7 +100,7 @@ function rephrase(e: unknown, usage: string): UsageError {
   const err = e as Error & { code?: string };
   const named = /'(?:-\w, )?(--?[^' ]+)/.exec(err.message)?.[1];
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return new UsageError(`unknown option ${named ?? ''}`.trim(), usage);
-  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return new UsageError(named && /argument missing/.test(err.message) ? `${named} expects a value` : err.message, usage);
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return new UsageError(named && /argument missing/.test(err.message) ? `${named} needs a value` : err.message, usage);
   return new UsageError(err.message, usage);
 }
 
@@ -134,7 +136,7 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedArgs | { 
   const [min, max] = (sub ? sub.positionals : spec.positionals) ?? [0, 0];
   const label = subName ? `${spec.name} ${subName}` : spec.name;
   const args = sub?.args ?? spec.args;
-  if (parsed.positionals.length < min) throw new UsageError(`${label} needs ${args ?? `${min} argument(s)`}`, usage);
+  if (parsed.positionals.length < min) throw new UsageError(sub?.missing ?? `${label} needs ${args ?? `${min} argument(s)`}`, usage);
   if (parsed.positionals.length > max) throw new UsageError(`unexpected argument "${parsed.positionals[max]}" for ${label}`, usage);
   return { sub: subName, values: parsed.values as ParsedArgs['values'], positionals: parsed.positionals };
 }

@@ -69,9 +69,9 @@ export async function secretsCommand(argv: string[], io: Io, opts: SecretsComman
     parsed = parseCommand(SECRETS_SPEC, argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    // `set` refuses a value as an argument: it would land in shell history and the process list
-    const hint = argv[0] === 'set' && /unexpected argument/.test(e.message) ? ': set takes only NAME; the value is read from stdin so it never lands in shell history or the process list' : '';
-    return fail(`${e.message}${hint}\n${e.usage}`, 2);
+    // `set` refuses a value as an argument (it would land in shell history and the process list), and never echoes it
+    if (argv[0] === 'set' && /^unexpected argument/.test(e.message)) return fail(`set takes only NAME: the value is read from stdin so it never lands in shell history or the process list\n${e.usage}`, 2);
+    return fail(`${e.message}\n${e.usage}`, 2);
   }
   if ('help' in parsed) {
     io.stdout.write(parsed.help);

@@ -53,7 +53,7 @@ describe('tollgate check', () => {
     [['--tool', 'nosep'], /must be namespaced as SERVER__TOOL/],
     [['--tool', 'a__b', '--args', '{bad'], /--args is not valid JSON/],
     [['--frobnicate'], /unknown option --frobnicate/],
-    [['--shell'], /--shell expects a value/],
+    [['--shell'], /--shell needs a value/],
   ])('usage error %o → exit 2 with a precise message', async (argv, msg) => {
     const r = await run(checkCommand, argv as string[]);
     expect(r.code).toBe(2);
