@@ -123,7 +123,7 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedArgs | { 
     return { help: usageOf(spec, subName && subName in subs ? subName : undefined) };
   }
   if (spec.subcommands && subName === undefined) throw new UsageError(`${spec.name} needs a subcommand (${Object.keys(subs).join(', ')})`, usageOf(spec));
-  if (subName !== undefined && !(subName in subs)) throw new UsageError(`unknown subcommand "${spec.name} ${subName}" (expected ${Object.keys(subs).join(', ')})`, usageOf(spec));
+  if (subName !== undefined && !(subName in subs)) throw new UsageError(`unknown subcommand "${subName}" for ${spec.name} (expected ${Object.keys(subs).join(', ')})`, usageOf(spec));
   const sub = subName !== undefined ? subs[subName] : undefined;
   const usage = usageOf(spec, subName);
   const rest = firstPos?.kind === 'positional' && spec.subcommands ? argv.filter((_a, i) => i !== firstPos.index) : argv;

@@ -8,7 +8,7 @@ import { approvalsCommand, APPROVALS_SPEC } from './review/index.js';
 import { secretsCommand, SECRETS_SPEC } from './secrets/index.js';
 import { tokensCommand, TOKENS_SPEC } from './server/auth/index.js';
 import { parseCommand, synopsis, type CommandSpec, type OptionSpec, type ParsedArgs } from './cli-args.js';
-import { checkServers } from './config-check.js';
+import { checkConfiguredListener, checkServers } from './config-check.js';
 import { VERSION } from './version.js';
 import { serve, resolveDirs, UsageError, type Io } from './serve.js';
 
@@ -181,6 +181,7 @@ const commands: Record<string, Entry> = {
       configCommand(argv, io, {
         servers: async (config) => {
           const { registry, warnings } = await checkServers(config);
+          checkConfiguredListener(config);
           const enabled = registry.servers.filter((s) => s.enabled).length;
           return { warnings, summary: `${registry.servers.length} server(s) in ${registry.file} (${enabled} enabled)` };
         },

@@ -33,9 +33,6 @@ export function configWarnings(config: EffectiveConfig, registry: Registry): str
 /** Loads servers.json the way serve does (same parser, same separator) and collects the warnings serve would log. */
 export async function checkServers(config: EffectiveConfig): Promise<{ registry: Registry; warnings: string[] }> {
   const registry = await loadRegistry(config.configDir, config.toolSeparator);
-  // `serve` without --http listens where tollgate.json says: refuse here what serve would refuse there.
-  const listen = checkListen(config.listen.host, config);
-  if (listen) throw new Error(`${join(config.configDir, 'tollgate.json')}: listen.host: ${listen} (serve --stdio does not listen)`);
   return { registry, warnings: configWarnings(config, registry) };
 }
 
@@ -45,4 +42,10 @@ export function checkListen(host: string, config: EffectiveConfig): string | und
   if (config.auth.required === false) return `refusing to listen on ${host} with auth.required false: non-loopback listeners must authenticate agents`;
   if (!config.listen.publicUrl) return `listening on ${host} (not loopback) needs listen.publicUrl in tollgate.json: the https:// address agents reach Tollgate at (Tollgate serves plain HTTP; put TLS in front of it)`;
   return undefined;
+}
+
+/** `serve` without --http listens where tollgate.json says: what serve would refuse there, named by file and field. */
+export function checkConfiguredListener(config: EffectiveConfig): void {
+  const problem = checkListen(config.listen.host, config);
+  if (problem) throw new Error(`${join(config.configDir, 'tollgate.json')}: listen.host: ${problem} (serve --stdio does not listen)`);
 }

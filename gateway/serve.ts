@@ -1,6 +1,7 @@
 // `tollgate serve`: loads config, wires policy, review, audit, sandbox and upstreams into one Gateway, and listens.
 import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -8,7 +9,7 @@ import type { Io } from './io.js';
 import { refusalLimiter } from './server/auth/refusals.js';
 import { redactKnownSecrets } from './secrets/known.js';
 import { Gateway, type Session } from './server/index.js';
-import { type ServerSpec, type ValueRef } from './upstreams/index.js';
+import { watchServersFile, type ServerSpec, type ValueRef } from './upstreams/index.js';
 import { checkListen, checkServers, serverAllowed } from './config-check.js';
 import { ShellServerOptionsSchema, createShellServer } from './upstreams/shell.js';
 import { initPolicy, loadEffectiveConfig, watchEffectiveConfig, evaluate, decideHostResolved, type EffectiveConfig } from './policy/index.js';
@@ -155,17 +156,38 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   reviewer = await buildReviewer();
   if (!reviewer && config.approvals.mode === 'auto-review') log('no reviewer configured (tollgate.json reviewer.baseURL/model): calls that need review go to a person');
 
+  const adminAct = (e: { action: string; target: string; before?: string; after?: string; detail?: string }) =>
+    record({ name: 'tollgate.admin_action', actor: 'gateway', channel: 'gateway', ...e }).catch(() => undefined);
+  const requirementsDigest = (c: EffectiveConfig) => (c.requirements ? createHash('sha256').update(JSON.stringify(c.requirements)).digest('hex').slice(0, 16) : undefined);
   const watcher = watchEffectiveConfig({ configDir, env: io.env }, (r) => {
     if (r instanceof Error) {
       log(`config reload rejected, keeping the last good config:\n${r.message}`);
+      void adminAct({ action: 'config.reload_rejected', target: (r as { file?: string }).file ?? join(configDir, 'tollgate.json'), before: policyVersion, detail: r.message.slice(0, 2000) });
       return;
     }
+    const [beforeVersion, beforeReq] = [policyVersion, requirementsDigest(config)];
     config = r.config;
     policyVersion = r.policyVersion;
+    void adminAct({ action: 'config.reloaded', target: join(configDir, 'tollgate.json'), before: beforeVersion, after: policyVersion });
+    const afterReq = requirementsDigest(config);
+    if (afterReq !== beforeReq) void adminAct({ action: 'requirements.changed', target: config.requirements?.source ?? 'requirements', before: beforeReq, after: afterReq });
     for (const v of r.violations) log(`config: ${v}`);
     void buildReviewer().then((rv) => (reviewer = rv)).catch((e) => log(`reviewer: ${(e as Error).message}`));
     void record({ name: 'tollgate.config_loaded', files: [join(configDir, 'tollgate.json')], policyVersion, violations: r.violations }).catch(() => undefined);
     log(`config reloaded (policy ${policyVersion.slice(0, 12)})`);
+  });
+
+  // servers.json is read once: an edit while serving is checked and said out loud (and journaled), never silently ignored.
+  const serversWatcher = watchServersFile(registry.file, async () => {
+    try {
+      const next = await checkServers(config);
+      if (JSON.stringify(next.registry.servers) === JSON.stringify(registry.servers)) return;
+      log(`WARNING: ${registry.file} changed; servers are not reloaded while serving: restart the gateway to apply it (\`tollgate config validate\` checks it first)`);
+      void adminAct({ action: 'config.restart_needed', target: registry.file, detail: 'servers.json changed while serving; restart to apply' });
+    } catch (e) {
+      log(`WARNING: ${registry.file} changed and is invalid; the running gateway keeps its servers, and a restart would fail:\n${(e as Error).message}`);
+      void adminAct({ action: 'config.reload_rejected', target: registry.file, detail: (e as Error).message.slice(0, 2000) });
+    }
   });
 
   // Egress for sandboxed shell commands: the same network policy as tool arguments, unfamiliar hosts asked once.
@@ -341,7 +363,17 @@ export async function serve(argv: string[], io: Io): Promise<number> {
             adminGroup: auth.consoleGroup,
             secureCookies: publicUrl?.protocol === 'https:',
             servers: () => gateway.upstreams.status(),
-            onDecision: (e) => log(e.kind === 'pin' ? `console: ${e.approver} re-approved ${e.tool}` : `console: ${e.approver} decided ${e.decision} for ${e.tool}`),
+            onDecision: (e) => {
+              log(e.kind === 'pin' ? `console: ${e.approver} re-approved ${e.tool}` : `console: ${e.approver} decided ${e.decision} for ${e.tool}`);
+              void record({
+                name: 'tollgate.admin_action',
+                actor: e.approver,
+                channel: 'console',
+                ...(e.kind === 'pin'
+                  ? { action: 'tools.approve', target: e.tool, after: e.hash }
+                  : { action: e.decision === 'deny' ? 'approvals.deny' : 'approvals.approve', target: e.id, sessionId: e.sessionId, server: e.server, tool: e.tool, detail: `${e.decision}${e.reason ? `: ${e.reason}` : ''}` }),
+              }).catch(() => undefined);
+            },
           }),
         );
       },
@@ -366,6 +398,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       log(`${sig}: shutting down`);
       void stop()
         .then(() => watcher.close())
+        .then(() => serversWatcher.close())
         .then(() => egress?.close())
         .then(() => audit.close())
         .then(() => {

@@ -9,7 +9,7 @@ import { createUpstreamFetch } from './fetch.js';
 
 export { UpstreamLink, UpstreamError, type UpstreamEvent } from './link.js';
 export { PinStore, definitionHash, type PinRecord, type PinStatus } from './pins.js';
-export { loadRegistry, parseRegistry, parseJsonFile, RegistryError, formatIssuePath, ValueRefSchema, type Registry, type ServerSpec, type ValueRef } from './registry.js';
+export { loadRegistry, watchServersFile, parseRegistry, parseJsonFile, RegistryError, formatIssuePath, ValueRefSchema, type Registry, type ServerSpec, type ValueRef } from './registry.js';
 
 /** What the upstream layer needs from an agent session (implemented downstream, in server/). */
 export interface AgentPeer {

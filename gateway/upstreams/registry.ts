@@ -1,6 +1,7 @@
 // servers.json: the admin's registry of upstream MCP servers, validated once, applied whole or not at all.
+import { watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { SecretValueSchema } from '../secrets/index.js';
 import { ShellOptionFields, timeoutsInOrder } from './shell.js';
@@ -225,4 +226,27 @@ export async function loadRegistry(configDir: string, separator = '__'): Promise
     throw new RegistryError(`${file}: cannot read (${code ?? (e as Error).message})`);
   }
   return parseRegistry(file, parseJsonFile(file, text), configDir, separator);
+}
+
+/** Calls onChange (debounced) whenever servers.json is written or replaced; the caller decides what an edit means. */
+export function watchServersFile(file: string, onChange: () => void): { close(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let w: ReturnType<typeof watch> | undefined;
+  try {
+    // the directory, not the file: editors replace files by rename, which a file watch would lose
+    w = watch(dirname(file), (_event, name) => {
+      if (name && name.toString() !== basename(file)) return;
+      clearTimeout(timer);
+      timer = setTimeout(onChange, 100);
+    });
+    w.on('error', () => undefined);
+  } catch {
+    // no watch support: nothing to report from
+  }
+  return {
+    close() {
+      clearTimeout(timer);
+      w?.close();
+    },
+  };
 }
