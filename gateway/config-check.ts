@@ -49,3 +49,15 @@ export function checkConfiguredListener(config: EffectiveConfig): void {
   const problem = checkListen(config.listen.host, config);
   if (problem) throw new Error(`${join(config.configDir, 'tollgate.json')}: listen.host: ${problem} (serve --stdio does not listen)`);
 }
+
+const ownWordsCache = new WeakMap<EffectiveConfig, readonly string[]>();
+/** The phrases of the config that the gateway quotes in its own reasons: rule ids and justifications, longest first. */
+export function ownWords(config: EffectiveConfig): readonly string[] {
+  let words = ownWordsCache.get(config);
+  if (!words) {
+    const rules = config.rules as Array<{ id?: string; justification?: string }>;
+    words = [...new Set(rules.flatMap((r) => [r.id, r.justification]).filter((w): w is string => typeof w === 'string' && w.length >= 3))].sort((a, b) => b.length - a.length);
+    ownWordsCache.set(config, words);
+  }
+  return words;
+}

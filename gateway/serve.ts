@@ -10,7 +10,7 @@ import { refusalLimiter } from './server/auth/refusals.js';
 import { redactKnownSecrets } from './secrets/known.js';
 import { Gateway, type Session } from './server/index.js';
 import { watchServersFile, type ServerSpec, type ValueRef } from './upstreams/index.js';
-import { checkListen, checkServers, serverAllowed } from './config-check.js';
+import { checkListen, checkServers, ownWords, serverAllowed } from './config-check.js';
 import { ShellServerOptionsSchema, createShellServer } from './upstreams/shell.js';
 import { initPolicy, loadEffectiveConfig, watchEffectiveConfig, evaluate, decideHostResolved, type EffectiveConfig } from './policy/index.js';
 import { openAudit, type Audit, type AuditEventInput } from './audit/index.js';
@@ -89,6 +89,8 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     redact: { keys: config.audit.redact.keys },
     includeUserPrompt: config.audit.includeUserPrompt,
     journal: { maxFileBytes: config.audit.journal.maxFileBytes },
+    // rule ids and justifications are the gateway's own words: a rule named "no-secrets" stays "no-secrets"
+    ownText: () => ownWords(config),
   });
   if (audit.tornTail) log(`audit journal: a torn last record from an earlier crash was found (${JSON.stringify(audit.tornTail)}); \`tollgate audit verify\` reports it`);
   const record = async (e: AuditEvent, opts?: { sync?: 'now' | 'soon' }) => {
