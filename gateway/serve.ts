@@ -383,6 +383,12 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     base = publicUrl?.origin ?? new URL(http.url).origin;
     approvalPageBase = `${base}/console`;
     log(`serving MCP at ${http.url}`);
+    // Where the console is and how to get in, said once at start (`npm start` users land here).
+    const admins = (await tokens.list()).filter((t) => !t.revoked && t.groups.includes(auth.consoleGroup));
+    log(
+      `console at ${approvalPageBase}: sign in with a token in the "${auth.consoleGroup}" group` +
+        (admins.length ? ` (${admins.length} such token(s) exist)` : `; none exists yet: create one with \`tollgate tokens create NAME --group ${auth.consoleGroup}${configDir !== io.cwd ? ` --config ${configDir}` : ''}\` and paste it on the sign-in page`),
+    );
     if (required && (await tokens.list()).filter((t) => !t.revoked).length === 0 && !auth.oidc) {
       log('no agent tokens exist yet: create one with `tollgate tokens create NAME` and send it as "Authorization: Bearer <token>"');
     }

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../gateway/commands.js';
 import { loadRecords } from '../../gateway/audit/verify.js';
-import { configDir, stdioAgent, textOf, until, upstreams, type StdioAgent } from '../helpers/gateway.js';
+import { configDir, httpGateway, stdioAgent, textOf, until, upstreams, type StdioAgent } from '../helpers/gateway.js';
 
 /** The journal's admin acts, read from the files (the audit CLI needs a valid tollgate.json, and this test breaks it on purpose). */
 async function adminActs(dir: string): Promise<Array<Record<string, unknown>>> {
@@ -64,4 +64,18 @@ describe('the gateway as its admin sees it', () => {
     writeFileSync(join(dir, 'servers.json'), '{ "mcpServers": { "fx": { "comand": "node" } } }');
     await until(() => /servers\.json changed and is invalid.*\n.*mcpServers\.fx: expected an object with "command"/.test(agent!.stderr()), 'the invalid-edit warning');
   }, 90_000);
+});
+
+describe('npm start / serve --http', () => {
+  it('says where the console is and how to sign in', async () => {
+    const dir = configDir({ fx: upstreams.fixture() });
+    const gw = await httpGateway(dir, { TOLLGATE_REQUIREMENTS: '' });
+    try {
+      const origin = new URL(gw.url).origin;
+      await until(() => gw.stderr().includes('console at'), 'the console line');
+      expect(gw.stderr()).toContain(`console at ${origin}/console: sign in with a token in the "admin" group; none exists yet: create one with \`tollgate tokens create NAME --group admin --config ${dir}\``);
+    } finally {
+      await gw.stop();
+    }
+  }, 60_000);
 });
