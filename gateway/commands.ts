@@ -1,5 +1,6 @@
 // The CLI's commands, declared once (gateway/cli-args.ts parses them and prints their help); main.ts runs them.
 import { existsSync } from 'node:fs';
+import picomatch from 'picomatch';
 import { join, resolve } from 'node:path';
 import { PinStore, loadRegistry } from './upstreams/index.js';
 import { checkCommand, configCommand, CHECK_SPEC, CONFIG_SPEC } from './policy/index.js';
@@ -162,15 +163,26 @@ const commands: Record<string, Entry> = {
     run: (argv, io) =>
       checkCommand(argv, io, {
         // servers.json tells `check` which tools are shells and what per-tool decisions apply, like serve does.
-        lookup: async (configDir, separator) => {
+        lookup: async (configDir, separator, dataDir) => {
           const registry = await loadRegistry(configDir, separator);
           const byPrefix = new Map(registry.servers.map((s) => [s.prefix, s]));
+          const pinsDir = join(dataDir, 'state');
+          // The pins the gateway keeps: their approved definitions (annotations) decide the default, as they would live.
+          const pins = existsSync(join(pinsDir, 'pins')) ? new PinStore(pinsDir) : undefined;
           return (name) => {
             const at = name.indexOf(separator);
             const spec = at > 0 ? byPrefix.get(name.slice(0, at)) : byPrefix.get('');
             if (!spec) return undefined;
             const tool = at > 0 && spec.prefix !== '' ? name.slice(at + separator.length) : name;
-            return { server: spec.name, tool, kind: spec.kind === 'shell' ? 'shell' : 'mcp', toolDecisions: spec.toolDecisions };
+            const warnings: string[] = [];
+            const hidden = (spec.toolDeny && picomatch(spec.toolDeny)(tool)) || (spec.toolAllow && !picomatch(spec.toolAllow)(tool));
+            if (!spec.enabled) warnings.push(`server "${spec.name}" is disabled in servers.json: the gateway would answer "unknown tool"`);
+            if (hidden) warnings.push(`"${tool}" is hidden by mcpServers.${spec.name}.tools (allow/deny): agents never see it and the gateway would answer "unknown tool"`);
+            const pin = spec.kind === 'shell' ? undefined : pins?.read(name);
+            if (spec.kind !== 'shell' && !pin && !hidden) warnings.push(`the gateway has not seen a tool "${name}" yet (no pin): if it does not exist the gateway answers "unknown tool"; if it does, its annotations are not known here`);
+            if (pin?.pending) warnings.push(`the definition of "${name}" changed and is not approved: the gateway refuses calls until \`tollgate tools approve ${name}\``);
+            const def = pin?.definition;
+            return { server: spec.name, tool, kind: spec.kind === 'shell' ? 'shell' : 'mcp', toolDecisions: spec.toolDecisions, toolDef: def ? { description: def.description, inputSchema: def.inputSchema, annotations: def.annotations } : undefined, warnings };
           };
         },
       }),

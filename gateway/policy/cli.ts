@@ -41,9 +41,18 @@ async function load(io: Io, dir: string | undefined): Promise<EffectiveConfigRes
 type Request = { shell: string } | { tool: string; args: Record<string, unknown> };
 
 /** What servers.json says about a namespaced tool: its server, kind and per-tool decisions (the CLI cannot list live tools). */
-export type ToolLookup = (namespaced: string) => { server: string; tool: string; kind: 'mcp' | 'shell'; toolDecisions?: Record<string, Decision> } | undefined;
+export type ToolLookup = (namespaced: string) => {
+  server: string;
+  tool: string;
+  kind: 'mcp' | 'shell';
+  toolDecisions?: Record<string, Decision>;
+  /** The definition the gateway would evaluate: the approved pin (annotations decide the default). */
+  toolDef?: { description?: string; inputSchema?: unknown; annotations?: unknown };
+  /** Why the live gateway would not even route this call (unknown, hidden, changed): said before the decision. */
+  warnings?: string[];
+} | undefined;
 
-function decide(req: Request, config: EffectiveConfig, lookup?: ToolLookup): PolicyVerdict {
+function decide(req: Request, config: EffectiveConfig, lookup?: ToolLookup): PolicyVerdict & { warnings?: string[] } {
   if ('shell' in req) {
     return applyMode(evaluate({ server: 'shell', tool: 'exec', args: { command: req.shell }, kind: 'shell' }, config), config.approvals.mode);
   }
@@ -51,16 +60,18 @@ function decide(req: Request, config: EffectiveConfig, lookup?: ToolLookup): Pol
   const at = req.tool.indexOf(sep);
   const known = lookup?.(req.tool);
   if (known) {
-    return applyMode(
-      evaluate({ server: known.server, tool: known.tool, namespaced: req.tool, args: req.args, kind: known.kind, serverOverrides: { toolDecisions: known.toolDecisions } }, config),
+    const v = applyMode(
+      evaluate({ server: known.server, tool: known.tool, namespaced: req.tool, args: req.args, kind: known.kind, toolDef: known.toolDef as never, serverOverrides: { toolDecisions: known.toolDecisions } }, config),
       config.approvals.mode,
     );
+    return known.warnings?.length ? { ...v, warnings: known.warnings } : v;
   }
   if (at <= 0 || at + sep.length >= req.tool.length) throw new UsageError(`tool name "${req.tool}" must be namespaced as SERVER${sep}TOOL`);
-  return applyMode(
+  const v = applyMode(
     evaluate({ server: req.tool.slice(0, at), tool: req.tool.slice(at + sep.length), args: req.args, kind: 'mcp' }, config),
     config.approvals.mode,
   );
+  return lookup ? { ...v, warnings: [`no server in servers.json has the prefix "${req.tool.slice(0, at)}": the gateway would answer "unknown tool"`] } : v;
 }
 
 function parseRequest(line: unknown): Request {
@@ -74,10 +85,11 @@ function parseRequest(line: unknown): Request {
   throw new UsageError('expected exactly one of "shell" (string) or "tool" (string, with optional "args" object)');
 }
 
+// The --json contract is exactly these three keys; warnings go to stderr.
 const shape = (v: PolicyVerdict) => ({ decision: v.decision, reasons: v.reasons, matched: v.matched });
 
-function human(v: PolicyVerdict): string {
-  const lines = [`decision: ${v.decision}`, ...v.reasons.map((r) => `  - ${r}`)];
+function human(v: PolicyVerdict & { warnings?: string[] }): string {
+  const lines = [...(v.warnings ?? []).map((w) => `warning: ${w}`), `decision: ${v.decision}`, ...v.reasons.map((r) => `  - ${r}`)];
   if (v.matched.length) lines.push(`matched: ${v.matched.join(', ')}`);
   return `${lines.join('\n')}\n`;
 }
@@ -96,7 +108,7 @@ function fail(io: Io, e: unknown): number {
 }
 
 /** `tollgate check`: exit 0 after printing a decision (any decision), 1 when a --batch line was bad, 2 on usage/config errors. */
-export async function checkCommand(argv: string[], io: Io, opts: { lookup?: (configDir: string, separator: string) => Promise<ToolLookup | undefined> } = {}): Promise<number> {
+export async function checkCommand(argv: string[], io: Io, opts: { lookup?: (configDir: string, separator: string, dataDir: string) => Promise<ToolLookup | undefined> } = {}): Promise<number> {
   let v: { config?: string; shell?: string; tool?: string; args?: string; json?: boolean; batch?: boolean };
   try {
     const parsed = parseCommand(CHECK_SPEC, argv);
@@ -117,7 +129,7 @@ export async function checkCommand(argv: string[], io: Io, opts: { lookup?: (con
   } catch (e) {
     return fail(io, e);
   }
-  const lookup = await opts.lookup?.(loaded.config.configDir, loaded.config.toolSeparator).catch(() => undefined);
+  const lookup = await opts.lookup?.(loaded.config.configDir, loaded.config.toolSeparator, loaded.config.dataDir).catch(() => undefined);
   const json = !!v.json;
   if (!v.batch) {
     try {
@@ -135,6 +147,7 @@ export async function checkCommand(argv: string[], io: Io, opts: { lookup?: (con
         req = parseRequest({ tool: v.tool, args });
       }
       const verdict = decide(req, loaded.config, lookup);
+      if (json) for (const w of verdict.warnings ?? []) io.stderr.write(`warning: ${w}\n`);
       io.stdout.write(json ? `${JSON.stringify(shape(verdict))}\n` : human(verdict));
       return 0;
     } catch (e) {
@@ -164,7 +177,9 @@ export async function checkCommand(argv: string[], io: Io, opts: { lookup?: (con
       } catch (e) {
         throw new UsageError(`invalid JSON: ${(e as Error).message}`);
       }
-      out = shape(decide(parseRequest(obj), loaded.config, lookup));
+      const verdict = decide(parseRequest(obj), loaded.config, lookup);
+      for (const w of verdict.warnings ?? []) io.stderr.write(`warning: line ${n}: ${w}\n`);
+      out = shape(verdict);
     } catch (e) {
       bad++;
       out = { line: n, error: e instanceof UsageError ? e.message : `internal error: ${(e as Error).message}` };
