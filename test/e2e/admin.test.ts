@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../gateway/commands.js';
 import { loadRecords } from '../../gateway/audit/verify.js';
-import { configDir, httpGateway, stdioAgent, textOf, until, upstreams, type StdioAgent } from '../helpers/gateway.js';
+import { configDir, httpGateway, runCli, stdioAgent, textOf, until, upstreams, type StdioAgent } from '../helpers/gateway.js';
 
 /** The journal's admin acts, read from the files (the audit CLI needs a valid tollgate.json, and this test breaks it on purpose). */
 async function adminActs(dir: string): Promise<Array<Record<string, unknown>>> {
@@ -64,6 +64,18 @@ describe('the gateway as its admin sees it', () => {
     writeFileSync(join(dir, 'servers.json'), '{ "mcpServers": { "fx": { "comand": "node" } } }');
     await until(() => /servers\.json changed and is invalid.*\n.*mcpServers\.fx: expected an object with "command"/.test(agent!.stderr()), 'the invalid-edit warning');
   }, 90_000);
+});
+
+describe('an admin act beside a running gateway', () => {
+  it('goes ahead and says loudly that it is not journaled while the gateway holds the single-writer journal', async () => {
+    const dir = configDir({ fx: upstreams.fixture() });
+    agent = await stdioAgent(dir, {}, { TOLLGATE_REQUIREMENTS: '' });
+    await agent.client.listTools();
+    const r = await runCli(['tokens', 'create', 'ci', '--config', dir], { env: { TOLLGATE_REQUIREMENTS: '' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^tg_/);
+    expect(r.stderr).toMatch(/WARNING: this admin action is NOT journaled as tollgate\.admin_action: audit journal .* is in use by process \d+/);
+  }, 60_000);
 });
 
 describe('npm start / serve --http', () => {
