@@ -1,6 +1,7 @@
 // `tollgate serve`: loads config, wires policy, review, audit, sandbox and upstreams into one Gateway, and listens.
 import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -9,9 +10,10 @@ import { refusalLimiter } from './server/auth/refusals.js';
 import { redactKnownSecrets } from './secrets/known.js';
 import { Gateway, isLoopbackHost, type Session } from './server/index.js';
 import { toolNameWarnings } from './server/client-limits.js';
-import { loadRegistry, type ServerSpec, type ValueRef } from './upstreams/index.js';
+import { watchServersFile, type ServerSpec, type ValueRef } from './upstreams/index.js';
+import { checkListen, checkServers, ownWords, serverAllowed } from './config-check.js';
 import { ShellServerOptionsSchema, createShellServer } from './upstreams/shell.js';
-import { initPolicy, loadEffectiveConfig, watchEffectiveConfig, evaluate, evaluateRequest, checkServerAllowed, decideHostResolved, type EffectiveConfig } from './policy/index.js';
+import { initPolicy, loadEffectiveConfig, watchEffectiveConfig, evaluate, evaluateRequest, decideHostResolved, type EffectiveConfig } from './policy/index.js';
 import { openAudit, type Audit, type AuditEventInput } from './audit/index.js';
 import {
   ApprovalQueue,
@@ -42,12 +44,11 @@ import { authenticator, createTokenStore, localIdentity, protectedResourceMetada
 import type { CallContext } from './pipeline.js';
 import type { AuditEvent, EscalationContext, Ports } from './ports.js';
 import { VERSION } from './version.js';
+import { UsageError } from './cli-args.js';
 
 export type { Io } from './io.js';
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 /** Config dir from --config (default cwd); data dir from tollgate.json `dataDir` (default `<config>/.tollgate`). */
 export async function resolveDirs(config: string | undefined, io: Io): Promise<{ configDir: string; dataDir: string; stateDir: string; effective: Awaited<ReturnType<typeof loadEffectiveConfig>> }> {
@@ -93,12 +94,8 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   for (const v of effective.violations) log(`config: ${v}`);
   const auth = config.auth;
   const listen = values.stdio ? undefined : values.http ? parseListen(values.http) : { host: config.listen.host, port: config.listen.port };
-  if (listen && !isLoopbackHost(listen.host) && auth.required === false) {
-    throw new UsageError(`refusing to listen on ${listen.host} with auth.required false: non-loopback listeners must authenticate agents`);
-  }
-  if (listen && !isLoopbackHost(listen.host) && !config.listen.publicUrl) {
-    throw new UsageError(`listening on ${listen.host} (not loopback) needs listen.publicUrl in tollgate.json: the https:// address agents reach Tollgate at (Tollgate serves plain HTTP; put TLS in front of it)`);
-  }
+  const listenProblem = listen ? checkListen(listen.host, config) : undefined;
+  if (listenProblem) throw new UsageError(listenProblem);
 
   const audit: Audit = await openAudit({
     dataDir,
@@ -108,6 +105,8 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     redact: { keys: config.audit.redact.keys },
     includeUserPrompt: config.audit.includeUserPrompt,
     journal: { maxFileBytes: config.audit.journal.maxFileBytes },
+    // rule ids and justifications are the gateway's own words: a rule named "no-secrets" stays "no-secrets"
+    ownText: () => ownWords(config),
   });
   if (audit.tornTail) log(`audit journal: a torn last record from an earlier crash was found (${JSON.stringify(audit.tornTail)}); \`tollgate audit verify\` reports it`);
   const record = async (e: AuditEvent, opts?: { sync?: 'now' | 'soon' }) => {
@@ -133,15 +132,10 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   exportReporter.unref();
   await record({ name: 'tollgate.config_loaded', files: [join(configDir, 'tollgate.json'), join(configDir, 'servers.json'), ...(config.requirements ? [config.requirements.source] : [])], policyVersion, violations: effective.violations });
 
-  const registry = await loadRegistry(configDir, config.toolSeparator);
-  for (const w of registry.warnings) log(w);
-  for (const spec of registry.servers) {
-    const verdict = checkServerAllowed({ name: spec.name, kind: spec.kind, command: spec.kind === 'stdio' ? spec.command : undefined, args: spec.kind === 'stdio' ? spec.args : undefined, url: spec.kind === 'http' ? spec.url : undefined }, config);
-    if (!verdict.allowed && spec.enabled) {
-      spec.enabled = false;
-      log(`server ${spec.name} is not started: ${verdict.reason ?? 'not on the admin allowlist'}`);
-    }
-  }
+  // The same checks `tollgate config validate` runs: what loads but would not do what it says is said out loud.
+  const { registry, warnings } = await checkServers(config);
+  for (const w of warnings) log(`WARNING: ${w}`);
+  for (const spec of registry.servers) if (!serverAllowed(spec, config).allowed) spec.enabled = false;
 
   let secrets: SecretStore | undefined;
   const secretStore = () => (secrets ??= createSecretStore({ stateDir }));
@@ -183,17 +177,38 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   reviewer = await buildReviewer();
   if (!reviewer && config.approvals.mode === 'auto-review') log('no reviewer configured (tollgate.json reviewer.baseURL/model): calls that need review go to a person');
 
+  const adminAct = (e: { action: string; target: string; before?: string; after?: string; detail?: string }) =>
+    record({ name: 'tollgate.admin_action', actor: 'gateway', channel: 'gateway', ...e }).catch(() => undefined);
+  const requirementsDigest = (c: EffectiveConfig) => (c.requirements ? createHash('sha256').update(JSON.stringify(c.requirements)).digest('hex').slice(0, 16) : undefined);
   const watcher = watchEffectiveConfig({ configDir, env: io.env }, (r) => {
     if (r instanceof Error) {
       log(`config reload rejected, keeping the last good config:\n${r.message}`);
+      void adminAct({ action: 'config.reload_rejected', target: (r as { file?: string }).file ?? join(configDir, 'tollgate.json'), before: policyVersion, detail: r.message.slice(0, 2000) });
       return;
     }
+    const [beforeVersion, beforeReq] = [policyVersion, requirementsDigest(config)];
     config = r.config;
     policyVersion = r.policyVersion;
+    void adminAct({ action: 'config.reloaded', target: join(configDir, 'tollgate.json'), before: beforeVersion, after: policyVersion });
+    const afterReq = requirementsDigest(config);
+    if (afterReq !== beforeReq) void adminAct({ action: 'requirements.changed', target: config.requirements?.source ?? 'requirements', before: beforeReq, after: afterReq });
     for (const v of r.violations) log(`config: ${v}`);
     void buildReviewer().then((rv) => (reviewer = rv)).catch((e) => log(`reviewer: ${(e as Error).message}`));
     void record({ name: 'tollgate.config_loaded', files: [join(configDir, 'tollgate.json')], policyVersion, violations: r.violations }).catch(() => undefined);
     log(`config reloaded (policy ${policyVersion.slice(0, 12)})`);
+  });
+
+  // servers.json is read once: an edit while serving is checked and said out loud (and journaled), never silently ignored.
+  const serversWatcher = watchServersFile(registry.file, async () => {
+    try {
+      const next = await checkServers(config);
+      if (JSON.stringify(next.registry.servers) === JSON.stringify(registry.servers)) return;
+      log(`WARNING: ${registry.file} changed; servers are not reloaded while serving: restart the gateway to apply it (\`tollgate config validate\` checks it first)`);
+      void adminAct({ action: 'config.restart_needed', target: registry.file, detail: 'servers.json changed while serving; restart to apply' });
+    } catch (e) {
+      log(`WARNING: ${registry.file} changed and is invalid; the running gateway keeps its servers, and a restart would fail:\n${(e as Error).message}`);
+      void adminAct({ action: 'config.reload_rejected', target: registry.file, detail: (e as Error).message.slice(0, 2000) });
+    }
   });
 
   // Egress for sandboxed shell commands: the same network policy as tool arguments, unfamiliar hosts asked once.
@@ -389,7 +404,17 @@ export async function serve(argv: string[], io: Io): Promise<number> {
             selfApproval: (identity) => config.approvals.selfApproval ?? (identity?.startsWith('local:') === true),
             secureCookies: publicUrl?.protocol === 'https:',
             servers: () => gateway.upstreams.status(),
-            onDecision: (e) => log(e.kind === 'pin' ? `console: ${e.approver} re-approved ${e.tool}` : `console: ${e.approver} decided ${e.decision} for ${e.tool}`),
+            onDecision: (e) => {
+              log(e.kind === 'pin' ? `console: ${e.approver} re-approved ${e.tool}` : `console: ${e.approver} decided ${e.decision} for ${e.tool}`);
+              void record({
+                name: 'tollgate.admin_action',
+                actor: e.approver,
+                channel: 'console',
+                ...(e.kind === 'pin'
+                  ? { action: 'tools.approve', target: e.tool, after: e.hash }
+                  : { action: e.decision === 'deny' ? 'approvals.deny' : 'approvals.approve', target: e.id, sessionId: e.sessionId, server: e.server, tool: e.tool, detail: `${e.decision}${e.reason ? `: ${e.reason}` : ''}` }),
+              }).catch(() => undefined);
+            },
           }),
         );
       },
@@ -397,6 +422,12 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     base = publicUrl?.origin ?? new URL(http.url).origin;
     approvalPageBase = `${base}/console`;
     log(`serving MCP at ${http.url}`);
+    // Where the console is and how to get in, said once at start (`npm start` users land here).
+    const admins = (await tokens.list()).filter((t) => !t.revoked && t.groups.includes(auth.consoleGroup));
+    log(
+      `console at ${approvalPageBase}: sign in with a token in the "${auth.consoleGroup}" group` +
+        (admins.length ? ` (${admins.length} such token(s) exist)` : `; none exists yet: create one with \`tollgate tokens create NAME --group ${auth.consoleGroup}${configDir !== io.cwd ? ` --config ${configDir}` : ''}\` and paste it on the sign-in page`),
+    );
     if (required && (await tokens.list()).filter((t) => !t.revoked).length === 0 && !auth.oidc) {
       log('no agent tokens exist yet: create one with `tollgate tokens create NAME` and send it as "Authorization: Bearer <token>"');
     }
@@ -414,6 +445,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       log(`${sig}: shutting down`);
       void stop()
         .then(() => watcher.close())
+        .then(() => serversWatcher.close())
         .then(() => egress?.close())
         .then(() => audit.close())
         .then(() => {

@@ -15,6 +15,8 @@ export interface AuditOptions {
   redact?: RedactOptions;
   includeUserPrompt?: boolean;
   journal?: { maxFileBytes?: number };
+  /** The gateway's own words (rule ids, justifications) as of now: redaction never rewrites them (read per record, so reloads count). */
+  ownText?: () => readonly string[];
 }
 
 export interface AuditCounters {
@@ -40,7 +42,10 @@ type CallContext = { sessionId?: string; identity?: string; server?: string; too
 
 // Fields the gateway itself produces (never agent or upstream data): redacting them would only break queries,
 // e.g. the identity `token:alice` looks like a `token: …` assignment to the secret patterns.
-const UNREDACTED = new Set(['name', 'time', 'sessionId', 'callId', 'identity', 'approver', 'server', 'tool', 'method', 'argsDigest', 'digest', 'decision', 'source', 'channel', 'answeredBy', 'approvalId']);
+const UNREDACTED = new Set(['name', 'time', 'sessionId', 'callId', 'identity', 'approver', 'server', 'tool', 'method', 'argsDigest', 'digest', 'decision', 'source', 'channel', 'answeredBy', 'approvalId', 'action', 'actor', 'target', 'before', 'after']);
+
+// Fields where the gateway quotes its own rules (never the agent's arguments or an upstream's output).
+const OWN_WORDS_FIELDS = new Set(['reasons', 'matched', 'policyReasons', 'detail']);
 
 export async function openAudit(opts: AuditOptions): Promise<Audit> {
   if (!opts.dataDir) throw new Error('openAudit: dataDir is required (the directory that holds audit/)');
@@ -80,9 +85,10 @@ export async function openAudit(opts: AuditOptions): Promise<Audit> {
     if (ev.name === 'tollgate.user_prompt' && !opts.includeUserPrompt) delete ev.text;
     fillContext(ev);
     const safe: Record<string, unknown> = {};
+    const keep = opts.ownText?.();
     for (const [k, v] of Object.entries(ev)) {
       if (v === undefined) continue;
-      safe[k] = UNREDACTED.has(k) ? v : redact(v, redactOpts);
+      safe[k] = UNREDACTED.has(k) ? v : redact(v, keep && OWN_WORDS_FIELDS.has(k) ? { ...redactOpts, keep } : redactOpts);
     }
     const { record, durable } = journal.append(safe, sync);
     await durable;

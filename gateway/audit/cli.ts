@@ -2,7 +2,8 @@
 import type { Io } from '../io.js';
 import * as path from 'node:path';
 import type { JournalRecord } from './events.js';
-import { computeStats, explainCall, formatStats, matches, parseTime, toCsv, describe, type RecordFilter } from './query.js';
+import { compileFilter, computeStats, explainCall, formatStats, parseTime, toCsv, describe, type RecordFilter } from './query.js';
+import { parseCommand, usageOf, UsageError, type CommandSpec, type OptionSpec } from '../cli-args.js';
 import { askModel, assembleEvidence } from './triage.js';
 import { loadRecords, verifyJournal } from './verify.js';
 
@@ -12,51 +13,67 @@ export interface AuditCommandOptions {
   reviewer?: { baseURL: string; model: string; apiKey?: string; timeoutMs?: number };
 }
 
-const USAGE = `usage: tollgate audit <command>
-  verify [--json]                         check every journal file and the hash chain
-  query [filters] [--json] [--limit N]    list records (filters: --since --until --session --identity
-                                          --server --tool --decision --source --event)
-  stats [--since T] [--until T] [--json]  sessions, calls, who decided, agreement, network blocks
-  explain CALL_ID [--json]                the whole story of one call
-  export --format jsonl|csv [--since T] [--until T]
-  triage --alert TEXT [--around T] [--window MIN] [--host H] [--json]
-times: ISO 8601 (2026-05-01T12:00:00Z) or a span back from now (30m, 2h, 7d)`;
+const TIME = 'ISO 8601 (2026-05-01T12:00:00Z) or a span back from now (30m, 2h, 7d)';
+const FILTERS: Record<string, OptionSpec> = {
+  since: { type: 'string', value: 'TIME', help: `records at or after TIME: ${TIME}` },
+  until: { type: 'string', value: 'TIME', help: 'records at or before TIME' },
+  session: { type: 'string', value: 'ID', help: 'session id, or a prefix of it' },
+  identity: { type: 'string', value: 'GLOB', help: 'identity, glob allowed (token:ci-*)' },
+  server: { type: 'string', value: 'GLOB', help: 'upstream server name, glob allowed' },
+  tool: { type: 'string', value: 'GLOB', help: 'tool name, glob allowed (fs__read_*)' },
+  decision: { type: 'string', value: 'D', help: 'allow|review|ask|deny|approved|denied|…' },
+  source: { type: 'string', value: 'S', help: 'who decided: rule|grant|automated_reviewer|user|requirements' },
+  event: { type: 'string', value: 'NAME', help: 'event name (tool_call or tollgate.tool_call)' },
+  host: { type: 'string', value: 'GLOB', help: 'network host, glob allowed (*.github.com)' },
+  search: { type: 'string', value: 'TEXT', help: 'free text, case-insensitive, in arguments, reasons and messages' },
+};
 
-class UsageError extends Error {}
+export const AUDIT_SPEC: CommandSpec = {
+  name: 'audit',
+  help: 'Read, verify, query and export the audit journal (security teams).',
+  options: { config: { type: 'string', value: 'DIR', help: 'config directory (default: the current directory)' } },
+  subcommands: {
+    verify: { help: 'check every journal file and the hash chain', options: { json: { type: 'boolean', help: 'machine-readable result' } } },
+    query: {
+      help: `list records matching every filter given (times: ${TIME})`,
+      options: {
+        ...FILTERS,
+        limit: { type: 'string', value: 'N', help: 'only the last N matching records' },
+        format: { type: 'string', value: 'F', help: 'table (default), jsonl or csv' },
+        json: { type: 'boolean', help: 'same as --format jsonl' },
+      },
+    },
+    stats: { help: 'sessions, calls, who decided, agreement, network blocks', options: { since: FILTERS.since!, until: FILTERS.until!, json: { type: 'boolean', help: 'machine-readable result' } } },
+    explain: { args: 'CALL_ID', positionals: [1, 1], help: 'the whole story of one call', options: { json: { type: 'boolean', help: 'the records as JSON' } } },
+    export: { help: 'every record, for a SIEM', options: { format: { type: 'string', value: 'F', help: 'jsonl (default) or csv' }, since: FILTERS.since!, until: FILTERS.until! } },
+    triage: {
+      help: 'evidence around an alert, classified by the reviewer model when one is configured',
+      options: {
+        alert: { type: 'string', value: 'TEXT', help: 'the alert text' },
+        around: { type: 'string', value: 'TIME', help: 'when it fired (default now)' },
+        window: { type: 'string', value: 'MIN', help: 'minutes either side (default 30)' },
+        host: { type: 'string', value: 'H', help: 'the host the alert names' },
+        json: { type: 'boolean', help: 'machine-readable result' },
+      },
+    },
+  },
+};
 
-const VALUE_FLAGS = new Set(['since', 'until', 'session', 'identity', 'server', 'tool', 'decision', 'source', 'event', 'limit', 'format', 'alert', 'around', 'window', 'host']);
-const BOOL_FLAGS = new Set(['json', 'help']);
+type Flags = Record<string, string | boolean | string[] | undefined>;
 
-function parseArgs(argv: string[]): { positional: string[]; flags: Record<string, string | true> } {
-  const positional: string[] = [];
-  const flags: Record<string, string | true> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) { positional.push(a); continue; }
-    const eq = a.indexOf('=');
-    const name = a.slice(2, eq > 0 ? eq : undefined);
-    if (BOOL_FLAGS.has(name)) { flags[name] = true; continue; }
-    if (!VALUE_FLAGS.has(name)) throw new UsageError(`unknown option --${name}`);
-    const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    flags[name] = value;
-  }
-  return { positional, flags };
-}
-
-function timeFlag(flags: Record<string, string | true>, name: string): Date | undefined {
+function timeFlag(flags: Flags, name: string): Date | undefined {
   const v = flags[name];
-  if (v === undefined || v === true) return undefined;
+  if (typeof v !== 'string') return undefined;
   const t = parseTime(v);
-  if (!t) throw new UsageError(`--${name}: expected an ISO 8601 time or a span like 30m, 2h, 7d; got "${v}"`);
+  if (!t) throw new UsageError(`--${name}: expected an ISO 8601 time or a span like 30m, 2h, 7d; got "${v}"`, usageOf(AUDIT_SPEC, 'query'));
   return t;
 }
 
-function filterFrom(flags: Record<string, string | true>): RecordFilter {
+function filterFrom(flags: Flags): RecordFilter {
   const s = (k: string) => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
   return {
     since: timeFlag(flags, 'since'), until: timeFlag(flags, 'until'), sessionId: s('session'), identity: s('identity'),
-    server: s('server'), tool: s('tool'), decision: s('decision'), source: s('source'), event: s('event'),
+    server: s('server'), tool: s('tool'), decision: s('decision'), source: s('source'), event: s('event'), host: s('host'), search: s('search'),
   };
 }
 
@@ -67,9 +84,9 @@ export async function auditCommand(argv: string[], io: Io, opts: AuditCommandOpt
   const err = (s: string) => io.stderr.write(`tollgate audit: ${s}\n`);
   const dir = path.resolve(io.cwd, opts.dataDir, 'audit');
   try {
-    const { positional, flags } = parseArgs(argv);
-    const [cmd, ...rest] = positional;
-    if (!cmd || flags.help) { out(USAGE); return cmd || flags.help ? 0 : 2; }
+    const parsed = parseCommand(AUDIT_SPEC, argv);
+    if ('help' in parsed) { out(parsed.help); return 0; }
+    const { sub: cmd, values: flags, positionals: rest } = parsed;
     const json = flags.json === true;
     const load = async () => (await loadRecords(dir)).map((l) => l.record as Rec);
 
@@ -87,23 +104,26 @@ export async function auditCommand(argv: string[], io: Io, opts: AuditCommandOpt
       }
       case 'query': {
         const limit = flags.limit === undefined ? undefined : Number(flags.limit);
-        if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new UsageError(`--limit: expected a positive integer, got "${String(flags.limit)}"`);
-        const f = filterFrom(flags);
-        let rows = (await load()).filter((r) => matches(r, f));
+        if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new UsageError(`--limit: expected a positive integer, got "${String(flags.limit)}"`, usageOf(AUDIT_SPEC, 'query'));
+        const format = json ? 'jsonl' : (flags.format ?? 'table');
+        if (format !== 'table' && format !== 'jsonl' && format !== 'json' && format !== 'csv') throw new UsageError(`--format: expected table, jsonl or csv, got "${String(format)}"`, usageOf(AUDIT_SPEC, 'query'));
+        if (json && flags.format !== undefined && flags.format !== 'jsonl' && flags.format !== 'json') throw new UsageError('--json and --format disagree; pass one of them', usageOf(AUDIT_SPEC, 'query'));
+        const test = compileFilter(filterFrom(flags));
+        let rows = (await load()).filter(test);
         if (limit) rows = rows.slice(-limit);
-        if (json) { for (const r of rows) out(JSON.stringify(r)); return 0; }
+        if (format === 'jsonl' || format === 'json') { io.stdout.write(rows.map((r) => `${JSON.stringify(r)}\n`).join('')); return 0; }
+        if (format === 'csv') { io.stdout.write(toCsv(rows)); return 0; }
         out(table(rows));
         return 0;
       }
       case 'stats': {
         const f = filterFrom(flags);
-        const s = computeStats((await load()).filter((r) => matches(r, f)));
+        const s = computeStats((await load()).filter(compileFilter(f)));
         out(json ? JSON.stringify(s, null, 2) : formatStats(s));
         return 0;
       }
       case 'explain': {
-        const callId = rest[0];
-        if (!callId) throw new UsageError('explain needs a CALL_ID');
+        const callId = rest[0]!;
         const all = await load();
         if (json) {
           const steps = all.filter((r) => r.callId === callId);
@@ -118,17 +138,17 @@ export async function auditCommand(argv: string[], io: Io, opts: AuditCommandOpt
       }
       case 'export': {
         const format = flags.format ?? 'jsonl';
-        if (format !== 'jsonl' && format !== 'csv') throw new UsageError(`--format: expected jsonl or csv, got "${String(format)}"`);
+        if (format !== 'jsonl' && format !== 'csv') throw new UsageError(`--format: expected jsonl or csv, got "${String(format)}"`, usageOf(AUDIT_SPEC, 'export'));
         const f: RecordFilter = { since: timeFlag(flags, 'since'), until: timeFlag(flags, 'until') };
-        const rows = (await load()).filter((r) => matches(r, f));
+        const rows = (await load()).filter(compileFilter(f));
         if (format === 'csv') io.stdout.write(toCsv(rows));
         else for (const r of rows) io.stdout.write(`${JSON.stringify(r)}\n`);
         return 0;
       }
       case 'triage': {
-        if (typeof flags.alert !== 'string' || !flags.alert.trim()) throw new UsageError('triage needs --alert TEXT');
+        if (typeof flags.alert !== 'string' || !flags.alert.trim()) throw new UsageError('triage needs --alert TEXT', usageOf(AUDIT_SPEC, 'triage'));
         const windowMinutes = flags.window === undefined ? 30 : Number(flags.window);
-        if (!(windowMinutes > 0)) throw new UsageError(`--window: expected minutes > 0, got "${String(flags.window)}"`);
+        if (!(windowMinutes > 0)) throw new UsageError(`--window: expected minutes > 0, got "${String(flags.window)}"`, usageOf(AUDIT_SPEC, 'triage'));
         const evidence = assembleEvidence(await load(), {
           alert: flags.alert, around: timeFlag(flags, 'around') ?? new Date(), windowMinutes,
           ...(typeof flags.host === 'string' ? { host: flags.host } : {}),
@@ -149,10 +169,10 @@ export async function auditCommand(argv: string[], io: Io, opts: AuditCommandOpt
         }
       }
       default:
-        throw new UsageError(`unknown command "${cmd}"`);
+        throw new UsageError(`unknown subcommand "${String(cmd)}"`, usageOf(AUDIT_SPEC));
     }
   } catch (e) {
-    if (e instanceof UsageError) { err(`${e.message}\n${USAGE}`); return 2; }
+    if (e instanceof UsageError) { err(`${e.message}\n${e.usage}`); return 2; }
     err((e as Error).message);
     return 1;
   }

@@ -191,10 +191,32 @@ const ConfigLoaded = z.object({
   violations: z.array(z.string()),
 });
 
+/**
+ * An act that changes what agents may do or who they are: approving a tool definition, creating or revoking a
+ * token, setting or deleting a secret (its name only), a config reload applied or rejected, requirements changed,
+ * a queued call decided from the CLI or the console.
+ */
+const AdminAction = z.object({
+  name: z.literal('tollgate.admin_action'),
+  ...CommonFields,
+  /** `tools.approve`, `tokens.create`, `tokens.revoke`, `secrets.set`, `secrets.delete`, `approvals.approve`, `approvals.deny`, `config.reloaded`, `config.reload_rejected`, `requirements.changed`. */
+  action: z.string().regex(/^[a-z]+\.[a-z_]+$/, 'expected AREA.VERB, e.g. "tokens.create"'),
+  /** Who did it: `local:<OS user>` for the CLI (from the OS, never $USER), the console's signed-in identity, or `gateway`. */
+  actor: z.string().min(1),
+  /** What it was done to: a tool name, token id, secret name, approval id, file. */
+  target: z.string().min(1),
+  channel: z.enum(['cli', 'console', 'gateway']),
+  /** Digest of the thing before and after, where there is one (a tool definition, the effective policy). */
+  before: z.string().optional(),
+  after: z.string().optional(),
+  /** One line more: the decision taken, the groups given, why a reload was rejected. */
+  detail: z.string().optional(),
+});
+
 /** What callers pass to record(): one of the steps, discriminated by `name`. */
 export const AuditEventInputSchema = z.discriminatedUnion('name', [
   SessionStart, SessionEnd, UserPrompt, ToolCall, PolicyDecision, Review, HumanDecision,
-  ToolDecision, ResourceRead, ResourceSubscribe, PromptGet, Completion, ToolResult, NetworkDecision, Upstream, ToolDefinitionChanged, ConfigLoaded,
+  ToolDecision, ResourceRead, ResourceSubscribe, PromptGet, Completion, ToolResult, NetworkDecision, Upstream, ToolDefinitionChanged, ConfigLoaded, AdminAction,
 ]);
 export type AuditEventInput = z.input<typeof AuditEventInputSchema>;
 export type AuditEvent = z.output<typeof AuditEventInputSchema>;

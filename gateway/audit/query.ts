@@ -1,4 +1,5 @@
 // Pure reads over loaded records: filters, the story of one call, stats, CSV.
+import picomatch from 'picomatch';
 import type { JournalRecord } from './events.js';
 
 export interface RecordFilter {
@@ -11,22 +12,46 @@ export interface RecordFilter {
   decision?: string;
   source?: string;
   event?: string;
+  /** Host of a network decision (glob). */
+  host?: string;
+  /** Case-insensitive free text anywhere in the record's content (arguments, reasons, errors, messages). */
+  search?: string;
 }
 
 type Rec = JournalRecord & Record<string, unknown>;
 
+/**
+ * Compiles a filter once into a predicate: tool, identity, server and host are globs (`fs__read_*`), the session is an
+ * id or a prefix of one, the event takes its short name; every filter given must hold.
+ */
+export function compileFilter(f: RecordFilter): (r: Rec) => boolean {
+  const tests: Array<(r: Rec) => boolean> = [];
+  const glob = (pattern: string) => {
+    const m = picomatch(pattern, { dot: true, nocase: false });
+    return (v: unknown) => typeof v === 'string' && m(v);
+  };
+  if (f.since) { const t0 = f.since.getTime(); tests.push((r) => Date.parse(r.time) >= t0); }
+  if (f.until) { const t1 = f.until.getTime(); tests.push((r) => Date.parse(r.time) <= t1); }
+  if (f.sessionId) { const p = f.sessionId; tests.push((r) => typeof r.sessionId === 'string' && r.sessionId.startsWith(p)); }
+  for (const k of ['identity', 'server', 'tool', 'host'] as const) {
+    const pattern = f[k];
+    if (pattern) { const m = glob(pattern); tests.push((r) => m(r[k])); }
+  }
+  if (f.decision) { const d = f.decision; tests.push((r) => r.decision === d); }
+  if (f.source) { const s = f.source; tests.push((r) => r.source === s); }
+  if (f.event) { const e = f.event; tests.push((r) => r.name === e || r.name === `tollgate.${e}`); }
+  if (f.search) {
+    const needle = f.search.toLowerCase();
+    tests.push((r) => {
+      const { seq: _s, prev: _p, hash: _h, time: _t, ...content } = r;
+      return JSON.stringify(content).toLowerCase().includes(needle);
+    });
+  }
+  return (r) => tests.every((t) => t(r));
+}
+
 export function matches(r: Rec, f: RecordFilter): boolean {
-  const t = Date.parse(r.time);
-  if (f.since && !(t >= f.since.getTime())) return false;
-  if (f.until && !(t <= f.until.getTime())) return false;
-  if (f.sessionId && r.sessionId !== f.sessionId) return false;
-  if (f.identity && r.identity !== f.identity) return false;
-  if (f.server && r.server !== f.server) return false;
-  if (f.tool && r.tool !== f.tool) return false;
-  if (f.decision && r.decision !== f.decision) return false;
-  if (f.source && r.source !== f.source) return false;
-  if (f.event && r.name !== f.event && r.name !== `tollgate.${f.event}`) return false;
-  return true;
+  return compileFilter(f)(r);
 }
 
 /** `2026-01-02T03:04:05Z`, `2026-01-02`, or a span back from now: `90s`, `15m`, `2h`, `7d`. */
@@ -59,6 +84,7 @@ export function describe(r: Rec): string {
     case 'tollgate.network_decision': return `${s(r.method)} ${s(r.protocol)}://${s(r.host)}:${s(r.port)} ${s(r.decision)} by ${s(r.source)}${list(' —', r.reasons)}`.trim();
     case 'tollgate.upstream': return `${s(r.event)}${r.pid !== undefined ? ` pid ${s(r.pid)}` : ''}${r.exitCode != null ? ` exit ${s(r.exitCode)}` : ''}${r.signal ? ` signal ${s(r.signal)}` : ''}${r.error ? ` — ${s(r.error)}` : ''}`;
     case 'tollgate.tool_definition_changed': return `definition ${s(r.previousHash).slice(0, 12)} → ${s(r.currentHash).slice(0, 12)}`;
+    case 'tollgate.admin_action': return `${s(r.action)} ${s(r.target)} by ${s(r.actor)} (${s(r.channel)})${r.before || r.after ? ` ${s(r.before).slice(0, 19) || '-'} → ${s(r.after).slice(0, 19) || '-'}` : ''}${r.detail ? ` — ${s(r.detail)}` : ''}`;
     case 'tollgate.config_loaded': return `policy ${s(r.policyVersion)} from ${(r.files as string[] | undefined)?.join(', ') ?? ''}${list(' violations', r.violations)}`;
     default: return '';
   }

@@ -6,6 +6,11 @@ export interface RedactOptions {
   keys?: string[];
   /** Cap for any single string, and for a whole value's JSON (arguments, output). Default 8192. */
   maxFieldBytes?: number;
+  /**
+   * The gateway's own words (rule ids, justifications): never rewritten, even when they look like a secret shape
+   * (`no-secrets: …` reads like an assignment). Text around them is redacted as usual.
+   */
+  keep?: readonly string[];
 }
 
 export const DEFAULT_MAX_FIELD_BYTES = 8192;
@@ -103,6 +108,16 @@ function normalKey(k: string): string {
   return k.toLowerCase().replace(/[-_\s]/g, '');
 }
 
+/** redactText, except that kept phrases pass through verbatim (the text between them is redacted on its own). */
+function redactAround(text: string, keep: readonly string[] | undefined): string {
+  const phrase = keep?.find((k) => k.length >= 3 && text.includes(k));
+  if (!phrase) return redactText(text);
+  return text
+    .split(phrase)
+    .map((part) => (part ? redactAround(part, keep) : part))
+    .join(redactKnownSecrets(phrase));
+}
+
 /** Replaces every secret value this process resolved (keyring, environment) and every known secret shape in one string. */
 export function redactText(text: string): string {
   text = redactKnownSecrets(text);
@@ -130,12 +145,13 @@ function capString(s: string, max: number): string {
  */
 export function redact(value: unknown, opts: RedactOptions = {}): unknown {
   const max = opts.maxFieldBytes ?? DEFAULT_MAX_FIELD_BYTES;
-  if (typeof value === 'string') return capString(redactText(value), max);
+  const keep = opts.keep;
+  if (typeof value === 'string') return capString(redactAround(value, keep), max);
   if (value === null || value === undefined || typeof value === 'number' || typeof value === 'boolean') return value;
   const keys = keySet(opts);
   const seen = new WeakSet<object>();
   const walk = (v: unknown, depth: number): unknown => {
-    if (typeof v === 'string') return capString(redactText(v), max);
+    if (typeof v === 'string') return capString(redactAround(v, keep), max);
     if (v === null || typeof v === 'number' || typeof v === 'boolean') return v;
     if (typeof v === 'bigint') return v.toString();
     if (typeof v !== 'object') return v === undefined ? undefined : String(v);

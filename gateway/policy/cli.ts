@@ -6,31 +6,33 @@ import { ConfigError, loadEffectiveConfig, type EffectiveConfigResult } from './
 import { evaluate } from './evaluate.js';
 import { applyMode, type PolicyVerdict } from './verdict.js';
 import type { Decision, EffectiveConfig } from './schema.js';
+import { parseCommand, usageOf, UsageError, type CommandSpec, type OptionSpec } from '../cli-args.js';
 
 
-class UsageError extends Error {}
+const CONFIG_OPTION: OptionSpec = { type: 'string', value: 'DIR', help: 'config directory (default: the current directory)' };
 
-const CHECK_USAGE = 'usage: tollgate check [--config DIR] [--json] (--shell "SCRIPT" | --tool SERVER__TOOL --args JSON | --batch)';
-const CONFIG_USAGE = 'usage: tollgate config show [--origin] [--config DIR] | tollgate config validate [--config DIR]';
+export const CHECK_SPEC: CommandSpec = {
+  name: 'check',
+  help: 'Explain the policy decision for a shell command or a tool call, without running anything.',
+  options: {
+    config: CONFIG_OPTION,
+    json: { type: 'boolean', help: 'print {"decision","reasons","matched"}' },
+    shell: { type: 'string', value: 'SCRIPT', help: 'a shell command as the built-in shell tool would get it' },
+    tool: { type: 'string', value: 'SERVER__TOOL', help: 'a namespaced tool name' },
+    args: { type: 'string', value: 'JSON', help: 'the tool call arguments (with --tool)' },
+    batch: { type: 'boolean', help: 'one {"shell"} or {"tool","args"} object per stdin line, one decision per output line' },
+  },
+};
 
-function parseFlags(argv: string[], valued: string[], bools: string[]): { values: Record<string, string>; flags: Set<string>; rest: string[] } {
-  const values: Record<string, string> = {};
-  const flags = new Set<string>();
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const eq = a.indexOf('=');
-    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    if (valued.includes(name)) {
-      const v = eq > 0 && a.startsWith('--') ? a.slice(eq + 1) : argv[++i];
-      if (v === undefined) throw new UsageError(`${name} expects a value`);
-      values[name] = v;
-    } else if (bools.includes(a)) flags.add(a);
-    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
-    else rest.push(a);
-  }
-  return { values, flags, rest };
-}
+export const CONFIG_SPEC: CommandSpec = {
+  name: 'config',
+  help: 'Show the effective configuration, or validate every file serve would load.',
+  options: { config: CONFIG_OPTION },
+  subcommands: {
+    show: { help: 'the effective config (defaults < tollgate.json < requirements)', options: { origin: { type: 'boolean', help: 'say where each value comes from' } } },
+    validate: { help: 'give serve\'s verdict on servers.json, tollgate.json and the requirements: errors with file, field and position, then warnings' },
+  },
+};
 
 async function load(io: Io, dir: string | undefined): Promise<EffectiveConfigResult> {
   return loadEffectiveConfig({ configDir: resolve(io.cwd, dir ?? '.'), env: io.env });
@@ -39,9 +41,18 @@ async function load(io: Io, dir: string | undefined): Promise<EffectiveConfigRes
 type Request = { shell: string } | { tool: string; args: Record<string, unknown> };
 
 /** What servers.json says about a namespaced tool: its server, kind and per-tool decisions (the CLI cannot list live tools). */
-export type ToolLookup = (namespaced: string) => { server: string; tool: string; kind: 'mcp' | 'shell'; toolDecisions?: Record<string, Decision> } | undefined;
+export type ToolLookup = (namespaced: string) => {
+  server: string;
+  tool: string;
+  kind: 'mcp' | 'shell';
+  toolDecisions?: Record<string, Decision>;
+  /** The definition the gateway would evaluate: the approved pin (annotations decide the default). */
+  toolDef?: { description?: string; inputSchema?: unknown; annotations?: unknown };
+  /** Why the live gateway would not even route this call (unknown, hidden, changed): said before the decision. */
+  warnings?: string[];
+} | undefined;
 
-function decide(req: Request, config: EffectiveConfig, lookup?: ToolLookup): PolicyVerdict {
+function decide(req: Request, config: EffectiveConfig, lookup?: ToolLookup): PolicyVerdict & { warnings?: string[] } {
   if ('shell' in req) {
     return applyMode(evaluate({ server: 'shell', tool: 'exec', args: { command: req.shell }, kind: 'shell' }, config), config.approvals.mode);
   }
@@ -49,16 +60,18 @@ function decide(req: Request, config: EffectiveConfig, lookup?: ToolLookup): Pol
   const at = req.tool.indexOf(sep);
   const known = lookup?.(req.tool);
   if (known) {
-    return applyMode(
-      evaluate({ server: known.server, tool: known.tool, namespaced: req.tool, args: req.args, kind: known.kind, serverOverrides: { toolDecisions: known.toolDecisions } }, config),
+    const v = applyMode(
+      evaluate({ server: known.server, tool: known.tool, namespaced: req.tool, args: req.args, kind: known.kind, toolDef: known.toolDef as never, serverOverrides: { toolDecisions: known.toolDecisions } }, config),
       config.approvals.mode,
     );
+    return known.warnings?.length ? { ...v, warnings: known.warnings } : v;
   }
   if (at <= 0 || at + sep.length >= req.tool.length) throw new UsageError(`tool name "${req.tool}" must be namespaced as SERVER${sep}TOOL`);
-  return applyMode(
+  const v = applyMode(
     evaluate({ server: req.tool.slice(0, at), tool: req.tool.slice(at + sep.length), args: req.args, kind: 'mcp' }, config),
     config.approvals.mode,
   );
+  return lookup ? { ...v, warnings: [`no server in servers.json has the prefix "${req.tool.slice(0, at)}": the gateway would answer "unknown tool"`] } : v;
 }
 
 function parseRequest(line: unknown): Request {
@@ -72,21 +85,22 @@ function parseRequest(line: unknown): Request {
   throw new UsageError('expected exactly one of "shell" (string) or "tool" (string, with optional "args" object)');
 }
 
+// The --json contract is exactly these three keys; warnings go to stderr.
 const shape = (v: PolicyVerdict) => ({ decision: v.decision, reasons: v.reasons, matched: v.matched });
 
-function human(v: PolicyVerdict): string {
-  const lines = [`decision: ${v.decision}`, ...v.reasons.map((r) => `  - ${r}`)];
+function human(v: PolicyVerdict & { warnings?: string[] }): string {
+  const lines = [...(v.warnings ?? []).map((w) => `warning: ${w}`), `decision: ${v.decision}`, ...v.reasons.map((r) => `  - ${r}`)];
   if (v.matched.length) lines.push(`matched: ${v.matched.join(', ')}`);
   return `${lines.join('\n')}\n`;
 }
 
-function fail(io: Io, e: unknown, usage?: string): number {
+function fail(io: Io, e: unknown): number {
   if (e instanceof ConfigError) {
     io.stderr.write(`config error:\n${e.message}\n`);
     return 2;
   }
   if (e instanceof UsageError) {
-    io.stderr.write(`tollgate: ${e.message}\n${usage ? `${usage}\n` : ''}`);
+    io.stderr.write(`tollgate: ${e.message}\n${e.usage}`);
     return 2;
   }
   io.stderr.write(`tollgate: ${(e as Error).message}\n`);
@@ -94,49 +108,50 @@ function fail(io: Io, e: unknown, usage?: string): number {
 }
 
 /** `tollgate check`: exit 0 after printing a decision (any decision), 1 when a --batch line was bad, 2 on usage/config errors. */
-export async function checkCommand(argv: string[], io: Io, opts: { lookup?: (configDir: string, separator: string) => Promise<ToolLookup | undefined> } = {}): Promise<number> {
-  let parsed;
+export async function checkCommand(argv: string[], io: Io, opts: { lookup?: (configDir: string, separator: string, dataDir: string) => Promise<ToolLookup | undefined> } = {}): Promise<number> {
+  let v: { config?: string; shell?: string; tool?: string; args?: string; json?: boolean; batch?: boolean };
   try {
-    parsed = parseFlags(argv, ['--config', '--shell', '--tool', '--args'], ['--json', '--batch', '--help', '-h']);
-    if (parsed.flags.has('--help') || parsed.flags.has('-h')) {
-      io.stdout.write(`${CHECK_USAGE}\n`);
+    const parsed = parseCommand(CHECK_SPEC, argv);
+    if ('help' in parsed) {
+      io.stdout.write(parsed.help);
       return 0;
     }
-    const modes = [parsed.values['--shell'] !== undefined, parsed.values['--tool'] !== undefined, parsed.flags.has('--batch')].filter(Boolean).length;
-    if (modes !== 1) throw new UsageError('expected exactly one of --shell, --tool or --batch');
-    if (parsed.rest.length) throw new UsageError(`unexpected argument "${parsed.rest[0]}"`);
-    if (parsed.values['--args'] !== undefined && parsed.values['--tool'] === undefined) throw new UsageError('--args needs --tool');
-  } catch (e) {
-    return fail(io, e, CHECK_USAGE);
-  }
-  let loaded: EffectiveConfigResult;
-  try {
-    loaded = await load(io, parsed.values['--config']);
+    v = parsed.values as typeof v;
+    const modes = [v.shell !== undefined, v.tool !== undefined, !!v.batch].filter(Boolean).length;
+    if (modes !== 1) throw new UsageError('expected exactly one of --shell, --tool or --batch', usageOf(CHECK_SPEC));
+    if (v.args !== undefined && v.tool === undefined) throw new UsageError('--args needs --tool', usageOf(CHECK_SPEC));
   } catch (e) {
     return fail(io, e);
   }
-  const lookup = await opts.lookup?.(loaded.config.configDir, loaded.config.toolSeparator).catch(() => undefined);
-  const json = parsed.flags.has('--json');
-  if (!parsed.flags.has('--batch')) {
+  let loaded: EffectiveConfigResult;
+  try {
+    loaded = await load(io, v.config);
+  } catch (e) {
+    return fail(io, e);
+  }
+  const lookup = await opts.lookup?.(loaded.config.configDir, loaded.config.toolSeparator, loaded.config.dataDir).catch(() => undefined);
+  const json = !!v.json;
+  if (!v.batch) {
     try {
       let req: Request;
-      if (parsed.values['--shell'] !== undefined) req = { shell: parsed.values['--shell'] };
+      if (v.shell !== undefined) req = { shell: v.shell };
       else {
         let args: unknown = {};
-        if (parsed.values['--args'] !== undefined) {
+        if (v.args !== undefined) {
           try {
-            args = JSON.parse(parsed.values['--args']);
+            args = JSON.parse(v.args);
           } catch (e) {
             throw new UsageError(`--args is not valid JSON: ${(e as Error).message}`);
           }
         }
-        req = parseRequest({ tool: parsed.values['--tool'], args });
+        req = parseRequest({ tool: v.tool, args });
       }
-      const v = decide(req, loaded.config, lookup);
-      io.stdout.write(json ? `${JSON.stringify(shape(v))}\n` : human(v));
+      const verdict = decide(req, loaded.config, lookup);
+      if (json) for (const w of verdict.warnings ?? []) io.stderr.write(`warning: ${w}\n`);
+      io.stdout.write(json ? `${JSON.stringify(shape(verdict))}\n` : human(verdict));
       return 0;
     } catch (e) {
-      return fail(io, e, CHECK_USAGE);
+      return fail(io, e);
     }
   }
   // --batch: JSONL in, one object per line out, in order; bad lines produce an error object and processing continues
@@ -162,7 +177,9 @@ export async function checkCommand(argv: string[], io: Io, opts: { lookup?: (con
       } catch (e) {
         throw new UsageError(`invalid JSON: ${(e as Error).message}`);
       }
-      out = shape(decide(parseRequest(obj), loaded.config, lookup));
+      const verdict = decide(parseRequest(obj), loaded.config, lookup);
+      for (const w of verdict.warnings ?? []) io.stderr.write(`warning: line ${n}: ${w}\n`);
+      out = shape(verdict);
     } catch (e) {
       bad++;
       out = { line: n, error: e instanceof UsageError ? e.message : `internal error: ${(e as Error).message}` };
@@ -182,25 +199,27 @@ function redactShown(config: EffectiveConfig): Record<string, unknown> {
   return { ...shown, requirements: requirements ? requirements.source : null };
 }
 
+/** What serve checks beyond tollgate.json and the requirements (servers.json): throws on an error, returns warnings. */
+export type ServersCheck = (config: EffectiveConfig) => Promise<{ warnings: string[]; summary: string }>;
+
 /** `tollgate config show [--origin] | validate`: 0 ok, 1 invalid or violations, 2 usage. */
-export async function configCommand(argv: string[], io: Io): Promise<number> {
-  let parsed;
+export async function configCommand(argv: string[], io: Io, opts: { servers?: ServersCheck } = {}): Promise<number> {
+  let sub: string;
+  let values: { config?: string; origin?: boolean };
   try {
-    parsed = parseFlags(argv, ['--config'], ['--origin', '--help', '-h']);
-    if (parsed.flags.has('--help') || parsed.flags.has('-h')) {
-      io.stdout.write(`${CONFIG_USAGE}\n`);
+    const parsed = parseCommand(CONFIG_SPEC, argv);
+    if ('help' in parsed) {
+      io.stdout.write(parsed.help);
       return 0;
     }
-    const sub = parsed.rest[0];
-    if (sub !== 'show' && sub !== 'validate') throw new UsageError(sub ? `unknown subcommand "${sub}"` : 'expected a subcommand');
-    if (parsed.rest.length > 1) throw new UsageError(`unexpected argument "${parsed.rest[1]}"`);
-    if (sub === 'validate' && parsed.flags.has('--origin')) throw new UsageError('--origin only applies to "config show"');
+    sub = parsed.sub!;
+    values = parsed.values as typeof values;
   } catch (e) {
-    return fail(io, e, CONFIG_USAGE);
+    return fail(io, e);
   }
   let loaded: EffectiveConfigResult;
   try {
-    loaded = await load(io, parsed.values['--config']);
+    loaded = await load(io, values.config);
   } catch (e) {
     if (e instanceof ConfigError) {
       io.stderr.write(`invalid configuration:\n${e.message}\n`);
@@ -208,13 +227,22 @@ export async function configCommand(argv: string[], io: Io): Promise<number> {
     }
     return fail(io, e);
   }
-  for (const v of loaded.violations) io.stderr.write(`violation: ${v}\n`);
-  if (parsed.rest[0] === 'validate') {
-    io.stdout.write(`${loaded.violations.length ? 'valid with violations' : 'valid'}: policy version ${loaded.policyVersion}\n`);
+  for (const violation of loaded.violations) io.stderr.write(`violation: ${violation}\n`);
+  if (sub === 'validate') {
+    // The same verdict serve would give: servers.json is loaded by the same parser, its warnings are serve's.
+    let servers: { warnings: string[]; summary: string } | undefined;
+    try {
+      servers = await opts.servers?.(loaded.config);
+    } catch (e) {
+      io.stderr.write(`invalid configuration:\n${(e as Error).message}\n`);
+      return 1;
+    }
+    for (const w of servers?.warnings ?? []) io.stderr.write(`warning: ${w}\n`);
+    io.stdout.write(`${loaded.violations.length ? 'valid with violations' : 'valid'}: policy version ${loaded.policyVersion}${servers ? `; ${servers.summary}` : ''}${servers?.warnings.length ? ` (${servers.warnings.length} warning(s) above)` : ''}\n`);
     return loaded.violations.length ? 1 : 0;
   }
   const shown = redactShown(loaded.config);
-  if (!parsed.flags.has('--origin')) {
+  if (!values.origin) {
     io.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     return 0;
   }

@@ -8,6 +8,7 @@ import { RequirementsSchema, TollgateConfigSchema, type EffectiveConfig, type Re
 import { domainMatches } from './network.js';
 import { initPolicy } from './shell.js';
 import { verifyRuleExamples } from './evaluate.js';
+import { JsoncSyntaxError, parseJsonc } from '../jsonc.js';
 
 /** Invalid config or requirements; the message names file, JSON path and what was expected. */
 export class ConfigError extends Error {
@@ -44,17 +45,10 @@ function zodIssues(error: z.ZodError): string[] {
 
 function parseJson(file: string, text: string): unknown {
   try {
-    return JSON.parse(text);
+    return parseJsonc(file, text);
   } catch (e) {
-    const msg = (e as Error).message;
-    const pos = /position (\d+)/.exec(msg);
-    let where = '';
-    if (pos) {
-      const before = text.slice(0, Number(pos[1]));
-      const line = before.split('\n').length;
-      where = ` at line ${line} column ${before.length - before.lastIndexOf('\n')}`;
-    }
-    throw new ConfigError(file, [`invalid JSON${where}: ${msg.replace(/^.*?: /, '')}; expected a JSON object`]);
+    if (e instanceof JsoncSyntaxError) throw new ConfigError(file, [`invalid JSON at line ${e.line} column ${e.column}: ${e.detail} (comments and trailing commas are fine)`]);
+    throw e;
   }
 }
 

@@ -10,6 +10,13 @@ export type ApprovalMode = z.infer<typeof ApprovalModeSchema>;
 export const RiskSchema = z.enum(['low', 'medium']);
 
 const nonEmpty = z.string().min(1);
+/** A host pattern, never a URL: "https://github.com" would be accepted and then match nothing. */
+const domainPattern = nonEmpty.refine((v) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(v.trim()), {
+  error: (iss) => {
+    const host = String(iss.input).trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/[/?#].*$/, '').replace(/:\d+$/, '');
+    return `"${String(iss.input)}" is a URL; domain lists hold host names: write "${host}" (or "**.${host}" to include its subdomains)`;
+  },
+});
 
 /** One condition on an argument value; `path` is a JSON path like `$.url`, `files[0].name` or `items[*].path`. */
 export const ArgConditionSchema = z
@@ -191,8 +198,8 @@ const ReviewerSchema = z.strictObject({
 });
 
 const NetworkSchema = z.strictObject({
-  allowedDomains: z.array(nonEmpty).default([]),
-  deniedDomains: z.array(nonEmpty).default([]),
+  allowedDomains: z.array(domainPattern).default([]),
+  deniedDomains: z.array(domainPattern).default([]),
   /** true: private/loopback/link-local targets are not auto-denied; a list: only these hosts/CIDRs are exempt. */
   allowPrivate: z.union([z.boolean(), z.array(nonEmpty)]).default(false),
 });
@@ -325,8 +332,8 @@ export const RequirementsSchema = z.strictObject({
     .optional(),
   network: z
     .strictObject({
-      deniedDomains: z.array(nonEmpty).optional(),
-      allowedDomains: z.array(nonEmpty).optional(),
+      deniedDomains: z.array(domainPattern).optional(),
+      allowedDomains: z.array(domainPattern).optional(),
       allowPrivate: z.union([z.boolean(), z.array(nonEmpty)]).optional(),
     })
     .optional(),

@@ -2,31 +2,52 @@
 import { userInfo } from 'node:os';
 import type { Io } from '../io.js';
 import { ApprovalQueue, ApprovalQueueError } from './queue.js';
+import { parseCommand, usageOf, UsageError, type CommandSpec } from '../cli-args.js';
 
 
-const USAGE = `Usage:
-  tollgate approvals list [--json]
-  tollgate approvals approve ID [--session | --tool-session]
-  tollgate approvals deny ID [--reason TEXT]
-`;
+export const APPROVALS_SPEC: CommandSpec = {
+  name: 'approvals',
+  help: 'Decide calls waiting for a person, from another terminal.',
+  options: { config: { type: 'string', value: 'DIR', help: 'config directory (default: the current directory)' } },
+  subcommands: {
+    list: { help: 'the calls waiting for a decision', options: { json: { type: 'boolean', help: 'machine-readable list' } } },
+    approve: {
+      args: 'ID',
+      positionals: [1, 1],
+      missing: 'missing approval ID (see `tollgate approvals list`)',
+      help: 'approve a waiting call (once, unless --session or --tool-session)',
+      options: { session: { type: 'boolean', help: 'also approve identical calls for the rest of the session' }, 'tool-session': { type: 'boolean', help: 'approve this tool for the rest of the session' } },
+    },
+    deny: { args: 'ID', positionals: [1, 1], missing: 'missing approval ID (see `tollgate approvals list`)', help: 'deny a waiting call', options: { reason: { type: 'string', value: 'TEXT', help: 'why; shown to the agent' } } },
+  },
+};
 
 /** Runs the approvals subcommand; argv is what follows `approvals`. Returns the exit code (0 ok, 1 failed, 2 usage). */
 export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir: string }): Promise<number> {
   const queue = new ApprovalQueue({ stateDir: opts.stateDir });
-  const [cmd, ...rest] = argv;
-  const usage = (msg: string) => {
-    io.stderr.write(`tollgate approvals: ${msg}\n${USAGE}`);
+  const usage = (msg: string, text = usageOf(APPROVALS_SPEC)) => {
+    io.stderr.write(`tollgate approvals: ${msg}\n${text}`);
     return 2;
   };
+  let parsed;
+  try {
+    parsed = parseCommand(APPROVALS_SPEC, argv);
+  } catch (e) {
+    if (e instanceof UsageError) return usage(e.message, e.usage);
+    throw e;
+  }
+  if ('help' in parsed) {
+    io.stdout.write(parsed.help);
+    return 0;
+  }
+  const { sub: cmd, values, positionals } = parsed;
   // Who decides is the OS account running this command — never $USER or any variable an agent could set.
   const approver = `cli:${osUser()}`;
   try {
     switch (cmd) {
       case 'list': {
-        const unknown = rest.filter((a) => a !== '--json');
-        if (unknown.length) return usage(`unexpected argument "${unknown[0]}"`);
         const items = await queue.list();
-        if (rest.includes('--json')) {
+        if (values.json) {
           // the page token is a bearer secret for the approval page, so it is never printed
           io.stdout.write(`${JSON.stringify(items.map(({ tokenHash: _t, ...i }) => i))}\n`);
           return 0;
@@ -42,32 +63,20 @@ export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir:
         return 0;
       }
       case 'approve': {
-        const [id, ...flags] = rest;
-        if (!id || id.startsWith('--')) return usage('missing approval ID (see `tollgate approvals list`)');
-        const bad = flags.find((f) => f !== '--session' && f !== '--tool-session');
-        if (bad) return usage(`unexpected argument "${bad}"`);
-        if (flags.includes('--session') && flags.includes('--tool-session')) return usage('pass either --session or --tool-session, not both');
-        const decision = flags.includes('--tool-session') ? 'approve_tool_session' : flags.includes('--session') ? 'approve_session' : 'approve_once';
+        const id = positionals[0]!;
+        if (values.session && values['tool-session']) return usage('pass either --session or --tool-session, not both', usageOf(APPROVALS_SPEC, 'approve'));
+        const decision = values['tool-session'] ? 'approve_tool_session' : values.session ? 'approve_session' : 'approve_once';
         await queue.decide(id, { decision, approver, channel: 'cli' });
         io.stdout.write(`Approved ${id} (${decision.replace(/_/g, ' ')}).\n`);
         return 0;
       }
       case 'deny': {
-        const [id, ...flags] = rest;
-        if (!id || id.startsWith('--')) return usage('missing approval ID (see `tollgate approvals list`)');
-        let reason: string | undefined;
-        for (let i = 0; i < flags.length; i++) {
-          if (flags[i] === '--reason') {
-            reason = flags[++i];
-            if (reason === undefined) return usage('--reason needs a TEXT value');
-          } else return usage(`unexpected argument "${flags[i]}"`);
-        }
+        const id = positionals[0]!;
+        const reason = values.reason as string | undefined;
         await queue.decide(id, { decision: 'deny', approver, channel: 'cli', ...(reason ? { reason } : {}) });
         io.stdout.write(`Denied ${id}.\n`);
         return 0;
       }
-      case undefined:
-        return usage('missing subcommand');
       default:
         return usage(`unknown subcommand "${cmd}"`);
     }

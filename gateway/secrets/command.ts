@@ -1,4 +1,5 @@
 import type { Io } from '../io.js';
+import { parseCommand, usageOf, UsageError, type CommandSpec } from '../cli-args.js';
 import { createSecretStore, NoKeyringError, SecretNameError, type SecretBackend } from './store.js';
 
 /** What a CLI command may touch: its streams, environment and working directory. */
@@ -7,12 +8,20 @@ export interface SecretsCommandOptions {
   stateDir: string;
   service?: string;
   backend?: SecretBackend;
+  /** Journals an admin act once it is done: the secret's name only, never its value or a digest of it. */
+  audit?: (e: { action: 'secrets.set' | 'secrets.delete'; target: string; detail?: string }) => Promise<void>;
 }
 
-const USAGE = `usage: tollgate secrets set NAME      (value read from stdin, never from arguments)
-       tollgate secrets list [--json]
-       tollgate secrets delete NAME
-`;
+export const SECRETS_SPEC: CommandSpec = {
+  name: 'secrets',
+  help: 'Store values that servers.json and tollgate.json reference as {"secret": "NAME"} (OS keyring, or an encrypted file).',
+  options: { config: { type: 'string', value: 'DIR', help: 'config directory (default: the current directory)' } },
+  subcommands: {
+    set: { args: 'NAME', positionals: [1, 1], help: 'store a secret; the value is read from stdin (hidden on a terminal), never from arguments' },
+    list: { help: 'the names of stored secrets (never their values)', options: { json: { type: 'boolean', help: 'a JSON array of names' } } },
+    delete: { args: 'NAME', positionals: [1, 1], help: 'delete a secret' },
+  },
+};
 
 /** Reads a value from a terminal without echo, or the whole of piped stdin minus one trailing newline. */
 async function readValue(io: Io, name: string): Promise<string> {
@@ -51,31 +60,40 @@ async function readValue(io: Io, name: string): Promise<string> {
 
 /** `tollgate secrets set NAME | list | delete NAME`; argv starts after "secrets". Returns the exit code. */
 export async function secretsCommand(argv: string[], io: Io, opts: SecretsCommandOptions): Promise<number> {
-  const [verb, ...rest] = argv;
   const fail = (message: string, code = 1) => {
     io.stderr.write(`tollgate secrets: ${message}\n`);
     return code;
   };
+  let parsed;
+  try {
+    parsed = parseCommand(SECRETS_SPEC, argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    // `set` refuses a value as an argument (it would land in shell history and the process list), and never echoes it
+    if (argv[0] === 'set' && /^unexpected argument/.test(e.message)) return fail(`set takes only NAME: the value is read from stdin so it never lands in shell history or the process list\n${e.usage}`, 2);
+    return fail(`${e.message}\n${e.usage}`, 2);
+  }
+  if ('help' in parsed) {
+    io.stdout.write(parsed.help);
+    return 0;
+  }
+  const { sub: verb, values, positionals: rest } = parsed;
   const store = createSecretStore({ stateDir: opts.stateDir, service: opts.service, backend: opts.backend });
   try {
     switch (verb) {
       case 'set': {
-        if (rest.length === 0) return fail(`set needs a NAME\n${USAGE}`, 2);
-        if (rest.length > 1) {
-          return fail('set takes only NAME: the value is read from stdin so it never lands in shell history or the process list', 2);
-        }
         const name = rest[0]!;
         const value = await readValue(io, name);
         if (value.length === 0) return fail(`no value on stdin for "${name}"`);
+        const existed = (await store.list()).includes(name);
         await store.set(name, value);
+        await opts.audit?.({ action: 'secrets.set', target: name, detail: existed ? 'replaced' : 'created' });
         const info = await store.describe();
         io.stderr.write(`Stored secret "${name}" in ${info.note}.\nReference it as {"secret": "${name}"}.\n`);
         return 0;
       }
       case 'list': {
-        const json = rest.includes('--json');
-        const unknown = rest.filter((a) => a !== '--json');
-        if (unknown.length) return fail(`list: unexpected ${unknown.join(' ')}\n${USAGE}`, 2);
+        const json = !!values.json;
         const names = await store.list();
         if (json) io.stdout.write(JSON.stringify(names) + '\n');
         else if (names.length === 0) io.stderr.write('No secrets stored.\n');
@@ -83,19 +101,14 @@ export async function secretsCommand(argv: string[], io: Io, opts: SecretsComman
         return 0;
       }
       case 'delete': {
-        if (rest.length !== 1) return fail(`delete needs exactly one NAME\n${USAGE}`, 2);
         const deleted = await store.delete(rest[0]!);
         if (!deleted) return fail(`no secret named "${rest[0]}"`);
+        await opts.audit?.({ action: 'secrets.delete', target: rest[0]! });
         io.stderr.write(`Deleted secret "${rest[0]}".\n`);
         return 0;
       }
-      case undefined:
-      case 'help':
-      case '--help':
-        io.stdout.write(USAGE);
-        return verb === undefined ? 2 : 0;
       default:
-        return fail(`unknown subcommand "${verb}"\n${USAGE}`, 2);
+        return fail(`unknown subcommand "${String(verb)}"\n${usageOf(SECRETS_SPEC)}`, 2);
     }
   } catch (err) {
     if (err instanceof NoKeyringError || err instanceof SecretNameError) return fail(err.message);

@@ -21,4 +21,4 @@ export {
   type SecretStoreInfo,
   type SecretBackend,
 } from './store.js';
-export { secretsCommand, type SecretsCommandOptions } from './command.js';
+export { secretsCommand, SECRETS_SPEC, type SecretsCommandOptions } from './command.js';

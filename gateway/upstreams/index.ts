@@ -11,7 +11,7 @@ import { configuredRoots, intersectRoots, rootsCapability, rootsPolicyOf } from 
 export { UpstreamLink, UpstreamError, type UpstreamEvent } from './link.js';
 export { SANDBOX_PROFILE_META_KEY } from './shell.js';
 export { PinStore, definitionHash, type PinRecord, type PinStatus } from './pins.js';
-export { loadRegistry, parseRegistry, parseJsonFile, RegistryError, formatIssuePath, ValueRefSchema, type Registry, type ServerSpec, type ValueRef } from './registry.js';
+export { loadRegistry, watchServersFile, parseRegistry, parseJsonFile, RegistryError, formatIssuePath, ValueRefSchema, type Registry, type ServerSpec, type ValueRef } from './registry.js';
 
 /** What the upstream layer needs from an agent session (implemented downstream, in server/). */
 export interface AgentPeer {

@@ -1,9 +1,11 @@
 // servers.json: the admin's registry of upstream MCP servers, validated once, applied whole or not at all.
+import { watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { SecretValueSchema } from '../secrets/index.js';
 import { ShellOptionFields, timeoutsInOrder } from './shell.js';
+import { JsoncSyntaxError, parseJsonc } from '../jsonc.js';
 
 /** A header or environment value: literal, or a reference resolved at start-up (never stored in plain files). */
 export const ValueRefSchema = SecretValueSchema;
@@ -138,21 +140,13 @@ function describeIssues(file: string, prefix: ReadonlyArray<PropertyKey>, err: z
     .join('\n');
 }
 
-/** Reads JSON with an error that points at the line and column of a syntax error. */
+/** Reads JSONC (comments, trailing commas) with an error that points at the line and column of a syntax error. */
 export function parseJsonFile(file: string, text: string): unknown {
   try {
-    return JSON.parse(text);
+    return parseJsonc(file, text);
   } catch (e) {
-    const msg = (e as Error).message;
-    const m = /position (\d+)/.exec(msg);
-    if (m) {
-      const pos = Number(m[1]);
-      const before = text.slice(0, pos);
-      const line = before.split('\n').length;
-      const col = pos - before.lastIndexOf('\n');
-      throw new RegistryError(`${file}:${line}:${col}: invalid JSON (${msg.replace(/ in JSON at position \d+.*$/, '')})`);
-    }
-    throw new RegistryError(`${file}: invalid JSON (${msg})`);
+    if (e instanceof JsoncSyntaxError) throw new RegistryError(e.message);
+    throw e;
   }
 }
 
@@ -260,4 +254,27 @@ export async function loadRegistry(configDir: string, separator = '__'): Promise
     throw new RegistryError(`${file}: cannot read (${code ?? (e as Error).message})`);
   }
   return parseRegistry(file, parseJsonFile(file, text), configDir, separator);
+}
+
+/** Calls onChange (debounced) whenever servers.json is written or replaced; the caller decides what an edit means. */
+export function watchServersFile(file: string, onChange: () => void): { close(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let w: ReturnType<typeof watch> | undefined;
+  try {
+    // the directory, not the file: editors replace files by rename, which a file watch would lose
+    w = watch(dirname(file), (_event, name) => {
+      if (name && name.toString() !== basename(file)) return;
+      clearTimeout(timer);
+      timer = setTimeout(onChange, 100);
+    });
+    w.on('error', () => undefined);
+  } catch {
+    // no watch support: nothing to report from
+  }
+  return {
+    close() {
+      clearTimeout(timer);
+      w?.close();
+    },
+  };
 }

@@ -208,7 +208,7 @@ describe('servers.json errors', () => {
 
   it('points at the line and column of a JSON syntax error', async () => {
     const dir = configDir({});
-    writeFileSync(join(dir, 'servers.json'), '{\n  "mcpServers": {\n    "a": { "command": "node", }\n  }\n}\n');
+    writeFileSync(join(dir, 'servers.json'), '{\n  "mcpServers": {\n    "a": { "command": "node" "args": [] }\n  }\n}\n');
     const r = await runCli(['serve', '--stdio', '--config', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/servers\.json:3:\d+: invalid JSON/);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCommand, configCommand } from '../../gateway/policy/index.js';
+import type { Io } from '../../gateway/io.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -17,7 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-async function run(fn: typeof checkCommand, argv: string[], stdin = '', env: NodeJS.ProcessEnv = { TOLLGATE_REQUIREMENTS: '' }) {
+async function run(fn: (argv: string[], io: Io) => Promise<number>, argv: string[], stdin = '', env: NodeJS.ProcessEnv = { TOLLGATE_REQUIREMENTS: '' }) {
   const input = new PassThrough();
   const out = new PassThrough();
   const err = new PassThrough();
@@ -52,7 +53,7 @@ describe('tollgate check', () => {
     [['--tool', 'nosep'], /must be namespaced as SERVER__TOOL/],
     [['--tool', 'a__b', '--args', '{bad'], /--args is not valid JSON/],
     [['--frobnicate'], /unknown option --frobnicate/],
-    [['--shell'], /--shell expects a value/],
+    [['--shell'], /--shell needs a value/],
   ])('usage error %o → exit 2 with a precise message', async (argv, msg) => {
     const r = await run(checkCommand, argv as string[]);
     expect(r.code).toBe(2);

@@ -52,7 +52,8 @@ describe('layers', () => {
     [{ rules: [{ tool: 'x', args: [{ path: 'a', regex: '(' }], decision: 'deny' }] }, /rules\[0\]\.args\[0\]\.regex: expected a valid regular expression/],
     [{ reviewer: { maxAutoApproveRisk: 'high' } }, /reviewer\.maxAutoApproveRisk/],
     [{ listen: { port: 'eighty' } }, /listen\.port: .*expected number/i],
-    ['{ "approvals": { "mode": "human", } }', /invalid JSON at line 1 column \d+/],
+    ['{ "approvals": { "mode": "human" "timeoutSeconds": 5 } }', /invalid JSON at line 1 column 34: expected "," /],
+    ['{\n  "approvals": {\n    "mode": "human",,\n  }\n}', /invalid JSON at line 3 column 21: expected a quoted property name/],
     [{ approvals: { channels: ['elicitation', 'carrier-pigeon'] } }, /approvals\.channels\[1\]: expected one of "elicitation", "url", "queue", "deferred", not "carrier-pigeon"/],
     [{ approvals: { channels: ['deferred', 'deferred'] } }, /approvals\.channels: expected each channel at most once/],
     [{ approvals: { overrides: [{ groups: ['ci'], channels: ['sms'] }] } }, /approvals\.overrides\[0\]\.channels\[0\]: expected one of/],
@@ -68,6 +69,13 @@ describe('layers', () => {
     const e = await loadError();
     expect(e.message).toContain(join(dir, 'tollgate.json'));
     expect(e.message).toMatch(message);
+  });
+
+  it('tollgate.json is JSONC: comments and trailing commas are accepted, as the docs show', async () => {
+    await writeJson('tollgate.json', '// local overrides\n{\n  /* who decides */\n  "approvals": { "mode": "human", },\n  "rules": [ { "tool": "fs__read_*", "decision": "allow" }, ], // reads are fine\n}\n');
+    const r = await load();
+    expect(r.config.approvals.mode).toBe('human');
+    expect(r.config.rules).toHaveLength(1);
   });
 
   it('rules verify their own match/notMatch examples at load, naming the rule', async () => {

@@ -1,16 +1,25 @@
 import type { Io } from '../../io.js';
+import { parseCommand, usageOf, UsageError, type CommandSpec } from '../../cli-args.js';
 import { createTokenStore, TokenInputError, type TokenInfo } from './tokens.js';
 
 /** What a CLI command may touch: its streams, environment and working directory. */
 
 export interface TokensCommandOptions {
   stateDir: string;
+  /** Journals an admin act once it is done (tokens change who agents are). */
+  audit?: (e: { action: 'tokens.create' | 'tokens.revoke'; target: string; detail?: string }) => Promise<void>;
 }
 
-const USAGE = `usage: tollgate tokens create NAME [--group GROUP]...
-       tollgate tokens list [--json]
-       tollgate tokens revoke ID|NAME
-`;
+export const TOKENS_SPEC: CommandSpec = {
+  name: 'tokens',
+  help: 'Bearer tokens for HTTP agents (Tollgate keeps only their hashes).',
+  options: { config: { type: 'string', value: 'DIR', help: 'config directory (default: the current directory)' } },
+  subcommands: {
+    create: { args: 'NAME', positionals: [1, 1], help: 'create a token for identity token:NAME; printed once, alone on stdout', options: { group: { type: 'string', short: 'g', multiple: true, value: 'GROUP', help: 'a group the identity belongs to (rules can match it)' } } },
+    list: { help: 'every token: id, name, groups, created, last used, status', options: { json: { type: 'boolean', help: 'machine-readable list' } } },
+    revoke: { args: 'ID|NAME', positionals: [1, 1], help: 'revoke a token by id, or every active token of a name' },
+  },
+};
 
 function row(t: TokenInfo): string[] {
   return [t.id, t.identity, t.groups.join(',') || '-', t.created, t.lastUsed ?? '-', t.revoked ? `revoked ${t.revoked}` : 'active'];
@@ -23,29 +32,29 @@ function table(rows: string[][]): string {
 
 /** `tollgate tokens create | list | revoke`; argv starts after "tokens". Returns the exit code. */
 export async function tokensCommand(argv: string[], io: Io, opts: TokensCommandOptions): Promise<number> {
-  const [verb, ...rest] = argv;
   const fail = (message: string, code = 1) => {
     io.stderr.write(`tollgate tokens: ${message}\n`);
     return code;
   };
+  let parsed;
+  try {
+    parsed = parseCommand(TOKENS_SPEC, argv);
+  } catch (e) {
+    if (e instanceof UsageError) return fail(`${e.message}\n${e.usage}`, 2);
+    throw e;
+  }
+  if ('help' in parsed) {
+    io.stdout.write(parsed.help);
+    return 0;
+  }
+  const { sub: verb, values, positionals: rest } = parsed;
   const store = createTokenStore({ stateDir: opts.stateDir });
   try {
     switch (verb) {
       case 'create': {
-        const groups: string[] = [];
-        const names: string[] = [];
-        for (let i = 0; i < rest.length; i++) {
-          const arg = rest[i]!;
-          if (arg === '--group' || arg === '-g') {
-            const g = rest[++i];
-            if (g === undefined) return fail(`--group needs a value\n${USAGE}`, 2);
-            groups.push(g);
-          } else if (arg.startsWith('--group=')) groups.push(arg.slice('--group='.length));
-          else if (arg.startsWith('-')) return fail(`create: unknown option ${arg}\n${USAGE}`, 2);
-          else names.push(arg);
-        }
-        if (names.length !== 1) return fail(`create needs exactly one NAME\n${USAGE}`, 2);
-        const { id, token, info } = await store.create(names[0]!, { groups });
+        const groups = (values.group as string[] | undefined) ?? [];
+        const { id, token, info } = await store.create(rest[0]!, { groups });
+        await opts.audit?.({ action: 'tokens.create', target: id, detail: `identity ${info.identity}${groups.length ? `, groups ${groups.join(', ')}` : ''}` });
         // The token alone on stdout, so `TOKEN=$(tollgate tokens create ci)` works; the rest goes to stderr.
         io.stdout.write(token + '\n');
         io.stderr.write(
@@ -55,9 +64,7 @@ export async function tokensCommand(argv: string[], io: Io, opts: TokensCommandO
         return 0;
       }
       case 'list': {
-        const json = rest.includes('--json');
-        const unknown = rest.filter((a) => a !== '--json');
-        if (unknown.length) return fail(`list: unexpected ${unknown.join(' ')}\n${USAGE}`, 2);
+        const json = !!values.json;
         const tokens = await store.list();
         if (json) io.stdout.write(JSON.stringify(tokens) + '\n');
         else if (tokens.length === 0) io.stderr.write('No tokens.\n');
@@ -65,19 +72,14 @@ export async function tokensCommand(argv: string[], io: Io, opts: TokensCommandO
         return 0;
       }
       case 'revoke': {
-        if (rest.length !== 1) return fail(`revoke needs exactly one ID or NAME\n${USAGE}`, 2);
         const revoked = await store.revoke(rest[0]!);
         if (revoked.length === 0) return fail(`no active token with id or name "${rest[0]}"`);
+        for (const t of revoked) await opts.audit?.({ action: 'tokens.revoke', target: t.id, detail: `identity ${t.identity}` });
         io.stderr.write(`Revoked ${revoked.map((t) => `${t.id} (${t.identity})`).join(', ')}.\n`);
         return 0;
       }
-      case undefined:
-      case 'help':
-      case '--help':
-        io.stdout.write(USAGE);
-        return verb === undefined ? 2 : 0;
       default:
-        return fail(`unknown subcommand "${verb}"\n${USAGE}`, 2);
+        return fail(`unknown subcommand "${String(verb)}"\n${usageOf(TOKENS_SPEC)}`, 2);
     }
   } catch (err) {
     if (err instanceof TokenInputError) return fail(err.message, 2);
