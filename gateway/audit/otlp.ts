@@ -116,7 +116,8 @@ export interface OtlpSink {
 }
 
 /** Never throws after construction and never blocks a caller: failures only move counters. */
-export function openOtlpSink(opts: { target: OtlpTarget; serviceVersion: string; scheduledDelayMillis?: number }): OtlpSink {
+/** `instanceId` becomes `service.instance.id`: with many gateway processes on one data dir, (instance, seq) names a record. */
+export function openOtlpSink(opts: { target: OtlpTarget; serviceVersion: string; instanceId?: string; scheduledDelayMillis?: number }): OtlpSink {
   const inner = new OTLPLogExporter({
     url: opts.target.url,
     headers: opts.target.headers,
@@ -143,7 +144,7 @@ export function openOtlpSink(opts: { target: OtlpTarget; serviceVersion: string;
     forceFlush: () => inner.forceFlush(),
   };
   const provider = new LoggerProvider({
-    resource: resourceFromAttributes({ 'service.name': 'tollgate', 'service.version': opts.serviceVersion }),
+    resource: resourceFromAttributes({ 'service.name': 'tollgate', 'service.version': opts.serviceVersion, ...(opts.instanceId ? { 'service.instance.id': opts.instanceId } : {}) }),
     processors: [new BatchLogRecordProcessor({
       exporter: counting,
       maxQueueSize: 16_384,
