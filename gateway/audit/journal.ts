@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { tryLockFile, type LockAttempt } from '../state/index.js';
 import { GENESIS, sealRecord } from './chain.js';
 import { JournalRecordSchema } from './events.js';
 
@@ -95,8 +96,6 @@ export const MAIN_CHAIN = 'main';
 /** Further chains, one directory each: `<audit>/chains/<id>/journal-NNNNNN.jsonl`. */
 export const CHAINS_DIR = 'chains';
 const CHAIN_ID_RE = /^[0-9]{8}t[0-9]{6}z-[a-z0-9-]{1,40}$/;
-/** A takeover marker older than this was left by a process that died in the middle of one (it takes microseconds). */
-const STALE_TAKEOVER_MS = 30_000;
 
 export interface ChainDir {
   /** `main`, or the directory name under `chains/`. */
@@ -125,107 +124,17 @@ function newChainId(): string {
   return `${t}-${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
-/** What identifies a lock's holder: its pid alone says nothing across hosts, containers or reboots. */
-interface LockOwner {
-  pid: number;
-  host?: string;
-  boot?: string;
-}
-
-function bootId(): string {
-  try {
-    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
-function readLock(lock: string): LockOwner | undefined {
-  return readLockText(fs.readFileSync(lock, 'utf8'));
-}
-
-/** Creates `file` with `content` only if it does not exist, complete or not at all (a reader never sees it half written). */
-function createExclusive(file: string, content: string): boolean {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  fs.writeFileSync(tmp, content, { mode: 0o600 });
-  try {
-    fs.linkSync(tmp, file);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
-}
-
-type LockState = { held: true; release: () => void } | { held: false; why: string };
-
 /**
- * Takes the lock of one chain directory, or says who holds it. Never waits and never takes a live writer's chain.
- * A lock left by a process that is gone (or from before this machine last booted) is taken over, by one process
- * only: the takeover itself is guarded by an exclusive marker file, so two processes that both find the same stale
- * lock cannot both remove it (one of them would remove the other's fresh lock and fork the chain).
+ * Takes the lock of one chain directory, or says who holds it. Never waits and never takes a live writer's chain; a
+ * lock whose writer is gone (or from before this machine last booted) is taken over, by one process only.
  */
-function tryLock(dir: string): LockState {
+function tryLock(dir: string): LockAttempt {
   const key = path.resolve(dir);
   if (openDirs.has(key)) return { held: false, why: 'open in this process' };
-  const lock = path.join(dir, 'journal.lock');
-  const me: LockOwner = { pid: process.pid, host: os.hostname(), boot: bootId() };
-  const mine = `${JSON.stringify(me)}\n`;
-  const took = (): LockState => {
-    openDirs.add(key);
-    return { held: true, release: () => openDirs.delete(key) };
-  };
-  if (createExclusive(lock, mine)) return took();
-  let owner: LockOwner | undefined;
-  try {
-    owner = readLock(lock);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    return createExclusive(lock, mine) ? took() : { held: false, why: 'locked meanwhile' };
-  }
-  if (owner) {
-    if (owner.host !== undefined && owner.host !== me.host) return { held: false, why: `locked by process ${owner.pid} on host "${owner.host}"` };
-    const rebooted = owner.host === me.host && !!owner.boot && !!me.boot && owner.boot !== me.boot;
-    if (!rebooted && owner.pid !== process.pid && alive(owner.pid)) return { held: false, why: `in use by process ${owner.pid}` };
-  }
-  // stale: its writer is gone. One process at a time may remove it.
-  const marker = `${lock}.takeover`;
-  if (!createExclusive(marker, mine)) {
-    try {
-      if (Date.now() - fs.statSync(marker).mtimeMs > STALE_TAKEOVER_MS) fs.rmSync(marker, { force: true });
-    } catch {
-      /* gone meanwhile */
-    }
-    return { held: false, why: 'being taken over by another process' };
-  }
-  try {
-    let still: string | undefined;
-    try {
-      still = fs.readFileSync(lock, 'utf8');
-    } catch {
-      still = undefined;
-    }
-    // nobody can replace the lock while we hold the marker, but its owner may have been judged wrongly: look again
-    const judged = still === undefined ? undefined : readLockText(still);
-    if (still !== undefined && JSON.stringify(judged) === JSON.stringify(owner)) fs.rmSync(lock, { force: true });
-    return createExclusive(lock, mine) ? took() : { held: false, why: 'locked meanwhile' };
-  } finally {
-    fs.rmSync(marker, { force: true });
-  }
-}
-
-function readLockText(text: string): LockOwner | undefined {
-  const t = text.trim();
-  if (/^\d+$/.test(t)) return { pid: Number(t) };
-  try {
-    const v = JSON.parse(t) as Partial<LockOwner>;
-    if (Number.isInteger(v.pid) && (v.pid as number) > 0) return { pid: v.pid as number, host: typeof v.host === 'string' ? v.host : undefined, boot: typeof v.boot === 'string' ? v.boot : undefined };
-  } catch {
-    /* unreadable */
-  }
-  return undefined;
+  const l = tryLockFile(path.join(dir, 'journal.lock'));
+  if (!l.held) return l;
+  openDirs.add(key);
+  return { held: true, release: () => { openDirs.delete(key); l.release(); } };
 }
 
 /**
@@ -253,22 +162,12 @@ function claimChain(auditDir: string, chains: ChainDir[]): { chain: ChainDir; re
   throw new Error(`could not create a journal chain under ${path.join(auditDir, CHAINS_DIR)}`);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export async function openJournal(opts: JournalOptions): Promise<Journal> {
   const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   if (!(maxFileBytes >= 1024)) throw new Error(`journal.maxFileBytes must be at least 1024, got ${maxFileBytes}`);
   await fsp.mkdir(opts.dir, { recursive: true, mode: 0o700 });
   const { chain, release: releaseDir } = claimChain(opts.dir, await listChains(opts.dir));
   const chainDir = chain.dir;
-  const lock = path.join(chainDir, 'journal.lock');
 
   // resume the chain from the newest complete record; a torn tail is left in place and reported
   const files = await listJournalFiles(chainDir);
@@ -293,7 +192,6 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
       break;
     }
   } catch (e) {
-    fs.rmSync(lock, { force: true });
     releaseDir();
     throw e;
   }
@@ -507,7 +405,6 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
         } finally {
           if (fd >= 0) fs.closeSync(fd);
           fd = -1;
-          fs.rmSync(lock, { force: true });
           releaseDir();
         }
       })();
