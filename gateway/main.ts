@@ -2,14 +2,15 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { userInfo } from 'node:os';
-import { PinStore, loadRegistry } from './upstreams/index.js';
-import { checkCommand, configCommand } from './policy/index.js';
-import { auditCommand } from './audit/index.js';
-import { approvalsCommand } from './review/index.js';
-import { secretsCommand } from './secrets/index.js';
-import { tokensCommand } from './server/auth/index.js';
 import { VERSION } from './version.js';
-import { serve, resolveDirs, UsageError, type Io } from './serve.js';
+import { UsageError } from './usage.js';
+import type { Io } from './io.js';
+import type { resolveDirs as ResolveDirs } from './dirs.js';
+
+// Every command loads only the modules it uses, when it runs: `tollgate --version` or `approvals list` must not pay
+// for the SDK, tree-sitter, OpenTelemetry, the console or the openai client (see docs/performance.md, start-up).
+const resolveDirs: typeof ResolveDirs = async (...a) => (await import('./dirs.js')).resolveDirs(...a);
+const serve = async (argv: string[], io: Io) => (await import('./serve.js')).serve(argv, io);
 
 const HELP = `tollgate ${VERSION} — an MCP gateway that enforces approvals
 
@@ -30,6 +31,7 @@ Docs: README.md and docs/ in the repository.
 async function tools(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string' }, json: { type: 'boolean' }, hash: { type: 'string' } }, allowPositionals: true, strict: true });
   const { stateDir } = await resolveDirs(values.config, io);
+  const { PinStore } = await import('./upstreams/pins.js');
   const pins = new PinStore(stateDir);
   const [sub, name] = positionals;
   if (sub === 'list' || sub === undefined) {
@@ -100,8 +102,9 @@ const withDirs =
 const commands: Record<string, Command> = {
   serve,
   tools,
-  check: (argv, io) =>
-    checkCommand(argv, io, {
+  check: async (argv, io) => {
+    const [{ checkCommand }, { loadRegistry }] = await Promise.all([import('./policy/index.js'), import('./upstreams/registry.js')]);
+    return checkCommand(argv, io, {
       // servers.json tells `check` which tools are shells and what per-tool decisions apply, like serve does.
       lookup: async (configDir, separator) => {
         const registry = await loadRegistry(configDir, separator);
@@ -114,18 +117,19 @@ const commands: Record<string, Command> = {
           return { server: spec.name, tool, kind: spec.kind === 'shell' ? 'shell' : 'mcp', toolDecisions: spec.toolDecisions };
         };
       },
-    }),
-  config: (argv, io) => configCommand(argv, io),
+    });
+  },
+  config: async (argv, io) => (await import('./policy/index.js')).configCommand(argv, io),
   audit: withDirs(async (rest, io, { dataDir, effective }) => {
     const r = effective.config.reviewer;
     let apiKey: string | undefined;
     if (r.apiKey && 'env' in r.apiKey) apiKey = io.env[r.apiKey.env];
     const reviewer = r.baseURL && r.model ? { baseURL: r.baseURL, model: r.model, apiKey, timeoutMs: r.timeoutSeconds * 1000 } : undefined;
-    return auditCommand(rest, io, { dataDir, reviewer });
+    return (await import('./audit/cli.js')).auditCommand(rest, io, { dataDir, reviewer });
   }),
-  approvals: withDirs((rest, io, { stateDir }) => approvalsCommand(rest, io, { stateDir })),
-  secrets: withDirs((rest, io, { stateDir }) => secretsCommand(rest, io, { stateDir })),
-  tokens: withDirs((rest, io, { stateDir }) => tokensCommand(rest, io, { stateDir })),
+  approvals: withDirs(async (rest, io, { stateDir }) => (await import('./review/approvals-cli.js')).approvalsCommand(rest, io, { stateDir })),
+  secrets: withDirs(async (rest, io, { stateDir }) => (await import('./secrets/index.js')).secretsCommand(rest, io, { stateDir })),
+  tokens: withDirs(async (rest, io, { stateDir }) => (await import('./server/auth/command.js')).tokensCommand(rest, io, { stateDir })),
 };
 
 export async function main(argv: string[], io: Io): Promise<number> {

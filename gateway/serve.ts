@@ -1,16 +1,17 @@
 // `tollgate serve`: loads config, wires policy, review, audit, sandbox and upstreams into one Gateway, and listens.
 import { parseArgs } from 'node:util';
-import { mkdirSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Io } from './io.js';
+import { UsageError } from './usage.js';
+import { resolveDirs } from './dirs.js';
 import { refusalLimiter } from './server/auth/refusals.js';
 import { redactKnownSecrets } from './secrets/known.js';
 import { Gateway, isLoopbackHost, type Session } from './server/index.js';
 import { loadRegistry, type ServerSpec, type ValueRef } from './upstreams/index.js';
 import { ShellServerOptionsSchema, createShellServer } from './upstreams/shell.js';
-import { initPolicy, loadEffectiveConfig, watchEffectiveConfig, evaluate, checkServerAllowed, decideHostResolved, type EffectiveConfig } from './policy/index.js';
+import { initPolicy, watchEffectiveConfig, evaluate, checkServerAllowed, decideHostResolved, type EffectiveConfig } from './policy/index.js';
 import { openAudit, type Audit, type AuditEventInput } from './audit/index.js';
 import {
   ApprovalQueue,
@@ -26,7 +27,6 @@ import {
   type Escalation,
   type Reviewer,
 } from './review/index.js';
-import { consoleApp } from './console/index.js';
 import { createEgressProxy, type EgressProxy } from './sandbox/index.js';
 import { createSecretStore, resolveSecretRef, type SecretStore } from './secrets/index.js';
 import { authenticator, createTokenStore, localIdentity, protectedResourceMetadata } from './server/auth/index.js';
@@ -36,19 +36,7 @@ import { VERSION } from './version.js';
 
 export type { Io } from './io.js';
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-/** Config dir from --config (default cwd); data dir from tollgate.json `dataDir` (default `<config>/.tollgate`). */
-export async function resolveDirs(config: string | undefined, io: Io): Promise<{ configDir: string; dataDir: string; stateDir: string; effective: Awaited<ReturnType<typeof loadEffectiveConfig>> }> {
-  const configDir = resolve(io.cwd, config ?? '.');
-  const effective = await loadEffectiveConfig({ configDir, env: io.env });
-  const dataDir = effective.config.dataDir;
-  const stateDir = join(dataDir, 'state');
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  return { configDir, dataDir, stateDir, effective };
-}
+export { UsageError, resolveDirs };
 
 export function parseListen(spec: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(spec);
@@ -302,7 +290,11 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       await record({ name: 'tollgate.session_end', sessionId: s.id, identity: s.identity, reason: reason as 'closed', durationMs: Date.now() - s.startedAt, calls: s.calls }).catch(() => undefined);
     },
   });
-  await gateway.start();
+  // Upstream catalogs start in the background: a stdio agent's `initialize` is answered at once (clients give a
+  // server about a second), and tools/list waits for the catalogs within a bound. An HTTP gateway is long-running:
+  // it announces its URL once every catalog has started, as before.
+  gateway.start();
+  if (!values.stdio) await gateway.allStartedPromise();
 
   let stop: () => Promise<void>;
   if (values.stdio) {
@@ -324,6 +316,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       },
     });
     const authn = authenticator({ tokens, oidc: auth.oidc, resourceMetadataUrl: `${base}/.well-known/oauth-protected-resource`, required });
+    const { consoleApp } = await import('./console/index.js'); // the console loads only with an HTTP listener
     const http = await gateway.serveHttp({
       host: listen.host,
       port: listen.port,

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { AuditEventInputSchema, type AuditEventInput } from './events.js';
 import { openJournal, type Sync, type TornTail } from './journal.js';
-import { openOtlpSink, resolveOtlpTarget, type OtlpOptions, type OtlpSink } from './otlp.js';
+import type { OtlpOptions, OtlpSink } from './otlp.js';
+import { resolveOtlpTarget } from './otlp-target.js';
 import { redact, type RedactOptions } from './redact.js';
 
 export interface AuditOptions {
@@ -49,7 +50,8 @@ export async function openAudit(opts: AuditOptions): Promise<Audit> {
   if (!opts.dataDir) throw new Error('openAudit: dataDir is required (the directory that holds audit/)');
   const target = resolveOtlpTarget(opts.otlp, opts.env ?? process.env);
   const journal = await openJournal({ dir: path.join(opts.dataDir, 'audit'), maxFileBytes: opts.journal?.maxFileBytes });
-  const otlp: OtlpSink | undefined = target ? openOtlpSink({ target, serviceVersion: opts.serviceVersion, instanceId: `${os.hostname()}/${process.pid}/${journal.chain}` }) : undefined;
+  // the OpenTelemetry SDK loads only when export is on
+  const otlp: OtlpSink | undefined = target ? (await import('./otlp.js')).openOtlpSink({ target, serviceVersion: opts.serviceVersion, instanceId: `${os.hostname()}/${process.pid}/${journal.chain}` }) : undefined;
   // steps after tool_call often know only the call id; fill in who/where so every record stands alone
   const calls = new LRUCache<string, CallContext>({ max: 20_000 });
   const sessions = new LRUCache<string, string>({ max: 5_000 });

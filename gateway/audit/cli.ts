@@ -3,7 +3,6 @@ import type { Io } from '../io.js';
 import * as path from 'node:path';
 import type { JournalRecord } from './events.js';
 import { computeStats, explainCall, formatStats, matches, parseTime, toCsv, describe, type RecordFilter } from './query.js';
-import { askModel, assembleEvidence } from './triage.js';
 import { loadRecords, verifyJournal } from './verify.js';
 
 
@@ -133,6 +132,7 @@ export async function auditCommand(argv: string[], io: Io, opts: AuditCommandOpt
         if (typeof flags.alert !== 'string' || !flags.alert.trim()) throw new UsageError('triage needs --alert TEXT');
         const windowMinutes = flags.window === undefined ? 30 : Number(flags.window);
         if (!(windowMinutes > 0)) throw new UsageError(`--window: expected minutes > 0, got "${String(flags.window)}"`);
+        const { askModel, assembleEvidence } = await import('./triage.js'); // the openai client loads only for triage
         const evidence = assembleEvidence(await load(), {
           alert: flags.alert, around: timeFlag(flags, 'around') ?? new Date(), windowMinutes,
           ...(typeof flags.host === 'string' ? { host: flags.host } : {}),

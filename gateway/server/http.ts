@@ -7,6 +7,9 @@ import type { Session } from './session.js';
 import { SessionEventStore } from './events.js';
 import { JSON_FIRST_WAIT_MS, jsonWhenAlone } from './json-first.js';
 import { DISCARD_AFTER_LIMIT_BYTES, discardRest, readJsonBody } from './body.js';
+import { isLoopbackHost } from './loopback.js';
+
+export { isLoopbackHost };
 
 export interface Identity {
   identity: string;
@@ -52,11 +55,7 @@ interface Live {
  */
 export const RESUME_GRACE_MS = 3000;
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
-export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK.has(host) || host.startsWith('127.');
-}
 
 /** The node request/response under every Hono context here (served by @hono/node-server). */
 const node = (c: Context) => c.env as { incoming: IncomingMessage; outgoing: ServerResponse };
