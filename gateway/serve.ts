@@ -279,6 +279,8 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     resolveValue,
     createShellServer: shellServer,
     log,
+    // how long tools/list waits for catalogs still starting (default 10 s); a wait, never a policy, so an env knob is safe
+    catalogWaitMs: io.env.TOLLGATE_CATALOG_WAIT_MS ? Number(io.env.TOLLGATE_CATALOG_WAIT_MS) : undefined,
     onSessionStart: (s: Session) => {
       const caps = s.capabilities;
       void record({ name: 'tollgate.session_start', sessionId: s.id, identity: s.identity, method: 'initialize', transport: s.transportKind, clientName: s.clientInfo.name, clientVersion: s.clientInfo.version, capabilities: { elicitationForm: s.elicitation.form, elicitationUrl: s.elicitation.url, sampling: !!caps.sampling, roots: !!caps.roots } }).catch(() => undefined);
