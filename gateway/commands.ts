@@ -11,7 +11,12 @@ import { tokensCommand, TOKENS_SPEC } from './server/auth/index.js';
 import { parseCommand, synopsis, type CommandSpec, type OptionSpec, type ParsedArgs } from './cli-args.js';
 import { checkConfiguredListener, checkServers } from './config-check.js';
 import { VERSION } from './version.js';
-import { serve, resolveDirs, UsageError, type Io } from './serve.js';
+import { UsageError } from './cli-args.js';
+import { resolveDirs } from './dirs.js';
+import type { Io } from './io.js';
+
+// serve's module graph (the SDK server, Hono, the sandbox, OpenTelemetry) loads only when serve runs.
+const serve = async (argv: string[], io: Io) => (await import('./serve.js')).serve(argv, io);
 
 const CONFIG_OPTION: OptionSpec = { type: 'string', value: 'DIR', help: 'config directory (default: the current directory)' };
 

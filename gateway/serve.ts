@@ -1,11 +1,11 @@
 // `tollgate serve`: loads config, wires policy, review, audit, sandbox and upstreams into one Gateway, and listens.
 import { parseArgs } from 'node:util';
-import { mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Io } from './io.js';
+import { resolveDirs } from './dirs.js';
 import { refusalLimiter } from './server/auth/refusals.js';
 import { redactKnownSecrets } from './secrets/known.js';
 import { Gateway, isLoopbackHost, type Session } from './server/index.js';
@@ -13,7 +13,7 @@ import { toolNameWarnings } from './server/client-limits.js';
 import { watchServersFile, type ServerSpec, type ValueRef } from './upstreams/index.js';
 import { checkListen, checkServers, ownWords, serverAllowed } from './config-check.js';
 import { ShellServerOptionsSchema, createShellServer } from './upstreams/shell.js';
-import { initPolicy, loadEffectiveConfig, watchEffectiveConfig, evaluate, evaluateRequest, decideHostResolved, type EffectiveConfig } from './policy/index.js';
+import { initPolicy, watchEffectiveConfig, evaluate, evaluateRequest, decideHostResolved, type EffectiveConfig } from './policy/index.js';
 import { openAudit, type Audit, type AuditEventInput } from './audit/index.js';
 import {
   ApprovalQueue,
@@ -37,7 +37,6 @@ import {
   type Escalation,
   type Reviewer,
 } from './review/index.js';
-import { consoleApp } from './console/index.js';
 import { createEgressProxy, type EgressProxy } from './sandbox/index.js';
 import { createSecretStore, resolveSecretRef, type SecretStore } from './secrets/index.js';
 import { authenticator, createTokenStore, localIdentity, protectedResourceMetadata } from './server/auth/index.js';
@@ -48,17 +47,7 @@ import { UsageError } from './cli-args.js';
 
 export type { Io } from './io.js';
 
-export { UsageError };
-
-/** Config dir from --config (default cwd); data dir from tollgate.json `dataDir` (default `<config>/.tollgate`). */
-export async function resolveDirs(config: string | undefined, io: Io): Promise<{ configDir: string; dataDir: string; stateDir: string; effective: Awaited<ReturnType<typeof loadEffectiveConfig>> }> {
-  const configDir = resolve(io.cwd, config ?? '.');
-  const effective = await loadEffectiveConfig({ configDir, env: io.env });
-  const dataDir = effective.config.dataDir;
-  const stateDir = join(dataDir, 'state');
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  return { configDir, dataDir, stateDir, effective };
-}
+export { UsageError, resolveDirs };
 
 export function parseListen(spec: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(spec);
@@ -343,6 +332,8 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     resolveValue,
     createShellServer: shellServer,
     log,
+    // how long tools/list waits for catalogs still starting (default 10 s); a wait, never a policy, so an env knob is safe
+    catalogWaitMs: io.env.TOLLGATE_CATALOG_WAIT_MS ? Number(io.env.TOLLGATE_CATALOG_WAIT_MS) : undefined,
     onSessionStart: (s: Session) => {
       const caps = s.capabilities;
       void record({ name: 'tollgate.session_start', sessionId: s.id, identity: s.identity, method: 'initialize', transport: s.transportKind, clientName: s.clientInfo.name, clientVersion: s.clientInfo.version, capabilities: { elicitationForm: s.elicitation.form, elicitationUrl: s.elicitation.url, sampling: !!caps.sampling, roots: !!caps.roots } }).catch(() => undefined);
@@ -354,8 +345,14 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       await record({ name: 'tollgate.session_end', sessionId: s.id, identity: s.identity, reason: reason as 'closed', durationMs: Date.now() - s.startedAt, calls: s.calls }).catch(() => undefined);
     },
   });
-  await gateway.start();
-  for (const w of toolNameWarnings(gateway.upstreams.listTools().map((t) => t.name))) log(`warning: ${w}`);
+  // Upstream catalogs start in the background: a stdio agent's `initialize` is answered at once (clients give a
+  // server about a second), and tools/list waits for the catalogs within a bound. An HTTP gateway is long-running:
+  // it announces its URL once every catalog has started, as before.
+  gateway.start();
+  if (!values.stdio) await gateway.allStartedPromise();
+  void gateway.allStartedPromise().then(() => {
+    for (const w of toolNameWarnings(gateway.upstreams.listTools().map((t) => t.name))) log(`warning: ${w}`);
+  });
 
   let stop: () => Promise<void>;
   if (values.stdio) {
@@ -377,6 +374,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       },
     });
     const authn = authenticator({ tokens, oidc: auth.oidc, resourceMetadataUrl: `${base}/.well-known/oauth-protected-resource`, required });
+    const { consoleApp } = await import('./console/index.js'); // the console loads only with an HTTP listener
     const http = await gateway.serveHttp({
       host: listen.host,
       port: listen.port,

@@ -1,9 +1,11 @@
 // openAudit: validate → fill call context → redact → journal (durable) → OTLP (best effort).
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { AuditEventInputSchema, type AuditEventInput } from './events.js';
 import { openJournal, type Sync, type TornTail } from './journal.js';
-import { openOtlpSink, resolveOtlpTarget, type OtlpOptions, type OtlpSink } from './otlp.js';
+import type { OtlpOptions, OtlpSink } from './otlp.js';
+import { resolveOtlpTarget } from './otlp-target.js';
 import { redact, type RedactOptions } from './redact.js';
 
 export interface AuditOptions {
@@ -34,6 +36,8 @@ export interface Audit {
   counters(): AuditCounters;
   /** A torn final line found at open (a previous crash), already reported by verify. */
   readonly tornTail: TornTail | undefined;
+  /** The journal chain this process writes (`main` or an id under `audit/chains/`): each writer has its own. */
+  readonly chain: string;
   /** Flushes OTLP (bounded wait) and closes the journal. */
   close(): Promise<void>;
 }
@@ -51,7 +55,8 @@ export async function openAudit(opts: AuditOptions): Promise<Audit> {
   if (!opts.dataDir) throw new Error('openAudit: dataDir is required (the directory that holds audit/)');
   const target = resolveOtlpTarget(opts.otlp, opts.env ?? process.env);
   const journal = await openJournal({ dir: path.join(opts.dataDir, 'audit'), maxFileBytes: opts.journal?.maxFileBytes });
-  const otlp: OtlpSink | undefined = target ? openOtlpSink({ target, serviceVersion: opts.serviceVersion }) : undefined;
+  // the OpenTelemetry SDK loads only when export is on
+  const otlp: OtlpSink | undefined = target ? (await import('./otlp.js')).openOtlpSink({ target, serviceVersion: opts.serviceVersion, instanceId: `${os.hostname()}/${process.pid}/${journal.chain}` }) : undefined;
   // steps after tool_call often know only the call id; fill in who/where so every record stands alone
   const calls = new LRUCache<string, CallContext>({ max: 20_000 });
   const sessions = new LRUCache<string, string>({ max: 5_000 });
@@ -126,6 +131,7 @@ export async function openAudit(opts: AuditOptions): Promise<Audit> {
       return { journalRecords: journal.records, otlpExported: c.exported, otlpFailed: c.failed };
     },
     tornTail: journal.tornTail,
+    chain: journal.chain,
     close() {
       // every caller waits for the one close: a second close() must not return while records are still in flight
       closing ??= (async () => {

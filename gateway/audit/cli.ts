@@ -4,7 +4,6 @@ import * as path from 'node:path';
 import type { JournalRecord } from './events.js';
 import { compileFilter, computeStats, explainCall, formatStats, parseTime, toCsv, describe, type RecordFilter } from './query.js';
 import { parseCommand, usageOf, UsageError, type CommandSpec, type OptionSpec } from '../cli-args.js';
-import { askModel, assembleEvidence } from './triage.js';
 import { loadRecords, verifyJournal } from './verify.js';
 
 
@@ -97,8 +96,12 @@ export async function auditCommand(argv: string[], io: Io, opts: AuditCommandOpt
         else {
           if (r.files === 0) out(`no journal files in ${dir}`);
           for (const t of r.tornTails) out(`torn tail: ${t.file}:${t.line}: ${t.bytes} bytes after the last complete record (a crash mid-write; not a record, left in place as evidence)`);
-          if (r.problem) out(`BROKEN at ${r.problem.file}:${r.problem.line}${r.problem.seq !== undefined ? ` (seq ${r.problem.seq})` : ''}: ${r.problem.why}\n${r.records} records before it verified`);
-          else out(`OK: ${r.records} records in ${r.files} file(s), chain intact through seq ${r.lastSeq}, head ${r.lastHash}`);
+          if (r.problem) out(`BROKEN${r.chains.length > 1 ? ` (chain ${r.problem.chain})` : ''} at ${r.problem.file}:${r.problem.line}${r.problem.seq !== undefined ? ` (seq ${r.problem.seq})` : ''}: ${r.problem.why}\n${r.records} records before it verified`);
+          else if (r.chains.length <= 1) out(`OK: ${r.records} records in ${r.files} file(s), chain intact through seq ${r.lastSeq}, head ${r.lastHash}`);
+          else {
+            out(`OK: ${r.records} records in ${r.files} file(s) over ${r.chains.length} chains (one per writer), every chain intact`);
+            for (const c of r.chains) out(`  chain ${c.chain}: ${c.records} records in ${c.files} file(s), intact through seq ${c.lastSeq}, head ${c.lastHash}`);
+          }
         }
         return r.ok ? 0 : 1;
       }
@@ -149,6 +152,7 @@ export async function auditCommand(argv: string[], io: Io, opts: AuditCommandOpt
         if (typeof flags.alert !== 'string' || !flags.alert.trim()) throw new UsageError('triage needs --alert TEXT', usageOf(AUDIT_SPEC, 'triage'));
         const windowMinutes = flags.window === undefined ? 30 : Number(flags.window);
         if (!(windowMinutes > 0)) throw new UsageError(`--window: expected minutes > 0, got "${String(flags.window)}"`, usageOf(AUDIT_SPEC, 'triage'));
+        const { askModel, assembleEvidence } = await import('./triage.js'); // the openai client loads only for triage
         const evidence = assembleEvidence(await load(), {
           alert: flags.alert, around: timeFlag(flags, 'around') ?? new Date(), windowMinutes,
           ...(typeof flags.host === 'string' ? { host: flags.host } : {}),

@@ -4,6 +4,8 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { tryLockFile, type LockAttempt } from '../state/index.js';
 import { GENESIS, sealRecord } from './chain.js';
 import { JournalRecordSchema } from './events.js';
 
@@ -52,6 +54,8 @@ export interface Journal {
   readonly records: number;
   /** Set when open found a torn final line; appends went to a fresh file so the torn bytes stay as evidence. */
   readonly tornTail: TornTail | undefined;
+  /** Which chain this writer appends to: `main` (`<audit>/`) or the id of one under `<audit>/chains/`. */
+  readonly chain: string;
   close(): Promise<void>;
 }
 
@@ -84,108 +88,117 @@ export function splitLines(buf: Buffer): { lines: string[]; tail: Buffer } {
   return { lines: end < 0 ? [] : body.split('\n'), tail: buf.subarray(end + 1) };
 }
 
-/** Journal directories this process has open: a second writer in the same process would fork the chain too. */
+/** Chain directories this process holds: a second writer in the same process would fork a chain too. */
 const openDirs = new Set<string>();
 
-/** What identifies a lock's holder: its pid alone says nothing across hosts, containers or reboots. */
-interface LockOwner {
-  pid: number;
-  host?: string;
-  boot?: string;
+/** The chain in `<audit>/` itself (the layout before many writers): the first writer to come takes it. */
+export const MAIN_CHAIN = 'main';
+/** Further chains, one directory each: `<audit>/chains/<id>/journal-NNNNNN.jsonl`. */
+export const CHAINS_DIR = 'chains';
+const CHAIN_ID_RE = /^[0-9]{8}t[0-9]{6}z-[a-z0-9-]{1,40}$/;
+
+export interface ChainDir {
+  /** `main`, or the directory name under `chains/`. */
+  id: string;
+  dir: string;
 }
 
-function bootId(): string {
+/** Every chain under an audit directory: `main` first (when it has files), then the others by id (= creation time). */
+export async function listChains(auditDir: string): Promise<ChainDir[]> {
+  const out: ChainDir[] = [];
+  if ((await listJournalFiles(auditDir)).length) out.push({ id: MAIN_CHAIN, dir: auditDir });
+  let names: string[] = [];
   try {
-    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
-function readLock(lock: string): LockOwner | undefined {
-  const text = fs.readFileSync(lock, 'utf8').trim();
-  if (/^\d+$/.test(text)) return { pid: Number(text) }; // the older format: a bare pid
-  try {
-    const v = JSON.parse(text) as Partial<LockOwner>;
-    if (Number.isInteger(v.pid) && (v.pid as number) > 0) return { pid: v.pid as number, host: typeof v.host === 'string' ? v.host : undefined, boot: typeof v.boot === 'string' ? v.boot : undefined };
-  } catch {
-    /* unreadable: treated as stale below */
-  }
-  return undefined;
-}
-
-function takeLock(dir: string): { lock: string; release: () => void } {
-  const key = path.resolve(dir);
-  if (openDirs.has(key)) throw new Error(`audit journal ${dir} is already open in this process; two writers would fork the hash chain`);
-  const lock = path.join(dir, 'journal.lock');
-  const me: LockOwner = { pid: process.pid, host: os.hostname(), boot: bootId() };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(lock, `${JSON.stringify(me)}\n`, { flag: 'wx', mode: 0o600 });
-      openDirs.add(key);
-      return { lock, release: () => openDirs.delete(key) };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const owner = readLock(lock);
-      if (owner) {
-        const otherHost = owner.host !== undefined && owner.host !== me.host;
-        const rebooted = owner.host === me.host && !!owner.boot && !!me.boot && owner.boot !== me.boot;
-        if (otherHost) {
-          // Another machine or container (a shared volume): its process cannot be checked from here.
-          throw new Error(`audit journal ${dir} is locked by process ${owner.pid} on host "${owner.host}"; two writers would fork the hash chain. If that gateway is gone, delete ${lock}`);
-        }
-        if (!rebooted && owner.pid !== process.pid && alive(owner.pid)) {
-          throw new Error(`audit journal ${dir} is in use by process ${owner.pid}; two writers would fork the hash chain`);
-        }
-      }
-      fs.rmSync(lock, { force: true }); // stale: its writer is gone (or this machine rebooted since)
-    }
-  }
-  throw new Error(`could not lock audit journal ${dir}`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
+    names = await fsp.readdir(path.join(auditDir, CHAINS_DIR));
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
+  for (const n of names.filter((x) => CHAIN_ID_RE.test(x)).sort()) out.push({ id: n, dir: path.join(auditDir, CHAINS_DIR, n) });
+  return out;
+}
+
+/** A new chain id: creation time first (so ids sort by age), then host, pid and randomness (so two never collide). */
+function newChainId(): string {
+  const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase();
+  const host = os.hostname().toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 20) || 'host';
+  return `${t}-${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Takes the lock of one chain directory, or says who holds it. Never waits and never takes a live writer's chain; a
+ * lock whose writer is gone (or from before this machine last booted) is taken over, by one process only.
+ */
+function tryLock(dir: string): LockAttempt {
+  const key = path.resolve(dir);
+  if (openDirs.has(key)) return { held: false, why: 'open in this process' };
+  const l = tryLockFile(path.join(dir, 'journal.lock'));
+  if (!l.held) return l;
+  openDirs.add(key);
+  return { held: true, release: () => { openDirs.delete(key); l.release(); } };
+}
+
+/**
+ * Finds this process a chain of its own: `main` if free, else a free chain a gone writer left (resumed, so the
+ * number of chains stays at the most writers ever at once), else a new one.
+ */
+function claimChain(auditDir: string, chains: ChainDir[]): { chain: ChainDir; release: () => void } {
+  for (const c of [{ id: MAIN_CHAIN, dir: auditDir }, ...chains.filter((x) => x.id !== MAIN_CHAIN)]) {
+    const l = tryLock(c.dir);
+    if (l.held) return { chain: c, release: l.release };
+  }
+  fs.mkdirSync(path.join(auditDir, CHAINS_DIR), { recursive: true, mode: 0o700 });
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const id = newChainId();
+    const dir = path.join(auditDir, CHAINS_DIR, id);
+    try {
+      fs.mkdirSync(dir, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw e;
+    }
+    const l = tryLock(dir);
+    if (l.held) return { chain: { id, dir }, release: l.release };
+  }
+  throw new Error(`could not create a journal chain under ${path.join(auditDir, CHAINS_DIR)}`);
 }
 
 export async function openJournal(opts: JournalOptions): Promise<Journal> {
   const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   if (!(maxFileBytes >= 1024)) throw new Error(`journal.maxFileBytes must be at least 1024, got ${maxFileBytes}`);
   await fsp.mkdir(opts.dir, { recursive: true, mode: 0o700 });
-  const { lock, release: releaseDir } = takeLock(opts.dir);
+  const { chain, release: releaseDir } = claimChain(opts.dir, await listChains(opts.dir));
+  const chainDir = chain.dir;
 
   // resume the chain from the newest complete record; a torn tail is left in place and reported
-  const files = await listJournalFiles(opts.dir);
+  const files = await listJournalFiles(chainDir);
   let seq = 0;
   let prev = GENESIS;
   let tornTail: TornTail | undefined;
   let appendTo: { n: number; file: string; size: number } | undefined;
-  for (let i = files.length - 1; i >= 0; i--) {
-    const f = files[i]!;
-    const buf = await fsp.readFile(f.file);
-    const { lines, tail } = splitLines(buf);
-    const isNewest = i === files.length - 1;
-    if (isNewest && tail.length > 0) tornTail = { file: f.file, line: lines.length + 1, bytes: tail.length };
-    if (isNewest && !tornTail && buf.length < maxFileBytes) appendTo = { ...f, size: buf.length };
-    const last = lines.length ? lines[lines.length - 1] : undefined;
-    if (last === undefined) continue;
-    const parsed = JournalRecordSchema.safeParse(safeJson(last));
-    if (!parsed.success) {
-      throw new Error(`${path.basename(f.file)}:${lines.length}: last complete journal line is not a record; run "tollgate audit verify"`);
+  try {
+    for (let i = files.length - 1; i >= 0; i--) {
+      const f = files[i]!;
+      const { last, size, torn } = await lastLine(f.file);
+      const isNewest = i === files.length - 1;
+      if (isNewest && torn) tornTail = { file: f.file, line: torn.line, bytes: torn.bytes };
+      if (isNewest && !tornTail && size < maxFileBytes) appendTo = { ...f, size };
+      if (last === undefined) continue;
+      const parsed = JournalRecordSchema.safeParse(safeJson(last.text));
+      if (!parsed.success) {
+        throw new Error(`${path.relative(opts.dir, f.file)}:${last.line}: last complete journal line is not a record; run "tollgate audit verify"`);
+      }
+      seq = parsed.data.seq;
+      prev = parsed.data.hash;
+      break;
     }
-    seq = parsed.data.seq;
-    prev = parsed.data.hash;
-    break;
+  } catch (e) {
+    releaseDir();
+    throw e;
   }
   const nextFileNo = (files.at(-1)?.n ?? 0) + 1;
-  let current = appendTo ?? { n: nextFileNo, file: path.join(opts.dir, journalFileName(nextFileNo)), size: 0 };
+  let current = appendTo ?? { n: nextFileNo, file: path.join(chainDir, journalFileName(nextFileNo)), size: 0 };
   let fd = fs.openSync(current.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
-  if (!appendTo) await syncDir(opts.dir);
+  if (!appendTo) await syncDir(chainDir);
 
   let pending: Pending[] = [];
   let broken: Error | undefined;
@@ -201,9 +214,9 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
     fs.closeSync(fd);
     fd = -1; // if opening the next file fails, nothing may later sync or close a number another file now holds
     const n = current.n + 1;
-    current = { n, file: path.join(opts.dir, journalFileName(n)), size: 0 };
+    current = { n, file: path.join(chainDir, journalFileName(n)), size: 0 };
     fd = fs.openSync(current.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-    await syncDir(opts.dir);
+    await syncDir(chainDir);
   }
 
   function writeAll(buf: Buffer): void {
@@ -375,6 +388,7 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
       return records;
     },
     tornTail,
+    chain: chain.id,
     close() {
       closing ??= (async () => {
         closed = true;
@@ -391,13 +405,51 @@ export async function openJournal(opts: JournalOptions): Promise<Journal> {
         } finally {
           if (fd >= 0) fs.closeSync(fd);
           fd = -1;
-          fs.rmSync(lock, { force: true });
           releaseDir();
         }
       })();
       return closing;
     },
   };
+}
+
+const TAIL_CHUNK = 256 * 1024;
+
+/**
+ * The last complete line of a journal file and whatever follows it, reading only the file's end (a file may be tens
+ * of MB; start-up must not read it whole). Line numbers are counted only when there is a torn tail or a bad line to name.
+ */
+async function lastLine(file: string): Promise<{ last?: { text: string; line: number }; size: number; torn?: { line: number; bytes: number } }> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    let chunk = Math.min(size, TAIL_CHUNK);
+    for (;;) {
+      const buf = Buffer.alloc(chunk);
+      await fh.read(buf, 0, chunk, size - chunk);
+      const end = buf.lastIndexOf(0x0a);
+      const tailBytes = end < 0 ? chunk : chunk - end - 1;
+      const start = end < 0 ? -1 : buf.lastIndexOf(0x0a, end - 1);
+      const whole = chunk === size;
+      if (end >= 0 && (start >= 0 || whole)) {
+        const text = buf.subarray(start + 1, end).toString('utf8');
+        const needLineNo = tailBytes > 0 || JournalRecordSchema.safeParse(safeJson(text)).success === false;
+        const line = needLineNo ? countLines(await fsp.readFile(file), size - chunk + end) : 0;
+        return { last: { text, line }, size, ...(tailBytes > 0 ? { torn: { line: line + 1, bytes: tailBytes } } : {}) };
+      }
+      if (whole) return { size, ...(tailBytes > 0 ? { torn: { line: 1, bytes: tailBytes } } : {}) };
+      chunk = Math.min(size, chunk * 4);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The number of the line that ends with the newline at byte `at`. */
+function countLines(buf: Buffer, at: number): number {
+  let n = 0;
+  for (let i = buf.indexOf(0x0a); i >= 0 && i <= at; i = buf.indexOf(0x0a, i + 1)) n++;
+  return n;
 }
 
 async function syncDir(dir: string): Promise<void> {

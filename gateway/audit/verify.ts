@@ -1,36 +1,72 @@
-// Reading the journal back: verify the chain file by file, and load records for queries.
+// Reading the journal back: verify every chain file by file, and load the records of all chains merged in time order.
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { GENESIS, recordHash } from './chain.js';
 import { JournalRecordSchema, type JournalRecord } from './events.js';
-import { listJournalFiles, safeJson, splitLines, type TornTail } from './journal.js';
+import { listChains, listJournalFiles, safeJson, splitLines, type ChainDir, type TornTail } from './journal.js';
 
 export interface VerifyProblem {
+  /** Relative to the audit directory: `journal-000003.jsonl` (main chain) or `chains/<id>/journal-000001.jsonl`. */
   file: string;
   line: number;
   seq?: number;
   why: string;
+  /** The chain it is in. */
+  chain?: string;
 }
 
-export interface VerifyReport {
+export interface ChainReport {
+  chain: string;
   ok: boolean;
   files: number;
   records: number;
   lastSeq: number;
   lastHash: string;
-  /** The first record that breaks the chain; nothing after it is trusted. */
   problem?: VerifyProblem;
-  /** Final lines cut short by a crash: not records, reported so nobody mistakes them for either. */
   tornTails: TornTail[];
 }
 
-/** Walks every journal file in order and checks format, seq continuity, prev links and hashes. */
+export interface VerifyReport {
+  ok: boolean;
+  /** Totals over every chain. */
+  files: number;
+  records: number;
+  /** Head of the main chain (or of the only chain): what a single-writer journal reported before. */
+  lastSeq: number;
+  lastHash: string;
+  /** The first record that breaks a chain; nothing after it in that chain is trusted. */
+  problem?: VerifyProblem;
+  /** Final lines cut short by a crash: not records, reported so nobody mistakes them for either. */
+  tornTails: TornTail[];
+  /** One entry per writer's chain, each checked on its own. */
+  chains: ChainReport[];
+}
+
+/** Checks every chain under the audit directory: each must verify on its own (see verifyChain). */
 export async function verifyJournal(dir: string): Promise<VerifyReport> {
-  const files = await listJournalFiles(dir);
-  const report: VerifyReport = { ok: true, files: files.length, records: 0, lastSeq: 0, lastHash: GENESIS, tornTails: [] };
-  const fail = (file: string, line: number, why: string, seq?: number): VerifyReport => {
+  const chains = await Promise.all((await listChains(dir)).map((c) => verifyChain(dir, c)));
+  const head = chains[0];
+  const broken = chains.find((c) => !c.ok);
+  return {
+    ok: !broken,
+    files: chains.reduce((n, c) => n + c.files, 0),
+    records: chains.reduce((n, c) => n + c.records, 0),
+    lastSeq: head?.lastSeq ?? 0,
+    lastHash: head?.lastHash ?? GENESIS,
+    ...(broken?.problem ? { problem: broken.problem } : {}),
+    tornTails: chains.flatMap((c) => c.tornTails),
+    chains,
+  };
+}
+
+/** Walks one chain's files in order and checks format, seq continuity, prev links and hashes. */
+export async function verifyChain(auditDir: string, chain: ChainDir): Promise<ChainReport> {
+  const files = await listJournalFiles(chain.dir);
+  const report: ChainReport = { chain: chain.id, ok: true, files: files.length, records: 0, lastSeq: 0, lastHash: GENESIS, tornTails: [] };
+  const rel = (file: string) => path.relative(auditDir, file);
+  const fail = (file: string, line: number, why: string, seq?: number): ChainReport => {
     report.ok = false;
-    report.problem = { file: path.basename(file), line, why, ...(seq !== undefined ? { seq } : {}) };
+    report.problem = { file: rel(file), line, why, ...(seq !== undefined ? { seq } : {}), chain: chain.id };
     return report;
   };
   let expectedN = files[0]?.n;
@@ -62,7 +98,7 @@ export async function verifyJournal(dir: string): Promise<VerifyReport> {
     }
     if (tail.length > 0) {
       // only the end of a file can be torn; the chain must continue from the last whole record
-      report.tornTails.push({ file: path.basename(f.file), line: lines.length + 1, bytes: tail.length });
+      report.tornTails.push({ file: rel(f.file), line: lines.length + 1, bytes: tail.length });
     }
   }
   return report;
@@ -70,19 +106,73 @@ export async function verifyJournal(dir: string): Promise<VerifyReport> {
 
 export interface LoadedRecord {
   record: JournalRecord;
+  /** Relative to the audit directory. */
   file: string;
   line: number;
+  /** The chain (writer) the record is in: `main` or a directory name under `chains/`. */
+  chain: string;
 }
 
-/** Loads every whole record (torn tails skipped) in journal order; no chain checks — that is verify's job. */
+/**
+ * Loads every whole record (torn tails skipped) of every chain, merged in time order: each chain keeps its own order
+ * (its seq), and chains interleave by record time (ties: main first, then by chain id). No chain checks — that is
+ * verify's job.
+ */
 export async function loadRecords(dir: string): Promise<LoadedRecord[]> {
+  const perChain = await Promise.all((await listChains(dir)).map((c) => loadChain(dir, c)));
+  if (perChain.length <= 1) return perChain[0] ?? [];
+  return mergeByTime(perChain);
+}
+
+async function loadChain(auditDir: string, chain: ChainDir): Promise<LoadedRecord[]> {
   const out: LoadedRecord[] = [];
-  for (const f of await listJournalFiles(dir)) {
+  for (const f of await listJournalFiles(chain.dir)) {
     const { lines } = splitLines(await fsp.readFile(f.file));
+    const file = path.relative(auditDir, f.file);
     lines.forEach((text, i) => {
       const raw = safeJson(text);
-      if (JournalRecordSchema.safeParse(raw).success) out.push({ record: raw as JournalRecord, file: path.basename(f.file), line: i + 1 });
+      if (JournalRecordSchema.safeParse(raw).success) out.push({ record: raw as JournalRecord, file, line: i + 1, chain: chain.id });
     });
   }
   return out;
+}
+
+/** k-way merge of per-chain lists (each already in its chain's order) by record time; stable across chains. */
+export function mergeByTime<T extends { record: { time: string } }>(lists: T[][]): T[] {
+  const heads = lists.map(() => 0);
+  const times = lists.map((l) => l.map((r) => Date.parse(r.record.time)));
+  const total = lists.reduce((n, l) => n + l.length, 0);
+  const out: T[] = new Array(total);
+  for (let k = 0; k < total; k++) {
+    let best = -1;
+    let bestT = Infinity;
+    for (let c = 0; c < lists.length; c++) {
+      if (heads[c]! >= lists[c]!.length) continue;
+      const t = times[c]![heads[c]!]!;
+      // an unparseable time sorts first rather than being lost
+      const tt = Number.isNaN(t) ? -Infinity : t;
+      if (best < 0 || tt < bestT) {
+        best = c;
+        bestT = tt;
+      }
+    }
+    out[k] = lists[best]![heads[best]!++]!;
+  }
+  return out;
+}
+
+/** Changes whenever any chain's files change (names, sizes, mtimes): lets a reader cache loadRecords. */
+export async function journalSignature(dir: string): Promise<string> {
+  const parts: string[] = [];
+  for (const c of await listChains(dir)) {
+    for (const f of await listJournalFiles(c.dir)) {
+      try {
+        const s = await fsp.stat(f.file);
+        parts.push(`${c.id}/${f.n}:${s.size}:${s.mtimeMs}`);
+      } catch {
+        parts.push(`${c.id}/${f.n}:gone`);
+      }
+    }
+  }
+  return parts.join('|') || 'none';
 }

@@ -1,29 +1,17 @@
 // The audit trail as the console reads it: cached journal loads, the decision mix over time.
-import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JournalRecord } from '../audit/index.js';
 // query/verify are the audit folder's read side; its index does not re-export them yet
-import { loadRecords } from '../audit/verify.js';
+import { journalSignature, loadRecords } from '../audit/verify.js';
 import type { Bucket } from './charts.js';
 
 export type Rec = JournalRecord & Record<string, unknown>;
 
-/** Re-reads the journal only when a file in it changed (size or mtime of the directory's files). */
+/** Re-reads the journal only when a file of any chain changed (size or mtime); every writer's chain is shown. */
 export function trailReader(dataDir: string) {
   const dir = join(dataDir, 'audit');
   let cached: { key: string; records: Rec[] } | undefined;
-  const signature = async (): Promise<string> => {
-    try {
-      const names = (await readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort();
-      const parts = await Promise.all(names.map(async (n) => {
-        const s = await stat(join(dir, n));
-        return `${n}:${s.size}:${s.mtimeMs}`;
-      }));
-      return parts.join('|');
-    } catch {
-      return 'none';
-    }
-  };
+  const signature = () => journalSignature(dir);
   return async function records(): Promise<Rec[]> {
     const key = await signature();
     if (cached?.key === key) return cached.records;

@@ -1,7 +1,8 @@
 // Config layers: built-in defaults < tollgate.json < admin requirements, with provenance and safe reload.
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../state/index.js';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { RequirementsSchema, TollgateConfigSchema, type EffectiveConfig, type Requirements, type TollgateConfig } from './schema.js';
@@ -73,8 +74,7 @@ async function loadRequirements(source: string, explicit: boolean, dataDir: stri
       const text = await res.text();
       raw = parseJson(source, text);
       await mkdir(dirname(cache), { recursive: true });
-      await writeFile(`${cache}.tmp`, text);
-      await rename(`${cache}.tmp`, cache);
+      await writeFileAtomic(cache, text); // a temporary name of its own: many gateways may refresh the cache at once
     } catch (e) {
       if (e instanceof ConfigError) throw e;
       raw = await readJsonFile(cache).catch(() => undefined);

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Entry, type LinuxStore } from '@napi-rs/keyring';
 import { z } from 'zod';
+import { withFileLock } from '../state/index.js';
 import { rememberSecretValue } from './ref.js';
 
 export type SecretBackend = 'keyring' | 'file-for-tests';
@@ -90,11 +91,14 @@ function namesIndex(stateDir: string, service: string) {
   };
   const update = async (f: (names: Set<string>) => void) => {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
-    const index = await load();
-    const names = new Set(index.services[service] ?? []);
-    f(names);
-    index.services[service] = [...names].sort();
-    await writeAtomic(path, JSON.stringify(index, null, 2) + '\n');
+    // read-modify-write under a lock: two `secrets set` at once (or a gateway and the CLI) must both land
+    await withFileLock(path, async () => {
+      const index = await load();
+      const names = new Set(index.services[service] ?? []);
+      f(names);
+      index.services[service] = [...names].sort();
+      await writeAtomic(path, JSON.stringify(index, null, 2) + '\n');
+    });
   };
   return {
     list: async () => [...((await load()).services[service] ?? [])].sort(),

@@ -8,6 +8,9 @@ import { SessionEventStore } from './events.js';
 import { JSON_FIRST_WAIT_MS, jsonWhenAlone } from './json-first.js';
 import { DISCARD_AFTER_LIMIT_BYTES, discardRest, readJsonBody } from './body.js';
 import { parseChannelList, type ApprovalChannel } from '../review/channels.js';
+import { isLoopbackHost } from './loopback.js';
+
+export { isLoopbackHost };
 
 export interface Identity {
   identity: string;
@@ -55,11 +58,7 @@ interface Live {
  */
 export const RESUME_GRACE_MS = 3000;
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
-export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK.has(host) || host.startsWith('127.');
-}
 
 /** The node request/response under every Hono context here (served by @hono/node-server). */
 const node = (c: Context) => c.env as { incoming: IncomingMessage; outgoing: ServerResponse };

@@ -6,10 +6,10 @@ import type { ApprovalMode, SessionContextPort } from '../ports.js';
 import { Upstreams, PinStore, type Registry, type ServerSpec, type UpstreamEvent, type ValueRef } from '../upstreams/index.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { Session } from './session.js';
-import { serveHttp, type HttpOptions, type Identity } from './http.js';
+import type { HttpOptions, Identity } from './http.js';
 
 export { Session } from './session.js';
-export { isLoopbackHost } from './http.js';
+export { isLoopbackHost } from './loopback.js';
 
 export interface GatewayOptions {
   registry: Registry;
@@ -24,6 +24,10 @@ export interface GatewayOptions {
   log: (line: string) => void;
   onSessionStart?: (s: Session) => void | Promise<void>;
   onSessionEnd?: (s: Session, reason: string) => void | Promise<void>;
+  /** How long tools/list (and a call) waits for upstream catalogs still starting; default 10 s. */
+  catalogWaitMs?: number;
+  /** What calls wait for before they run (e.g. the policy's shell parser loading); default nothing. */
+  callsReady?: Promise<void>;
 }
 
 /** The running gateway core, shared by every transport: upstreams, pipeline, sessions. */
@@ -67,11 +71,46 @@ export class Gateway {
       .catch((err) => this.opts.log(`audit: ${(err as Error).message}`));
   }
 
-  async start(): Promise<void> {
-    await this.upstreams.start();
-    for (const s of this.upstreams.status()) {
-      this.opts.log(s.state === 'ready' ? `upstream ${s.name} (${s.kind}): ${s.tools} tools` : `upstream ${s.name} (${s.kind}) is ${s.state}: ${s.error ?? ''}`);
-    }
+  /** Settles once every catalog has started (or failed); see start(). */
+  private started: Promise<void> | undefined;
+  private allStarted = false;
+  /** Sessions sent a tool list while some catalog was still starting: told when it arrives. */
+  private readonly listedEarly = new Set<Session>();
+
+  /**
+   * Starts the upstream catalogs in the background and returns at once: the agent's `initialize` never waits for
+   * them. `tools/list` waits for them up to `catalogWaitMs`; whatever arrives later is announced to every session that
+   * was already sent a list with `notifications/tools/list_changed`.
+   */
+  start(): void {
+    this.started ??= this.upstreams
+      .start({
+        onSettled: (name) => {
+          const st = this.upstreams.status().find((s) => s.name === name);
+          if (st) this.opts.log(st.state === 'ready' ? `upstream ${st.name} (${st.kind}): ${st.tools} tools` : `upstream ${st.name} (${st.kind}) is ${st.state}: ${st.error ?? ''}`);
+          // a late catalog: whoever already listed learns that the list grew
+          for (const s of this.listedEarly) s.notify({ method: 'notifications/tools/list_changed' });
+        },
+      })
+      .then(() => {
+        this.allStarted = true;
+        this.listedEarly.clear();
+      });
+  }
+
+  /** Resolves when every catalog has started or failed, however long that takes. */
+  allStartedPromise(): Promise<void> {
+    this.start();
+    return this.started!;
+  }
+
+  /** Resolves when every catalog has started, or after the bound (whichever is first). */
+  whenStarted(): Promise<void> {
+    this.start();
+    if (this.allStarted) return Promise.resolve();
+    const boundMs = this.opts.catalogWaitMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([this.started!, new Promise<void>((r) => { timer = setTimeout(r, boundMs); })]).finally(() => clearTimeout(timer));
   }
 
   newSession(transport: 'stdio' | 'http', who: Identity): Session {
@@ -82,6 +121,11 @@ export class Gateway {
       newContext: this.opts.newContext,
       mode: this.opts.mode,
       onInitialized: (sess) => void this.opts.onSessionStart?.(sess),
+      catalogsReady: () => this.whenStarted(),
+      listedEarly: (sess) => {
+        if (!this.allStarted) this.listedEarly.add(sess);
+      },
+      callsReady: this.opts.callsReady,
     });
     s.requestedMode = who.mode;
     s.requestedChannels = who.channels;
@@ -91,6 +135,7 @@ export class Gateway {
 
   async endSession(s: Session, reason: string): Promise<void> {
     if (!this.sessions.delete(s.id)) return;
+    this.listedEarly.delete(s);
     await this.opts.onSessionEnd?.(s, reason);
     await this.upstreams.closeSession(s.id);
     await s.close();
@@ -112,6 +157,7 @@ export class Gateway {
   }
 
   async serveHttp(opts: Omit<HttpOptions, 'createSession' | 'onSessionEnd' | 'discardSession'> & { mount?: (app: Hono) => void }) {
+    const { serveHttp } = await import('./http.js'); // Hono and the HTTP transport load only for an HTTP listener
     return serveHttp({
       ...opts,
       createSession: (who) => this.newSession('http', who),

@@ -41,6 +41,15 @@ export interface SessionDeps {
   mode: () => ApprovalMode;
   instructions?: string;
   onInitialized: (s: Session) => void;
+  /**
+   * Resolves once the upstream catalogs have started, or the wait bound passed (tools/list answers with what is ready
+   * then; late catalogs come with notifications/tools/list_changed). Absent: everything is ready.
+   */
+  catalogsReady?: () => Promise<void>;
+  /** Called when this session is sent a tool list before every catalog was ready. */
+  listedEarly?: (s: Session) => void;
+  /** Resolves once what a call needs (the shell parser of the policy) is loaded; calls wait for it, listings don't. */
+  callsReady?: Promise<void>;
 }
 
 /** How long an upstream's elicitation/sampling request may wait for the agent's user. */
@@ -181,11 +190,16 @@ export class Session implements AgentPeer, SessionView {
 
     s.setRequestHandler(ListToolsRequestSchema, async () => {
       this.touch();
-      return { tools: up.listTools(this.id) };
+      if (this.deps.catalogsReady) await this.deps.catalogsReady();
+      const tools = up.listTools(this.id);
+      this.deps.listedEarly?.(this);
+      return { tools };
     });
 
     s.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
       this.touch();
+      if (this.deps.callsReady) await this.deps.callsReady;
+      if (this.deps.catalogsReady) await this.deps.catalogsReady();
       this.calls++;
       const progressToken = req.params._meta?.progressToken;
       const parsed = up.parse(req.params.name);

@@ -108,8 +108,8 @@ export class Upstreams {
   }
 
   /** Starts every catalog link; resolves once each is ready or has failed/timed out, so one slow server blocks no one. */
-  async start(): Promise<void> {
-    await Promise.allSettled([...this.byName.values()].map((u) => u.catalog.start()));
+  async start(opts: { onSettled?: (server: string) => void } = {}): Promise<void> {
+    await Promise.allSettled([...this.byName.values()].map((u) => u.catalog.start().finally(() => opts.onSettled?.(u.spec.name))));
   }
 
   private makeLink(spec: ServerSpec, sessionId: string | undefined, capabilities: ClientCapabilities): UpstreamLink {

@@ -1,9 +1,10 @@
 // Tool-definition pins: a tool whose definition changed since it was approved is not callable (rug-pull defence).
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { canonicalJson } from '../audit/index.js';
+import { createExclusive, withFileLockSync, writeFileAtomicSync } from '../state/index.js';
 
 export interface PinRecord {
   tool: string;
@@ -101,6 +102,14 @@ export class PinStore {
     return this.read(tool);
   }
 
+  /** Writes a first pin only if the tool has none yet (exclusive creation); false when another process was first. */
+  private createFirst(rec: PinRecord): boolean {
+    const f = this.file(rec.tool);
+    if (!createExclusive(f, JSON.stringify(rec, null, 2))) return false;
+    this.cache.set(rec.tool, { rec, stamp: stampOf(f) });
+    return true;
+  }
+
   private write(rec: PinRecord): void {
     const f = this.file(rec.tool);
     // The file may be another tool's pin under the legacy naming (`a:b` kept as `a_b.json`): move it to its own name
@@ -122,15 +131,33 @@ export class PinStore {
    */
   observe(namespaced: string, tool: Tool): PinStatus & { firstSeen?: boolean; newlyChanged?: boolean } {
     const hash = definitionHash(tool);
-    const rec = this.current(namespaced);
+    let rec = this.current(namespaced);
     if (!rec) {
-      this.write({ tool: namespaced, hash, approvedAt: new Date().toISOString(), approvedBy: 'first-use', definition: definitionOf(tool) });
-      return { state: 'pinned', firstSeen: true };
+      // Trust on first use, once: when several gateway processes see a new tool at the same moment, the first pin
+      // written wins and every other process checks its definition against that one.
+      const first: PinRecord = { tool: namespaced, hash, approvedAt: new Date().toISOString(), approvedBy: 'first-use', definition: definitionOf(tool) };
+      if (this.createFirst(first)) return { state: 'pinned', firstSeen: true };
+      rec = this.read(namespaced);
+      if (!rec) {
+        // the file is another tool's pin under the legacy naming: write() moves it to its own name first
+        this.write(first);
+        return { state: 'pinned', firstSeen: true };
+      }
     }
     if (rec.hash === hash) return { state: 'pinned' };
-    const newlyChanged = rec.pending?.hash !== hash;
-    if (newlyChanged) this.write({ ...rec, pending: { hash, seenAt: new Date().toISOString(), definition: definitionOf(tool) } });
-    return { state: 'changed', previousHash: rec.hash, currentHash: hash, newlyChanged };
+    if (rec.pending?.hash === hash) return { state: 'changed', previousHash: rec.hash, currentHash: hash, newlyChanged: false };
+    // recorded under the lock that approve() takes, so an approval and a newly seen change never overwrite each other
+    let wrote = false;
+    const seen = withFileLockSync(this.file(namespaced), () => {
+      const now = this.read(namespaced) ?? rec;
+      if (now.hash === hash || now.pending?.hash === hash) return now;
+      const next = { ...now, pending: { hash, seenAt: new Date().toISOString(), definition: definitionOf(tool) } };
+      this.write(next);
+      wrote = true;
+      return next;
+    });
+    if (seen.hash === hash) return { state: 'pinned' };
+    return { state: 'changed', previousHash: seen.hash, currentHash: hash, newlyChanged: wrote };
   }
 
   /**
@@ -163,6 +190,10 @@ export class PinStore {
    * definition changed again since. Throws a user-facing message when there is nothing to approve.
    */
   approve(namespaced: string, approver: string, expectedHash?: string): PinRecord {
+    return withFileLockSync(this.file(namespaced), () => this.approveLocked(namespaced, approver, expectedHash));
+  }
+
+  private approveLocked(namespaced: string, approver: string, expectedHash?: string): PinRecord {
     const rec = this.read(namespaced);
     if (!rec) throw new Error(`no pin for "${namespaced}": the gateway has not seen this tool yet (check the name with \`tollgate tools list\`)`);
     if (!rec.pending) throw new Error(`"${namespaced}" has no changed definition awaiting approval`);
@@ -176,9 +207,7 @@ export class PinStore {
 }
 
 function writeAtomic(file: string, rec: PinRecord): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(rec, null, 2), { mode: 0o600 });
-  renameSync(tmp, file);
+  writeFileAtomicSync(file, JSON.stringify(rec, null, 2));
 }
 
 function stampOf(file: string): string {

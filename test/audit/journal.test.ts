@@ -149,36 +149,128 @@ describe('journal', () => {
     expect(v2).toMatchObject({ ok: true, records: 6, lastSeq: 6, tornTails: [{ file: 'journal-000001.jsonl', line: 6, bytes: 22 }] });
   });
 
-  it('refuses a second writer on the same journal: another live process, another host, or this same process', async () => {
+  it('never shares a chain: a live writer, another host or this same process holding main sends the next writer to a chain of its own', async () => {
     const lockedBy = (content: string) => {
       const dir = tmp();
       fs.mkdirSync(path.join(dir, 'audit'), { recursive: true });
       fs.writeFileSync(path.join(dir, 'audit', 'journal.lock'), content);
       return path.join(dir, 'audit');
     };
+    const chainOf = async (dir: string) => {
+      const j = await openJournal({ dir });
+      await j.close();
+      return j.chain;
+    };
     // a live process on this host, in the older bare-pid format and in the current one
-    await expect(openJournal({ dir: lockedBy(String(process.ppid)) })).rejects.toThrow(/in use by process/);
+    expect(await chainOf(lockedBy(String(process.ppid)))).toMatch(/^\d{8}t\d{6}z-/);
     const live = { pid: process.ppid, host: os.hostname(), boot: fs.existsSync('/proc/sys/kernel/random/boot_id') ? fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() : '' };
-    await expect(openJournal({ dir: lockedBy(JSON.stringify(live)) })).rejects.toThrow(/in use by process/);
+    const liveDir = lockedBy(JSON.stringify(live));
+    expect(await chainOf(liveDir)).not.toBe('main');
+    expect(fs.readFileSync(path.join(liveDir, 'journal.lock'), 'utf8')).toBe(JSON.stringify(live)); // left alone
     // another host sharing the volume (e.g. a container that is also pid 1): its process cannot be checked, so no takeover
-    const foreign = lockedBy(JSON.stringify({ pid: process.pid, host: 'other-host', boot: 'x' }));
-    await expect(openJournal({ dir: foreign })).rejects.toThrow(/locked by process \d+ on host "other-host".*If that gateway is gone, delete .*journal\.lock/);
-    // the same pid on this host before a reboot is stale, as is a pid that is gone
-    const rebooted = await openJournal({ dir: lockedBy(JSON.stringify({ ...live, boot: 'an-earlier-boot' })) });
-    await rebooted.close();
-    const gone = await openJournal({ dir: lockedBy(JSON.stringify({ ...live, pid: 2 ** 22 + 17 })) });
-    await gone.close();
+    expect(await chainOf(lockedBy(JSON.stringify({ pid: process.pid, host: 'other-host', boot: 'x' })))).not.toBe('main');
+    // the same pid on this host before a reboot is stale, as is a pid that is gone: main is taken over
+    expect(await chainOf(lockedBy(JSON.stringify({ ...live, boot: 'an-earlier-boot' })))).toBe('main');
+    expect(await chainOf(lockedBy(JSON.stringify({ ...live, pid: 2 ** 22 + 17 })))).toBe('main');
 
-    // a second writer in this process (the lock file holds our own pid) is refused too, until the first closes
+    // a second writer in this process writes its own chain; once the first closes, the next one resumes main
     const dataDir = tmp();
     const a = await openAudit({ dataDir, serviceVersion: '1', env: {} });
-    await expect(openAudit({ dataDir, serviceVersion: '1', env: {} })).rejects.toThrow(/already open in this process/);
-    await a.record({ name: 'tollgate.tool_decision', sessionId: 's1', callId: 'c1', tool: 'fs__read', decision: 'approved', source: 'rule', reasons: ['allowed'] });
-    await a.close();
     const b = await openAudit({ dataDir, serviceVersion: '1', env: {} });
-    await b.record({ name: 'tollgate.tool_decision', sessionId: 's1', callId: 'c2', tool: 'fs__read', decision: 'approved', source: 'rule', reasons: ['allowed'] });
-    await b.close();
-    expect((await verifyJournal(path.join(dataDir, 'audit'))).ok).toBe(true);
+    expect([a.chain, b.chain]).toEqual(['main', expect.stringMatching(/^\d{8}t\d{6}z-/)]);
+    await a.record({ name: 'tollgate.tool_decision', sessionId: 's1', callId: 'c1', tool: 'fs__read', decision: 'approved', source: 'rule', reasons: ['allowed'] });
+    await b.record({ name: 'tollgate.tool_decision', sessionId: 's2', callId: 'c2', tool: 'fs__read', decision: 'approved', source: 'rule', reasons: ['allowed'] });
+    await a.close();
+    const c = await openAudit({ dataDir, serviceVersion: '1', env: {} });
+    expect(c.chain).toBe('main');
+    await c.record({ name: 'tollgate.tool_decision', sessionId: 's1', callId: 'c3', tool: 'fs__read', decision: 'approved', source: 'rule', reasons: ['allowed'] });
+    await Promise.all([b.close(), c.close()]);
+    // and a writer that comes later reuses the chain b left (the number of chains stays at the most writers at once)
+    const d = await openAudit({ dataDir, serviceVersion: '1', env: {} });
+    const e = await openAudit({ dataDir, serviceVersion: '1', env: {} });
+    expect([d.chain, e.chain]).toEqual(['main', b.chain]);
+    await Promise.all([d.close(), e.close()]);
+    const v = await verifyJournal(path.join(dataDir, 'audit'));
+    expect(v).toMatchObject({ ok: true, records: 3, chains: [{ chain: 'main', records: 2, lastSeq: 2 }, { chain: b.chain, records: 1, lastSeq: 1 }] });
+  });
+
+  describe('many writers', () => {
+    const decision = (callId: string, time: string) => ({ name: 'tollgate.tool_decision' as const, time, sessionId: 's', callId, tool: 'fs__read', decision: 'approved' as const, source: 'rule' as const, reasons: ['allowed'] });
+
+    it('readers merge every chain in time order, each chain in its own order; verify checks each chain', async () => {
+      const dataDir = tmp();
+      const writers = await Promise.all([0, 1, 2].map(() => openAudit({ dataDir, serviceVersion: '1', env: {} })));
+      expect(new Set(writers.map((w) => w.chain)).size).toBe(3);
+      // times interleave across writers: w0 at :00 :03, w1 at :01 :04, w2 at :02 :05
+      for (let round = 0; round < 2; round++) {
+        for (let w = 0; w < 3; w++) await writers[w]!.record(decision(`c${round * 3 + w}`, `2026-05-01T12:00:0${round * 3 + w}.000Z`));
+      }
+      await Promise.all(writers.map((w) => w.close()));
+      const q = await runCli(dataDir, ['query', '--json']);
+      expect(q.code).toBe(0);
+      expect(q.out.trim().split('\n').map((l) => JSON.parse(l).callId)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4', 'c5']);
+      const v = await runCli(dataDir, ['verify']);
+      expect(v.code).toBe(0);
+      expect(v.out).toMatch(/OK: 6 records in 3 file\(s\) over 3 chains/);
+      expect(v.out.match(/^ {2}chain \S+: 2 records/gm)).toHaveLength(3);
+      const stats = JSON.parse((await runCli(dataDir, ['stats', '--json'])).out);
+      expect(stats.ruleAllowed).toBe(6);
+      expect((await runCli(dataDir, ['explain', 'c4'])).out).toMatch(/Call c4/);
+    });
+
+    it('verify catches tampering, a deleted record and a deleted middle file in any chain, naming the chain', async () => {
+      const build = async () => {
+        const dataDir = tmp();
+        const a = await openAudit({ dataDir, serviceVersion: '1', env: {} });
+        const b = await openAudit({ dataDir, serviceVersion: '1', env: {}, journal: { maxFileBytes: 1024 } });
+        for (let i = 0; i < 12; i++) {
+          await a.record(decision(`a${i}`, new Date(Date.now() + i).toISOString()));
+          await b.record(decision(`b${i}`, new Date(Date.now() + i).toISOString()));
+        }
+        await Promise.all([a.close(), b.close()]);
+        const chainDir = path.join(dataDir, 'audit', 'chains', b.chain);
+        const chainFiles = fs.readdirSync(chainDir).filter((f) => f.endsWith('.jsonl')).sort().map((f) => path.join(chainDir, f));
+        expect(chainFiles.length).toBeGreaterThanOrEqual(3);
+        return { dataDir, chain: b.chain, chainFiles };
+      };
+      const expectBroken = async (dataDir: string, chain: string, why: RegExp) => {
+        const r = await verifyJournal(path.join(dataDir, 'audit'));
+        expect(r.ok).toBe(false);
+        expect(r.problem).toMatchObject({ chain, why: expect.stringMatching(why) });
+        expect(r.chains.find((c) => c.chain === 'main')!.ok).toBe(true);
+        const v = await runCli(dataDir, ['verify']);
+        expect(v.code).toBe(1);
+        expect(v.out).toContain(`BROKEN (chain ${chain}) at chains/${chain}/`);
+      };
+      {
+        const { dataDir, chain, chainFiles } = await build();
+        const lines = fs.readFileSync(chainFiles[0]!, 'utf8').split('\n');
+        lines[0] = lines[0]!.replace('"allowed"', '"ALLOWED"');
+        fs.writeFileSync(chainFiles[0]!, lines.join('\n'));
+        await expectBroken(dataDir, chain, /modified/);
+      }
+      {
+        const { dataDir, chain, chainFiles } = await build();
+        const lines = fs.readFileSync(chainFiles[1]!, 'utf8').split('\n');
+        lines.splice(0, 1);
+        fs.writeFileSync(chainFiles[1]!, lines.join('\n'));
+        await expectBroken(dataDir, chain, /deleted/);
+      }
+      {
+        const { dataDir, chain, chainFiles } = await build();
+        fs.rmSync(chainFiles[1]!);
+        await expectBroken(dataDir, chain, /follows a missing file/);
+      }
+    });
+
+    it('an old single-chain journal (files in audit/ itself) is read, verified and continued as the main chain', async () => {
+      const dataDir = await journalWith(5);
+      const j = await openJournal({ dir: path.join(dataDir, 'audit') });
+      expect(j.chain).toBe('main');
+      j.append({ name: 'tollgate.tool_decision', time: new Date().toISOString(), decision: 'approved', source: 'rule', reasons: [] });
+      await j.close();
+      expect(await verifyJournal(path.join(dataDir, 'audit'))).toMatchObject({ ok: true, records: 6, lastSeq: 6, chains: [{ chain: 'main' }] });
+    });
   });
 
   it('SIGKILL in the middle of a burst loses no record whose record() resolved', async () => {

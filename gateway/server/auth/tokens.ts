@@ -1,8 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { withFileLock, writeFileAtomic } from '../../state/index.js';
 
 const IDENTITY = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 const GROUP = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
@@ -59,15 +60,12 @@ function toInfo(r: TokenRecord, lastUsed?: string): TokenInfo {
   };
 }
 
-async function writeAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, data, { mode: 0o600 });
-  await rename(tmp, path);
-}
+const writeAtomic = writeFileAtomic;
 
 /**
  * Bearer tokens in `<stateDir>/tokens.json` (sha256 hashes only; the CLI writes it, the server reads it)
- * and last-use times in `<stateDir>/token-usage.json` (written by the server only, so the two never race).
+ * and last-use times in `<stateDir>/token-usage.json` (merged in by every server process); both are updated under a
+ * lock, so concurrent processes never lose each other's changes.
  */
 export function createTokenStore(opts: { stateDir: string; now?: () => Date }): TokenStore {
   const path = join(opts.stateDir, 'tokens.json');
@@ -133,9 +131,12 @@ export function createTokenStore(opts: { stateDir: string; now?: () => Date }): 
 
   const flushUsage = async () => {
     usageFlush = undefined;
-    const merged = { ...(await loadUsage()), ...Object.fromEntries(used) };
     await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
-    await writeAtomic(usagePath, JSON.stringify({ version: 1, lastUsed: merged }) + '\n');
+    // every gateway process on this data dir merges its own last-use times in: under a lock, none is lost
+    await withFileLock(usagePath, async () => {
+      const merged = { ...(await loadUsage()), ...Object.fromEntries(used) };
+      await writeAtomic(usagePath, JSON.stringify({ version: 1, lastUsed: merged }) + '\n');
+    });
   };
 
   return {
@@ -151,20 +152,24 @@ export function createTokenStore(opts: { stateDir: string; now?: () => Date }): 
           throw new TokenInputError(`invalid group ${JSON.stringify(g.slice(0, 70))}: expected 1-64 letters, digits, ".", "_", ":" or "-"`);
         }
       }
-      const records = await load();
-      const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
-      let id: string;
-      do id = 'tok_' + randomBytes(5).toString('hex');
-      while (records.some((r) => r.id === id));
-      const record: TokenRecord = {
-        id,
-        identity,
-        groups,
-        hash: 'sha256:' + digest(token).toString('hex'),
-        created: now().toISOString(),
-      };
-      await save([...records, record]);
-      return { id, token, info: toInfo(record) };
+      await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
+      // read-modify-write under a lock: two `tokens create` at once must both land
+      return withFileLock(path, async () => {
+        const records = await load();
+        const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+        let id: string;
+        do id = 'tok_' + randomBytes(5).toString('hex');
+        while (records.some((r) => r.id === id));
+        const record: TokenRecord = {
+          id,
+          identity,
+          groups,
+          hash: 'sha256:' + digest(token).toString('hex'),
+          created: now().toISOString(),
+        };
+        await save([...records, record]);
+        return { id, token, info: toInfo(record) };
+      });
     },
 
     async list() {
@@ -173,14 +178,17 @@ export function createTokenStore(opts: { stateDir: string; now?: () => Date }): 
     },
 
     async revoke(idOrIdentity) {
-      const records = await load();
-      const byId = records.filter((r) => r.id === idOrIdentity);
-      const targets = (byId.length ? byId : records.filter((r) => r.identity === idOrIdentity)).filter((r) => !r.revoked);
-      if (targets.length === 0) return [];
-      const at = now().toISOString();
-      for (const r of targets) r.revoked = at;
-      await save(records);
-      return targets.map((r) => toInfo(r));
+      await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
+      return withFileLock(path, async () => {
+        const records = await load();
+        const byId = records.filter((r) => r.id === idOrIdentity);
+        const targets = (byId.length ? byId : records.filter((r) => r.identity === idOrIdentity)).filter((r) => !r.revoked);
+        if (targets.length === 0) return [];
+        const at = now().toISOString();
+        for (const r of targets) r.revoked = at;
+        await save(records);
+        return targets.map((r) => toInfo(r));
+      });
     },
 
     async verify(token) {

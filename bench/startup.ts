@@ -1,0 +1,135 @@
+// `npm run bench:startup`: how fast Tollgate starts. For `serve --stdio` with 0, 2 and 5 upstreams: time from spawn to
+// the `initialize` answer and to the first `tools/list` answer (raw JSON-RPC on the pipes, no SDK client in the way);
+// and the start-to-exit time of CLI commands. Each figure is the median of --runs runs (default 5), for the built code
+// (bin/tollgate running dist/) and, with --tsx, for the source through tsx.
+// Options: --runs N  --upstreams 0,2,5  --tsx  --out FILE  --slow-ms N (each upstream waits N ms before it starts, default 0)
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin', 'tollgate');
+const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
+const FIXTURE = join(ROOT, 'test', 'fixtures', 'upstream.ts');
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    upstreams: { type: 'string', default: '0,2,5' },
+    tsx: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    'slow-ms': { type: 'string', default: '0' },
+  },
+});
+const RUNS = Number(values.runs);
+const COUNTS = values.upstreams!.split(',').map(Number);
+
+function configDir(upstreams: number): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-startup-'));
+  mkdirSync(join(dir, 'workspace'));
+  const servers: Record<string, unknown> = {};
+  for (let i = 0; i < upstreams; i++) {
+    servers[`up${i}`] = { command: process.execPath, args: ['--import', TSX, FIXTURE], env: values['slow-ms'] !== '0' ? { FIXTURE_START_DELAY_MS: values['slow-ms']! } : {} };
+  }
+  writeFileSync(join(dir, 'servers.json'), JSON.stringify({ mcpServers: servers }));
+  writeFileSync(join(dir, 'tollgate.json'), JSON.stringify({ rules: [{ server: '*', decision: 'allow', justification: 'bench' }] }));
+  return dir;
+}
+
+type Mode = 'dist' | 'tsx';
+function command(mode: Mode, args: string[]): { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
+  if (mode === 'dist') return { cmd: process.execPath, args: [BIN, ...args], env: { ...process.env, TOLLGATE_USE_DIST: '1' } };
+  return { cmd: process.execPath, args: [BIN, ...args], env: { ...process.env, TOLLGATE_USE_TSX: '1' } };
+}
+
+/** Spawns `serve --stdio`, sends initialize at once; returns ms to the initialize answer and to the tools/list answer. */
+function stdioStart(mode: Mode, dir: string): Promise<{ initializeMs: number; toolsListMs: number; tools: number }> {
+  const c = command(mode, ['serve', '--stdio', '--config', dir]);
+  const t0 = performance.now();
+  const child = spawn(c.cmd, c.args, { env: c.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stderr.resume();
+  const send = (m: unknown) => child.stdin.write(`${JSON.stringify(m)}\n`);
+  return new Promise((done, fail) => {
+    let buf = '';
+    let initializeMs = 0;
+    const timer = setTimeout(() => { child.kill('SIGKILL'); fail(new Error('serve --stdio did not answer within 60 s')); }, 60_000);
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const msg = JSON.parse(line) as { id?: number; result?: { tools?: unknown[] } };
+        if (msg.id === 1) {
+          initializeMs = performance.now() - t0;
+          send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+          send({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} });
+        } else if (msg.id === 2) {
+          clearTimeout(timer);
+          const toolsListMs = performance.now() - t0;
+          child.once('exit', () => done({ initializeMs, toolsListMs, tools: msg.result?.tools?.length ?? -1 }));
+          child.stdin.end();
+          child.kill('SIGTERM');
+        }
+      }
+    });
+    send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'startup-bench', version: '1' } } });
+  });
+}
+
+function cliRun(mode: Mode, args: string[]): Promise<number> {
+  const c = command(mode, args);
+  const t0 = performance.now();
+  return new Promise((done, fail) => {
+    const child = spawn(c.cmd, c.args, { env: c.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => (code === 0 ? done(performance.now() - t0) : fail(new Error(`tollgate ${args.join(' ')} exited ${code}: ${err}`))));
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const ms = (x: number) => `${Math.round(x)} ms`;
+
+async function main(): Promise<void> {
+  const modes: Mode[] = values.tsx ? ['dist', 'tsx'] : ['dist'];
+  const results: Record<string, unknown> = { machine: { cpus: cpus().length, loadavg: loadavg().map((l) => Math.round(l * 100) / 100), node: process.version }, runs: RUNS };
+  const lines: string[] = [`startup (median of ${RUNS}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${cpus().length} CPUs)`];
+  for (const mode of modes) {
+    lines.push(`\n${mode}: serve --stdio`);
+    lines.push('  upstreams  initialize  first tools/list  tools');
+    for (const n of COUNTS) {
+      const dir = configDir(n);
+      const runs = [];
+      for (let i = 0; i < RUNS; i++) runs.push(await stdioStart(mode, dir));
+      const row = { upstreams: n, initializeMs: median(runs.map((r) => r.initializeMs)), toolsListMs: median(runs.map((r) => r.toolsListMs)), tools: runs.at(-1)!.tools };
+      results[`${mode}.stdio.${n}`] = row;
+      lines.push(`  ${String(n).padEnd(9)}  ${ms(row.initializeMs).padEnd(10)}  ${ms(row.toolsListMs).padEnd(16)}  ${row.tools}`);
+    }
+    const dir = configDir(0);
+    const cli: Array<[string, string[]]> = [
+      ['--version', ['--version']],
+      ['help', ['help']],
+      ['config validate', ['config', 'validate', '--config', dir]],
+      ['check --tool', ['check', '--config', dir, '--json', '--tool', 'up0__echo', '--args', '{}']],
+      ['check --shell', ['check', '--config', dir, '--json', '--shell', 'ls -la']],
+      ['audit verify', ['audit', 'verify', '--config', dir]],
+      ['audit query', ['audit', 'query', '--config', dir]],
+      ['approvals list', ['approvals', 'list', '--config', dir]],
+      ['tools list', ['tools', 'list', '--config', dir]],
+      ['tokens list', ['tokens', 'list', '--config', dir]],
+    ];
+    lines.push(`\n${mode}: CLI command, start to exit`);
+    for (const [name, args] of cli) {
+      const times = [];
+      for (let i = 0; i < RUNS; i++) times.push(await cliRun(mode, args));
+      results[`${mode}.cli.${name}`] = median(times);
+      lines.push(`  ${name.padEnd(16)} ${ms(median(times))}`);
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (values.out) writeFileSync(values.out, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+await main();
