@@ -148,10 +148,10 @@ export function createPipeline(opts: PipelineOptions) {
     // A shell call runs with only the power its decision assumed: rule-allowed → the verdict's profile (read-only by
     // default); approved by a grant, the reviewer or a person → the configured writable roots and network.
     let sandbox: SandboxProfile | undefined;
-    const decide = async (decision: 'approved' | 'denied', source: DecisionSource, reasons: string[]) => {
+    const decide = async (decision: 'approved' | 'denied', source: DecisionSource, reasons: string[], approvalId?: string) => {
       if (decision === 'approved' && routed.spec.kind === 'shell') sandbox = source === 'rule' ? (verdict.sandbox ?? 'read-only') : 'workspace-write';
       // Durable before anything is forwarded: the journal never misses a decision that was acted on.
-      await ports.audit.record({ name: 'tollgate.tool_decision', ...call, decision, source, reasons, ...(sandbox ? { sandbox } : {}) });
+      await ports.audit.record({ name: 'tollgate.tool_decision', ...call, decision, source, reasons, ...(approvalId ? { approvalId } : {}), ...(sandbox ? { sandbox } : {}) });
     };
 
     // pin check: a changed definition is not callable until an admin re-approves it
@@ -230,7 +230,7 @@ export function createPipeline(opts: PipelineOptions) {
     argsDigest: string,
     ctx: CallContext,
     call: { sessionId: string; callId: string; identity: string; tool: string; server: string },
-    decide: (d: 'approved' | 'denied', s: DecisionSource, r: string[]) => Promise<void>,
+    decide: (d: 'approved' | 'denied', s: DecisionSource, r: string[], approvalId?: string) => Promise<void>,
   ): Promise<{ approved: true } | { approved: false; result: CallToolResult }> {
     const { session } = ctx;
     const decision = verdict.decision;
@@ -285,7 +285,8 @@ export function createPipeline(opts: PipelineOptions) {
         if (human.decision !== 'approve_once') {
           ports.grants.grant({ sessionId: session.id, server: routed.server, tool: call.tool, argsDigest: human.decision === 'approve_session' ? argsDigest : undefined, scope: 'session' });
         }
-        await ports.audit.record({ name: 'tollgate.tool_decision', ...call, decision: 'approved', source: 'user', approvalId: human.approvalId, reasons: [`approved by ${human.approver ?? 'a person'} via ${via}${human.decision === 'approve_once' ? '' : ' for this session'}`] });
+        // through decide(), which also gives an approved shell call its sandbox profile (a person's approval: writable roots)
+        await decide('approved', 'user', [`approved by ${human.approver ?? 'a person'} via ${via}${human.decision === 'approve_once' ? '' : ' for this session'}`], human.approvalId);
         return { approved: true as const };
       }
       if (human.decision === 'deferred') {

@@ -222,10 +222,14 @@ export class Session implements AgentPeer, SessionView {
 
     s.setRequestHandler(ListResourcesRequestSchema, async () => {
       this.touch();
+      // like tools: resources and prompts of an upstream still starting are waited for (within the bound)
+      if (this.deps.catalogsReady) await this.deps.catalogsReady();
       return { resources: up.listResources() };
     });
     s.setRequestHandler(ListResourceTemplatesRequestSchema, async () => {
       this.touch();
+      // like tools: resources and prompts of an upstream still starting are waited for (within the bound)
+      if (this.deps.catalogsReady) await this.deps.catalogsReady();
       return { resourceTemplates: up.listResourceTemplates() };
     });
     // Every request below reaches an upstream only through the pipeline's decision (policy → review → person).
@@ -246,6 +250,8 @@ export class Session implements AgentPeer, SessionView {
 
     s.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
       this.touch();
+      // like tools: resources and prompts of an upstream still starting are waited for (within the bound)
+      if (this.deps.catalogsReady) await this.deps.catalogsReady();
       return mediated(() => {
         const u = up.routeResource(req.params.uri);
         return this.deps.mediate(
@@ -261,6 +267,8 @@ export class Session implements AgentPeer, SessionView {
     });
     s.setRequestHandler(SubscribeRequestSchema, async (req, extra) => {
       this.touch();
+      // like tools: resources and prompts of an upstream still starting are waited for (within the bound)
+      if (this.deps.catalogsReady) await this.deps.catalogsReady();
       return mediated(async () => {
         const u = up.routeResource(req.params.uri);
         await this.deps.mediate(
@@ -279,6 +287,8 @@ export class Session implements AgentPeer, SessionView {
     // Unsubscribe undoes a decided subscribe and nothing else: a URI this session never subscribed to is not forwarded.
     s.setRequestHandler(UnsubscribeRequestSchema, async (req, extra) => {
       this.touch();
+      // like tools: resources and prompts of an upstream still starting are waited for (within the bound)
+      if (this.deps.catalogsReady) await this.deps.catalogsReady();
       if (!this.subscriptions.delete(req.params.uri)) return {};
       try {
         const u = up.routeResource(req.params.uri);
@@ -291,10 +301,14 @@ export class Session implements AgentPeer, SessionView {
 
     s.setRequestHandler(ListPromptsRequestSchema, async () => {
       this.touch();
+      // like tools: resources and prompts of an upstream still starting are waited for (within the bound)
+      if (this.deps.catalogsReady) await this.deps.catalogsReady();
       return { prompts: up.listPrompts() };
     });
     s.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
       this.touch();
+      // like tools: resources and prompts of an upstream still starting are waited for (within the bound)
+      if (this.deps.catalogsReady) await this.deps.catalogsReady();
       return mediated(() => {
         const { upstream, name } = up.routePrompt(req.params.name);
         return this.deps.mediate(
@@ -311,6 +325,8 @@ export class Session implements AgentPeer, SessionView {
 
     s.setRequestHandler(CompleteRequestSchema, async (req, extra) => {
       this.touch();
+      // like tools: resources and prompts of an upstream still starting are waited for (within the bound)
+      if (this.deps.catalogsReady) await this.deps.catalogsReady();
       return mediated(() => {
         const ref = req.params.ref;
         let target;

@@ -31,7 +31,14 @@ export function configDir(servers: Record<string, unknown>, tollgate?: Record<st
   const dir = tempDir();
   mkdirSync(join(dir, 'workspace'));
   writeFileSync(join(dir, 'servers.json'), JSON.stringify({ mcpServers: servers }, null, 2));
-  if (tollgate) writeFileSync(join(dir, 'tollgate.json'), JSON.stringify(tollgate, null, 2));
+  if (tollgate) {
+    // The tests' scripted "person" answers an elicitation at once; a real person cannot, so the gateway would take it
+    // for the client answering by itself (approvals.minHumanResponseMs, tested on its own in test/review/deferred and
+    // test/e2e/clients). Tests that set the threshold keep theirs.
+    const approvals = (tollgate.approvals ?? {}) as Record<string, unknown>;
+    const withPerson = { ...tollgate, approvals: { minHumanResponseMs: 0, ...approvals } };
+    writeFileSync(join(dir, 'tollgate.json'), JSON.stringify(withPerson, null, 2));
+  }
   return dir;
 }
 
