@@ -67,14 +67,20 @@ describe('the gateway as its admin sees it', () => {
 });
 
 describe('an admin act beside a running gateway', () => {
-  it('goes ahead and says loudly that it is not journaled while the gateway holds the single-writer journal', async () => {
+  it('is journaled in a chain of its own while the gateway writes its chain, and verify checks both', async () => {
     const dir = configDir({ fx: upstreams.fixture() });
     agent = await stdioAgent(dir, {}, { TOLLGATE_REQUIREMENTS: '' });
     await agent.client.listTools();
     const r = await runCli(['tokens', 'create', 'ci', '--config', dir], { env: { TOLLGATE_REQUIREMENTS: '' } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^tg_/);
-    expect(r.stderr).toMatch(/WARNING: this admin action is NOT journaled as tollgate\.admin_action: audit journal .* is in use by process \d+/);
+    expect(r.stderr).not.toMatch(/NOT journaled/);
+    const q = await runCli(['audit', 'query', '--format', 'jsonl', '--config', dir], { env: { TOLLGATE_REQUIREMENTS: '' } });
+    expect(q.code, q.stderr).toBe(0);
+    const acts = q.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.name === 'tollgate.admin_action');
+    expect(acts).toEqual([expect.objectContaining({ action: 'tokens.create', channel: 'cli', actor: expect.stringMatching(/^local:/) })]);
+    const v = await runCli(['audit', 'verify', '--config', dir], { env: { TOLLGATE_REQUIREMENTS: '' } });
+    expect(v.code, v.stdout + v.stderr).toBe(0);
   }, 60_000);
 });
 

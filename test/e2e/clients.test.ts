@@ -14,7 +14,8 @@ import { journal, type JournalRecord } from './review-kit/kit.js';
 const BIN = join(ROOT, 'node_modules', '.bin');
 const DELETE = 'fixture__delete_file';
 const TOLLGATE = {
-  approvals: { mode: 'human', timeoutSeconds: 300 }, // channels, minHumanResponseMs and client budgets: the defaults
+  // channels and client budgets: the defaults; minHumanResponseMs set to its default (the test helper sets 0 otherwise)
+  approvals: { mode: 'human', timeoutSeconds: 300, minHumanResponseMs: 800 },
   rules: [
     { tool: 'fixture__echo', decision: 'allow', justification: 'read-only echo' },
     { tool: DELETE, decision: 'ask', justification: 'deleting files needs a person' },

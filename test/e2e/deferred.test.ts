@@ -36,7 +36,7 @@ describe('deferred approval over stdio', () => {
     dir = configDir(
       { fixture: upstreams.fixture() },
       {
-        approvals: { mode: 'human', notify: { webhook: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` } } },
+        approvals: { mode: 'human', minHumanResponseMs: 800, notify: { webhook: { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` } } },
         rules: [{ tool: DELETE, decision: 'ask', justification: 'deleting files needs a person' }],
         audit: { otlp: { enabled: false } },
       },

@@ -22,7 +22,7 @@ it('a host denied by a reloaded policy is no longer reachable from the sandbox',
   });
   await new Promise<void>((r) => srv!.listen(0, '127.0.0.1', () => r()));
   const port = (srv.address() as AddressInfo).port;
-  const base = { rules: [{ shell: ['*'], decision: 'allow' }], sandbox: { network: 'proxy' } };
+  const base = { rules: [{ shell: ['*'], decision: 'allow', sandbox: 'workspace-write' }], sandbox: { network: 'proxy' } };
   const dir = configDir({ web: { type: 'shell', roots: ['./workspace'], network: 'proxy' } }, { ...base, network: { allowedDomains: ['127.0.0.1'] } });
   // The URL is in a script file, as it would be in any build or test script the agent runs.
   writeFileSync(join(dir, 'workspace', 'fetch.sh'), `curl -sS --max-time 5 http://127.0.0.1:${port}/$1\n`);

@@ -10,7 +10,7 @@ let agent: StdioAgent | undefined;
 afterAll(async () => agent?.close());
 
 it('the approver and the journal see the command that actually runs', async () => {
-  const dir = configDir({ sh: { type: 'shell', roots: ['./workspace'] } });
+  const dir = configDir({ sh: { type: 'shell', roots: ['./workspace'] } }, {});
   writeFileSync(join(dir, 'workspace', 'payload.sh'), 'echo ran > pwned.txt\n');
   agent = await stdioAgent(dir, { capabilities: { elicitation: { form: {} } } });
   const asked: string[] = [];
