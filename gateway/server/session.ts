@@ -150,6 +150,15 @@ export class Session implements AgentPeer, SessionView {
     await this.server.close().catch(() => undefined);
   }
 
+  /**
+   * Every request that lists or reaches an upstream starts here: the session is alive, and the upstream catalogs have
+   * started (or the wait bound passed), so a request that comes right after `initialize` is not answered "unknown".
+   */
+  private async enter(): Promise<void> {
+    this.touch();
+    await this.deps.catalogsReady?.();
+  }
+
   private touch(): void {
     this.lastActivity = Date.now();
   }
@@ -189,17 +198,15 @@ export class Session implements AgentPeer, SessionView {
     });
 
     s.setRequestHandler(ListToolsRequestSchema, async () => {
-      this.touch();
-      if (this.deps.catalogsReady) await this.deps.catalogsReady();
+      await this.enter();
       const tools = up.listTools(this.id);
       this.deps.listedEarly?.(this);
       return { tools };
     });
 
     s.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
-      this.touch();
       if (this.deps.callsReady) await this.deps.callsReady;
-      if (this.deps.catalogsReady) await this.deps.catalogsReady();
+      await this.enter();
       this.calls++;
       const progressToken = req.params._meta?.progressToken;
       const parsed = up.parse(req.params.name);
@@ -221,15 +228,11 @@ export class Session implements AgentPeer, SessionView {
     });
 
     s.setRequestHandler(ListResourcesRequestSchema, async () => {
-      this.touch();
-      // like tools: resources and prompts of an upstream still starting are waited for (within the bound)
-      if (this.deps.catalogsReady) await this.deps.catalogsReady();
+      await this.enter();
       return { resources: up.listResources() };
     });
     s.setRequestHandler(ListResourceTemplatesRequestSchema, async () => {
-      this.touch();
-      // like tools: resources and prompts of an upstream still starting are waited for (within the bound)
-      if (this.deps.catalogsReady) await this.deps.catalogsReady();
+      await this.enter();
       return { resourceTemplates: up.listResourceTemplates() };
     });
     // Every request below reaches an upstream only through the pipeline's decision (policy → review → person).
@@ -249,9 +252,7 @@ export class Session implements AgentPeer, SessionView {
     };
 
     s.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
-      this.touch();
-      // like tools: resources and prompts of an upstream still starting are waited for (within the bound)
-      if (this.deps.catalogsReady) await this.deps.catalogsReady();
+      await this.enter();
       return mediated(() => {
         const u = up.routeResource(req.params.uri);
         return this.deps.mediate(
@@ -266,9 +267,7 @@ export class Session implements AgentPeer, SessionView {
       });
     });
     s.setRequestHandler(SubscribeRequestSchema, async (req, extra) => {
-      this.touch();
-      // like tools: resources and prompts of an upstream still starting are waited for (within the bound)
-      if (this.deps.catalogsReady) await this.deps.catalogsReady();
+      await this.enter();
       return mediated(async () => {
         const u = up.routeResource(req.params.uri);
         await this.deps.mediate(
@@ -286,9 +285,7 @@ export class Session implements AgentPeer, SessionView {
     });
     // Unsubscribe undoes a decided subscribe and nothing else: a URI this session never subscribed to is not forwarded.
     s.setRequestHandler(UnsubscribeRequestSchema, async (req, extra) => {
-      this.touch();
-      // like tools: resources and prompts of an upstream still starting are waited for (within the bound)
-      if (this.deps.catalogsReady) await this.deps.catalogsReady();
+      await this.enter();
       if (!this.subscriptions.delete(req.params.uri)) return {};
       try {
         const u = up.routeResource(req.params.uri);
@@ -300,15 +297,11 @@ export class Session implements AgentPeer, SessionView {
     });
 
     s.setRequestHandler(ListPromptsRequestSchema, async () => {
-      this.touch();
-      // like tools: resources and prompts of an upstream still starting are waited for (within the bound)
-      if (this.deps.catalogsReady) await this.deps.catalogsReady();
+      await this.enter();
       return { prompts: up.listPrompts() };
     });
     s.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
-      this.touch();
-      // like tools: resources and prompts of an upstream still starting are waited for (within the bound)
-      if (this.deps.catalogsReady) await this.deps.catalogsReady();
+      await this.enter();
       return mediated(() => {
         const { upstream, name } = up.routePrompt(req.params.name);
         return this.deps.mediate(
@@ -324,9 +317,7 @@ export class Session implements AgentPeer, SessionView {
     });
 
     s.setRequestHandler(CompleteRequestSchema, async (req, extra) => {
-      this.touch();
-      // like tools: resources and prompts of an upstream still starting are waited for (within the bound)
-      if (this.deps.catalogsReady) await this.deps.catalogsReady();
+      await this.enter();
       return mediated(() => {
         const ref = req.params.ref;
         let target;
