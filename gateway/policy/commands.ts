@@ -493,6 +493,8 @@ function classifyGit(args: (string | null)[], words: Word[], ctx: ClassifyContex
     if (a === '-c' || /^-c./.test(a) || a.startsWith('--config-env') || a.startsWith('--exec-path=')) {
       return ask('git -c/--config-env can make git run arbitrary programs (core.pager, core.sshCommand, diff.external ...)');
     }
+    // -p/--paginate starts the configured pager (core.pager, from a repo config the agent may have written) even without a tty
+    if (a === '-p' || hasLongPrefix([a], '--paginate')) return review('git -p/--paginate runs the configured pager program');
     if (a === '-C' || a === '--git-dir' || a === '--work-tree' || a === '--namespace') i++;
   }
   const sub = args[i] ?? undefined;
@@ -502,6 +504,8 @@ function classifyGit(args: (string | null)[], words: Word[], ctx: ClassifyContex
   const r = rest as string[];
   // -O takes its program attached too (`-Osh`), and may sit in a cluster of short flags (`-iOsh`)
   const shortO = sub === 'grep' && r.some((a) => /^-[^-]*O/.test(a));
+  // git help -w/-i/-m start a browser, info or man viewer (configurable programs)
+  if (sub === 'help' && (r.some((a) => /^-[^-]*[wim]/.test(a)) || hasLongPrefix(r, '--web', '--info', '--man'))) return review('git help -w/-i/-m starts a viewer program');
   if (hasLongPrefix(r, '--upload-pack', '--receive-pack', '--exec', '--open-files-in-pager') || shortO) {
     return ask(`git ${sub} option runs an arbitrary program`);
   }

@@ -31,8 +31,8 @@ const classes: Record<string, { deny: string[]; allow: string[] }> = {
     allow: ['[[ -v a ]]', 'test -v a', '[ -v a ]', '[[ 1 -eq 2 ]]', '[[ $x == y ]]', 'test 1 -lt 2', '[ -f x ]', 'test -n "$x"'],
   },
   'programs that run programs or write files through options or program text': {
-    deny: ["awk 'BEGIN{system(\"id\")}'", "awk '{print > \"x\"}' f", "sed -n '1e id' f", "sed -n 'w x' f", 'sed -i s/a/b/ f', 'find . -delete', 'find . -exec rm {} +', 'find . -fprint x', 'tar -xf a.tar --to-command=sh', 'git -c core.pager=id log', 'git log --output=x', 'git log --outp=x', 'git grep -Osh x', 'git grep -iOsh x', 'git grep --open-files-in-pag=sh x', 'git diff --ext-d', 'rg --pre sh x', 'rg --pr=sh x', 'sort --compress-program=sh f', 'xargs rm', 'env sh -c "rm x"', 'date -s now'],
-    allow: ["awk '{print $1}' f", "sed -n '1,5p' f", 'find . -name x', 'find . -exec wc -l {} +', 'tar -tf a.tar', 'git log --oneline', 'git grep -n x', 'git grep -i -e x', 'git log --oneline --stat', 'rg x', 'rg --pretty x', 'sort f', 'xargs echo', 'env LANG=C ls', 'date -d now'],
+    deny: ["awk 'BEGIN{system(\"id\")}'", "awk '{print > \"x\"}' f", "sed -n '1e id' f", "sed -n 'w x' f", 'sed -i s/a/b/ f', 'find . -delete', 'find . -exec rm {} +', 'find . -fprint x', 'tar -xf a.tar --to-command=sh', 'git -c core.pager=id log', 'git log --output=x', 'git log --outp=x', 'git grep -Osh x', 'git grep -iOsh x', 'git grep --open-files-in-pag=sh x', 'git diff --ext-d', 'git help -w log', 'git help --we log', 'git -p log', 'git --pag log', 'rg --pre sh x', 'rg --pr=sh x', 'sort --compress-program=sh f', 'xargs rm', 'env sh -c "rm x"', 'date -s now'],
+    allow: ["awk '{print $1}' f", "sed -n '1,5p' f", 'find . -name x', 'find . -exec wc -l {} +', 'tar -tf a.tar', 'git log --oneline', 'git grep -n x', 'git help log', 'git help -a', 'git grep -i -e x', 'git log --oneline --stat', 'rg x', 'rg --pretty x', 'sort f', 'xargs echo', 'env LANG=C ls', 'date -d now'],
   },
 };
 
