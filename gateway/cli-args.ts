@@ -11,6 +11,9 @@ export interface OptionSpec {
   help: string;
 }
 
+/** `--config DIR`, which every command that works on a config directory takes. */
+export const CONFIG_OPTION: OptionSpec = { type: 'string', value: 'DIR', help: 'config directory (default: the current directory)' };
+
 export interface SubcommandSpec {
   /** Positional arguments as shown in help, e.g. `NAME` or `CALL_ID`. */
   args?: string;

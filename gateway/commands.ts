@@ -1,24 +1,19 @@
 // The CLI's commands, declared once (gateway/cli-args.ts parses them and prints their help); main.ts runs them.
 import { existsSync } from 'node:fs';
-import picomatch from 'picomatch';
 import { join, resolve } from 'node:path';
-import { PinStore, loadRegistry } from './upstreams/index.js';
-import { checkCommand, configCommand, CHECK_SPEC, CONFIG_SPEC } from './policy/index.js';
-import { auditCommand, AUDIT_SPEC, cliActor, openAdminAudit, type AdminActionInput } from './audit/index.js';
-import { approvalsCommand, APPROVALS_SPEC } from './review/index.js';
-import { secretsCommand, SECRETS_SPEC } from './secrets/index.js';
-import { tokensCommand, TOKENS_SPEC } from './server/auth/index.js';
-import { parseCommand, synopsis, type CommandSpec, type OptionSpec, type ParsedArgs } from './cli-args.js';
-import { checkConfiguredListener, checkServers } from './config-check.js';
+import { CHECK_SPEC, CONFIG_SPEC } from './policy/cli-spec.js';
+import { AUDIT_SPEC } from './audit/cli-spec.js';
+import { APPROVALS_SPEC } from './review/cli-spec.js';
+import { SECRETS_SPEC } from './secrets/cli-spec.js';
+import { TOKENS_SPEC } from './server/auth/cli-spec.js';
+import { parseCommand, synopsis, CONFIG_OPTION, UsageError, type CommandSpec, type ParsedArgs } from './cli-args.js';
+import type { AdminActionInput } from './audit/admin.js';
 import { VERSION } from './version.js';
-import { UsageError } from './cli-args.js';
-import { resolveDirs } from './dirs.js';
 import type { Io } from './io.js';
 
-// serve's module graph (the SDK server, Hono, the sandbox, OpenTelemetry) loads only when serve runs.
+// Each command loads its own module graph when it runs: `--version`, `--help` and a usage error load none, and no
+// command pays for serve's (the SDK server, Hono, the sandbox, OpenTelemetry) or another command's.
 const serve = async (argv: string[], io: Io) => (await import('./serve.js')).serve(argv, io);
-
-const CONFIG_OPTION: OptionSpec = { type: 'string', value: 'DIR', help: 'config directory (default: the current directory)' };
 
 const SERVE_SPEC: CommandSpec = {
   name: 'serve',
@@ -57,7 +52,7 @@ The config directory (default: the current directory) holds servers.json and tol
 Docs: README.md and docs/ in the repository.
 `;
 
-type Dirs = Awaited<ReturnType<typeof resolveDirs>>;
+type Dirs = Awaited<ReturnType<typeof import('./dirs.js').resolveDirs>>;
 type AdminRecorder = (e: AdminActionInput) => Promise<void>;
 
 /** A command that works on a config directory's state must not quietly make one up in a directory that has none. */
@@ -75,6 +70,7 @@ function requireConfigDir(config: string | undefined, io: Io): void {
  */
 async function withAdminAudit(io: Io, dirs: Dirs, run: (record: AdminRecorder) => Promise<number>): Promise<number> {
   const c = dirs.effective.config;
+  const { openAdminAudit } = await import('./audit/admin.js');
   let audit: Awaited<ReturnType<typeof openAdminAudit>>;
   try {
     audit = await openAdminAudit({
@@ -106,6 +102,7 @@ const MUTATING: Record<string, string[]> = { tools: ['approve'], tokens: ['creat
 
 async function tools(parsed: ParsedArgs, io: Io, dirs: Dirs, record: AdminRecorder | undefined): Promise<number> {
   const values = parsed.values as { json?: boolean; hash?: string };
+  const { PinStore } = await import('./upstreams/pins.js');
   const pins = new PinStore(dirs.stateDir);
   const [name] = parsed.positionals;
   const sub = parsed.sub;
@@ -141,6 +138,7 @@ async function tools(parsed: ParsedArgs, io: Io, dirs: Dirs, record: AdminRecord
   }
   // approve: with --hash (printed by `tools show`), only the definition that was reviewed is approved.
   const before = pins.read(name!)?.hash;
+  const { cliActor } = await import('./audit/admin.js');
   const rec = pins.approve(name!, cliActor(), values.hash);
   await record?.({ action: 'tools.approve', target: name!, before, after: rec.hash, detail: values.hash ? 'approved by hash' : 'approved the pending definition' });
   io.stdout.write(`approved the new definition of ${name} (${rec.hash.slice(0, 12)}); it is callable again\n`);
@@ -158,6 +156,7 @@ interface Entry {
 const withDirs =
   (run: (argv: string[], io: Io, dirs: Dirs, parsed: ParsedArgs, record: AdminRecorder | undefined) => Promise<number>) =>
   async (argv: string[], io: Io, parsed: ParsedArgs, name: string): Promise<number> => {
+    const { resolveDirs } = await import('./dirs.js');
     const dirs = await resolveDirs(parsed.values.config as string | undefined, io);
     if (!parsed.sub || !MUTATING[name]?.includes(parsed.sub)) return run(argv, io, dirs, parsed, undefined);
     return withAdminAudit(io, dirs, (record) => run(argv, io, dirs, parsed, record));
@@ -173,8 +172,9 @@ const commands: Record<string, Entry> = {
   tools: dirCommand('tools', TOOLS_SPEC, (_argv, io, dirs, parsed, record) => tools(parsed, io, dirs, record)),
   check: {
     spec: CHECK_SPEC,
-    run: (argv, io) =>
-      checkCommand(argv, io, {
+    run: async (argv, io) => {
+      const [{ checkCommand }, { loadRegistry }, { PinStore }, { default: picomatch }] = await Promise.all([import('./policy/cli.js'), import('./upstreams/registry.js'), import('./upstreams/pins.js'), import('picomatch')]);
+      return checkCommand(argv, io, {
         // servers.json tells `check` which tools are shells and what per-tool decisions apply, like serve does.
         lookup: async (configDir, separator, dataDir) => {
           const registry = await loadRegistry(configDir, separator);
@@ -198,21 +198,25 @@ const commands: Record<string, Entry> = {
             return { server: spec.name, tool, kind: spec.kind === 'shell' ? 'shell' : 'mcp', toolDecisions: spec.toolDecisions, toolDef: def ? { description: def.description, inputSchema: def.inputSchema, annotations: def.annotations } : undefined, warnings };
           };
         },
-      }),
+      });
+    },
   },
   config: {
     spec: CONFIG_SPEC,
-    run: (argv, io) =>
-      configCommand(argv, io, {
+    run: async (argv, io) => {
+      const [{ configCommand }, { checkServers, checkConfiguredListener }] = await Promise.all([import('./policy/cli.js'), import('./config-check.js')]);
+      return configCommand(argv, io, {
         servers: async (config) => {
           const { registry, warnings } = await checkServers(config);
           checkConfiguredListener(config);
           const enabled = registry.servers.filter((s) => s.enabled).length;
           return { warnings, summary: `${registry.servers.length} server(s) in ${registry.file} (${enabled} enabled)` };
         },
-      }),
+      });
+    },
   },
-  audit: dirCommand('audit', AUDIT_SPEC, (argv, io, { dataDir, effective }) => {
+  audit: dirCommand('audit', AUDIT_SPEC, async (argv, io, { dataDir, effective }) => {
+    const { auditCommand } = await import('./audit/cli.js');
     const r = effective.config.reviewer;
     let apiKey: string | undefined;
     if (r.apiKey && 'env' in r.apiKey) apiKey = io.env[r.apiKey.env];
@@ -220,6 +224,7 @@ const commands: Record<string, Entry> = {
     return auditCommand(argv, io, { dataDir, reviewer });
   }),
   approvals: dirCommand('approvals', APPROVALS_SPEC, async (argv, io, { stateDir }, parsed, record) => {
+    const { approvalsCommand } = await import('./review/approvals-cli.js');
     const code = await approvalsCommand(argv, io, { stateDir });
     if (code === 0 && record && (parsed.sub === 'approve' || parsed.sub === 'deny')) {
       const v = parsed.values;
@@ -228,8 +233,8 @@ const commands: Record<string, Entry> = {
     }
     return code;
   }),
-  secrets: dirCommand('secrets', SECRETS_SPEC, (argv, io, { stateDir }, _p, record) => secretsCommand(argv, io, { stateDir, audit: record })),
-  tokens: dirCommand('tokens', TOKENS_SPEC, (argv, io, { stateDir }, _p, record) => tokensCommand(argv, io, { stateDir, audit: record })),
+  secrets: dirCommand('secrets', SECRETS_SPEC, async (argv, io, { stateDir }, _p, record) => (await import('./secrets/command.js')).secretsCommand(argv, io, { stateDir, audit: record })),
+  tokens: dirCommand('tokens', TOKENS_SPEC, async (argv, io, { stateDir }, _p, record) => (await import('./server/auth/command.js')).tokensCommand(argv, io, { stateDir, audit: record })),
 };
 
 export async function main(argv: string[], io: Io): Promise<number> {

@@ -1,8 +1,9 @@
 // What `serve` would make of a config directory, without serving: `config validate` and serve share these checks.
 import { join } from 'node:path';
-import { checkServerAllowed, type EffectiveConfig } from './policy/index.js';
-import { isLoopbackHost } from './server/index.js';
-import { loadRegistry, type Registry, type ServerSpec } from './upstreams/index.js';
+import { checkServerAllowed } from './policy/evaluate.js';
+import type { EffectiveConfig } from './policy/schema.js';
+import { isLoopbackHost } from './server/loopback.js';
+import { loadRegistry, type Registry, type ServerSpec } from './upstreams/registry.js';
 
 /** Whether the requirements allowlist lets this server start (serve disables it otherwise). */
 export function serverAllowed(spec: ServerSpec, config: EffectiveConfig): { allowed: boolean; reason?: string } {

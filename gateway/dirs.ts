@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Io } from './io.js';
-import { loadEffectiveConfig } from './policy/index.js';
+import { loadEffectiveConfig } from './policy/layers.js';
 
 /** Config dir from --config (default cwd); data dir from tollgate.json `dataDir` (default `<config>/.tollgate`). */
 export async function resolveDirs(config: string | undefined, io: Io): Promise<{ configDir: string; dataDir: string; stateDir: string; effective: Awaited<ReturnType<typeof loadEffectiveConfig>> }> {

@@ -6,6 +6,7 @@ export {
 export { redact, redactText, DEFAULT_MAX_FIELD_BYTES, type RedactOptions } from './redact.js';
 export { sha256Digest, canonicalJson } from './chain.js';
 export { openAdminAudit, cliActor, type AdminActionInput } from './admin.js';
-export { auditCommand, AUDIT_SPEC, type AuditCommandOptions } from './cli.js';
+export { auditCommand, type AuditCommandOptions } from './cli.js';
+export { AUDIT_SPEC } from './cli-spec.js';
 export { verifyJournal, type VerifyReport } from './verify.js';
 export type { TornTail, Sync } from './journal.js';

@@ -4,35 +4,11 @@ import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
 import { ConfigError, loadEffectiveConfig, type EffectiveConfigResult } from './layers.js';
 import { evaluate } from './evaluate.js';
+import { initPolicy } from './shell.js';
 import { applyMode, type PolicyVerdict } from './verdict.js';
 import type { Decision, EffectiveConfig } from './schema.js';
 import { parseCommand, usageOf, UsageError, type CommandSpec, type OptionSpec } from '../cli-args.js';
-
-
-const CONFIG_OPTION: OptionSpec = { type: 'string', value: 'DIR', help: 'config directory (default: the current directory)' };
-
-export const CHECK_SPEC: CommandSpec = {
-  name: 'check',
-  help: 'Explain the policy decision for a shell command or a tool call, without running anything.',
-  options: {
-    config: CONFIG_OPTION,
-    json: { type: 'boolean', help: 'print {"decision","reasons","matched"}' },
-    shell: { type: 'string', value: 'SCRIPT', help: 'a shell command as the built-in shell tool would get it' },
-    tool: { type: 'string', value: 'SERVER__TOOL', help: 'a namespaced tool name' },
-    args: { type: 'string', value: 'JSON', help: 'the tool call arguments (with --tool)' },
-    batch: { type: 'boolean', help: 'one {"shell"} or {"tool","args"} object per stdin line, one decision per output line' },
-  },
-};
-
-export const CONFIG_SPEC: CommandSpec = {
-  name: 'config',
-  help: 'Show the effective configuration, or validate every file serve would load.',
-  options: { config: CONFIG_OPTION },
-  subcommands: {
-    show: { help: 'the effective config (defaults < tollgate.json < requirements)', options: { origin: { type: 'boolean', help: 'say where each value comes from' } } },
-    validate: { help: 'give serve\'s verdict on servers.json, tollgate.json and the requirements: errors with file, field and position, then warnings' },
-  },
-};
+import { CHECK_SPEC, CONFIG_SPEC } from './cli-spec.js';
 
 async function load(io: Io, dir: string | undefined): Promise<EffectiveConfigResult> {
   return loadEffectiveConfig({ configDir: resolve(io.cwd, dir ?? '.'), env: io.env });
@@ -126,6 +102,7 @@ export async function checkCommand(argv: string[], io: Io, opts: { lookup?: (con
   let loaded: EffectiveConfigResult;
   try {
     loaded = await load(io, v.config);
+    await initPolicy();
   } catch (e) {
     return fail(io, e);
   }

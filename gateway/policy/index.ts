@@ -18,6 +18,7 @@ export { evaluate, evaluateRequest, checkServerAllowed, verifyRuleExamples, type
 export { initPolicy } from './shell.js';
 export { applyMode, stricter, type PolicyVerdict } from './verdict.js';
 export { decideHost, decideHostResolved, type HostDecision, type Lookup } from './network.js';
-export { checkCommand, configCommand, CHECK_SPEC, CONFIG_SPEC, type ToolLookup, type ServersCheck } from './cli.js';
+export { checkCommand, configCommand, type ToolLookup, type ServersCheck } from './cli.js';
+export { CHECK_SPEC, CONFIG_SPEC } from './cli-spec.js';
 export type { Session, RequestTarget } from './rules.js';
 export { canonicalPath, canonicalUri, inferPathArgs, resolveWithinRoots } from './paths.js';

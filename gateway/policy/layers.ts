@@ -7,8 +7,6 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { RequirementsSchema, TollgateConfigSchema, type EffectiveConfig, type Requirements, type TollgateConfig } from './schema.js';
 import { domainMatches } from './network.js';
-import { initPolicy } from './shell.js';
-import { verifyRuleExamples } from './evaluate.js';
 import { JsoncSyntaxError, parseJsonc } from '../jsonc.js';
 
 /** Invalid config or requirements; the message names file, JSON path and what was expected. */
@@ -110,6 +108,12 @@ const set = (obj: Record<string, unknown>, path: string[], value: unknown): void
 };
 
 /** Loads the effective config. Throws ConfigError on any invalid file; never half-applies. */
+async function checkExamples(effective: EffectiveConfig): Promise<string[]> {
+  const [{ initPolicy }, { verifyRuleExamples }] = await Promise.all([import('./shell.js'), import('./evaluate.js')]);
+  await initPolicy();
+  return verifyRuleExamples(effective);
+}
+
 export async function loadEffectiveConfig(opts: LoadOptions): Promise<EffectiveConfigResult> {
   const env = opts.env ?? process.env;
   const configDir = resolve(opts.configDir);
@@ -230,8 +234,10 @@ export async function loadEffectiveConfig(opts: LoadOptions): Promise<EffectiveC
 
   const effective = { ...(config as unknown as TollgateConfig), dataDir, configDir, requirements: req ? { ...req, source: reqPath } : null } as EffectiveConfig;
 
-  await initPolicy();
-  const exampleErrors = verifyRuleExamples(effective);
+  // A rule's examples prove it at load, through the shell parser and the evaluator; a config without examples does not
+  // load them (every CLI command reads the config; only serve and check evaluate calls, and they init the parser).
+  const hasExamples = (effective.rules ?? []).some((r) => (r.match?.length ?? 0) + (r.notMatch?.length ?? 0) > 0);
+  const exampleErrors = hasExamples ? await checkExamples(effective) : [];
   if (exampleErrors.length) {
     const reqErrors = exampleErrors.filter((e) => e.startsWith('rule requirements.'));
     if (reqErrors.length) throw new ConfigError(reqPath, reqErrors);

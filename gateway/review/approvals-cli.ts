@@ -3,24 +3,7 @@ import { userInfo } from 'node:os';
 import type { Io } from '../io.js';
 import { ApprovalQueue, ApprovalQueueError } from './queue.js';
 import { parseCommand, usageOf, UsageError, type CommandSpec } from '../cli-args.js';
-
-
-export const APPROVALS_SPEC: CommandSpec = {
-  name: 'approvals',
-  help: 'Decide calls waiting for a person, from another terminal.',
-  options: { config: { type: 'string', value: 'DIR', help: 'config directory (default: the current directory)' } },
-  subcommands: {
-    list: { help: 'the calls waiting for a decision', options: { json: { type: 'boolean', help: 'machine-readable list' } } },
-    approve: {
-      args: 'ID',
-      positionals: [1, 1],
-      missing: 'missing approval ID (see `tollgate approvals list`)',
-      help: 'approve a waiting call (once, unless --session or --tool-session)',
-      options: { session: { type: 'boolean', help: 'also approve identical calls for the rest of the session' }, 'tool-session': { type: 'boolean', help: 'approve this tool for the rest of the session' } },
-    },
-    deny: { args: 'ID', positionals: [1, 1], missing: 'missing approval ID (see `tollgate approvals list`)', help: 'deny a waiting call', options: { reason: { type: 'string', value: 'TEXT', help: 'why; shown to the agent' } } },
-  },
-};
+import { APPROVALS_SPEC } from './cli-spec.js';
 
 /** Runs the approvals subcommand; argv is what follows `approvals`. Returns the exit code (0 ok, 1 failed, 2 usage). */
 export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir: string }): Promise<number> {

@@ -29,7 +29,8 @@ export {
   type ElicitUrl,
 } from './escalation.js';
 export { ApprovalQueue, ApprovalQueueError, PendingApprovalSchema, type PendingApproval, type QueueDecision, type HumanQueueDecision, type EnqueueRequest } from './queue.js';
-export { approvalsCommand, APPROVALS_SPEC } from './approvals-cli.js';
+export { approvalsCommand } from './approvals-cli.js';
+export { APPROVALS_SPEC } from './cli-spec.js';
 export { denialMessage, deferredMessage, summarizeArguments, type Denial, type DenialSource, type DeferredNotice } from './messages.js';
 export { DeferredApprovals, type DeferredKey, type DeferredState } from './deferred.js';
 export { channelsFor, parseChannelList, clientBudgetMs, inlineLimitMs, KNOWN_CLIENT_BUDGETS, type ApprovalChannel } from './channels.js';

@@ -1,5 +1,6 @@
 import type { Io } from '../io.js';
 import { parseCommand, usageOf, UsageError, type CommandSpec } from '../cli-args.js';
+import { SECRETS_SPEC } from './cli-spec.js';
 import { createSecretStore, NoKeyringError, SecretNameError, type SecretBackend } from './store.js';
 
 /** What a CLI command may touch: its streams, environment and working directory. */
@@ -11,17 +12,6 @@ export interface SecretsCommandOptions {
   /** Journals an admin act once it is done: the secret's name only, never its value or a digest of it. */
   audit?: (e: { action: 'secrets.set' | 'secrets.delete'; target: string; detail?: string }) => Promise<void>;
 }
-
-export const SECRETS_SPEC: CommandSpec = {
-  name: 'secrets',
-  help: 'Store values that servers.json and tollgate.json reference as {"secret": "NAME"} (OS keyring, or an encrypted file).',
-  options: { config: { type: 'string', value: 'DIR', help: 'config directory (default: the current directory)' } },
-  subcommands: {
-    set: { args: 'NAME', positionals: [1, 1], help: 'store a secret; the value is read from stdin (hidden on a terminal), never from arguments' },
-    list: { help: 'the names of stored secrets (never their values)', options: { json: { type: 'boolean', help: 'a JSON array of names' } } },
-    delete: { args: 'NAME', positionals: [1, 1], help: 'delete a secret' },
-  },
-};
 
 /** Reads a value from a terminal without echo, or the whole of piped stdin minus one trailing newline. */
 async function readValue(io: Io, name: string): Promise<string> {

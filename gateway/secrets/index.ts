@@ -21,4 +21,5 @@ export {
   type SecretStoreInfo,
   type SecretBackend,
 } from './store.js';
-export { secretsCommand, SECRETS_SPEC, type SecretsCommandOptions } from './command.js';
+export { secretsCommand, type SecretsCommandOptions } from './command.js';
+export { SECRETS_SPEC } from './cli-spec.js';

@@ -3,8 +3,8 @@ import { watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { SecretValueSchema } from '../secrets/index.js';
-import { ShellOptionFields, timeoutsInOrder } from './shell.js';
+import { SecretValueSchema } from '../secrets/ref.js';
+import { ShellOptionFields, timeoutsInOrder } from './shell-options.js';
 import { JsoncSyntaxError, parseJsonc } from '../jsonc.js';
 
 /** A header or environment value: literal, or a reference resolved at start-up (never stored in plain files). */

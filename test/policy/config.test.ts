@@ -1,8 +1,8 @@
 import { mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, evaluate, loadEffectiveConfig, watchEffectiveConfig, type EffectiveConfigResult } from '../../gateway/policy/index.js';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, evaluate, initPolicy, loadEffectiveConfig, watchEffectiveConfig, type EffectiveConfigResult } from '../../gateway/policy/index.js';
 
 let dir: string;
 let env: NodeJS.ProcessEnv;
@@ -11,6 +11,8 @@ beforeEach(async () => {
   env = { TOLLGATE_REQUIREMENTS: '' };
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
+// evaluate() needs the shell parser; loading a config without rule examples does not load it.
+beforeAll(() => initPolicy());
 
 const writeJson = (name: string, v: unknown) => writeFile(join(dir, name), typeof v === 'string' ? v : JSON.stringify(v, null, 2));
 const load = () => loadEffectiveConfig({ configDir: dir, env });

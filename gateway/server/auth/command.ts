@@ -1,5 +1,6 @@
 import type { Io } from '../../io.js';
 import { parseCommand, usageOf, UsageError, type CommandSpec } from '../../cli-args.js';
+import { TOKENS_SPEC } from './cli-spec.js';
 import { createTokenStore, TokenInputError, type TokenInfo } from './tokens.js';
 
 /** What a CLI command may touch: its streams, environment and working directory. */
@@ -9,17 +10,6 @@ export interface TokensCommandOptions {
   /** Journals an admin act once it is done (tokens change who agents are). */
   audit?: (e: { action: 'tokens.create' | 'tokens.revoke'; target: string; detail?: string }) => Promise<void>;
 }
-
-export const TOKENS_SPEC: CommandSpec = {
-  name: 'tokens',
-  help: 'Bearer tokens for HTTP agents (Tollgate keeps only their hashes).',
-  options: { config: { type: 'string', value: 'DIR', help: 'config directory (default: the current directory)' } },
-  subcommands: {
-    create: { args: 'NAME', positionals: [1, 1], help: 'create a token for identity token:NAME; printed once, alone on stdout', options: { group: { type: 'string', short: 'g', multiple: true, value: 'GROUP', help: 'a group the identity belongs to (rules can match it)' } } },
-    list: { help: 'every token: id, name, groups, created, last used, status', options: { json: { type: 'boolean', help: 'machine-readable list' } } },
-    revoke: { args: 'ID|NAME', positionals: [1, 1], help: 'revoke a token by id, or every active token of a name' },
-  },
-};
 
 function row(t: TokenInfo): string[] {
   return [t.id, t.identity, t.groups.join(',') || '-', t.created, t.lastUsed ?? '-', t.revoked ? `revoked ${t.revoked}` : 'active'];

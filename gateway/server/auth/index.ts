@@ -10,7 +10,8 @@ export {
 } from './authenticator.js';
 export { createTokenStore, TokenInputError, TOKEN_PREFIX, type TokenStore, type TokenInfo } from './tokens.js';
 export { requireAuth, protectedResourceMetadata, type AuthVariables, type ProtectedResourceOptions } from './http.js';
-export { tokensCommand, TOKENS_SPEC, type TokensCommandOptions } from './command.js';
+export { tokensCommand, type TokensCommandOptions } from './command.js';
+export { TOKENS_SPEC } from './cli-spec.js';
 
 /** Identity of a stdio session: the OS user running the gateway, e.g. `local:alice`. */
 export function localIdentity(): string {

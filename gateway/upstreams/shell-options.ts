@@ -1,0 +1,32 @@
+// The options of a built-in shell server (servers.json `{"type": "shell", ...}`): read by the registry without loading
+// the shell server itself (the MCP SDK server, the sandbox).
+import { z } from 'zod';
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*\*?$/;
+
+/**
+ * Fields of a servers.json `{ "type": "shell", ... }` entry beyond `type` and the fields every entry has; servers.json's
+ * schema extends these, strictly, so a misspelt option is an error when the file is read.
+ */
+export const ShellOptionFields = z.object({
+  roots: z.array(z.string().min(1)).min(1, 'list at least one workspace directory'),
+  protectedPaths: z.array(z.string().min(1)).default([]),
+  envAllowlist: z.array(z.string().regex(ENV_NAME, 'expected a variable name, optionally ending in *')).default([]),
+  defaultTimeoutSeconds: z.number().positive().max(86_400).default(120),
+  maxTimeoutSeconds: z.number().positive().max(86_400).default(600),
+  maxOutputBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+  network: z.enum(['none', 'proxy']).default('none'),
+  mode: z.enum(['workspace-write', 'read-only']).default('workspace-write'),
+  allowUnsandboxed: z.boolean().default(false),
+  /** Paths commands cannot read, on top of the built-in list: absolute or ~/… (docs/sandbox.md). */
+  denyRead: z.array(z.string().refine((p) => p.startsWith('/') || p.startsWith('~/'), 'expected an absolute path or one starting with ~/')).default([]),
+});
+
+export const timeoutsInOrder: [(o: { defaultTimeoutSeconds: number; maxTimeoutSeconds: number }) => boolean, { path: string[]; message: string }] = [
+  (o) => o.defaultTimeoutSeconds <= o.maxTimeoutSeconds,
+  { path: ['defaultTimeoutSeconds'], message: 'must not exceed maxTimeoutSeconds' },
+];
+
+export const ShellServerOptionsSchema = ShellOptionFields.refine(...timeoutsInOrder);
+
+export type ShellServerOptions = z.output<typeof ShellServerOptionsSchema>;
