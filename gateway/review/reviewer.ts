@@ -1,5 +1,5 @@
 // The auto-reviewer: one model call per planned action through any OpenAI-compatible endpoint, failing closed.
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import { LRUCache } from 'lru-cache';
 import type { ContextBudgets, SessionContext } from './context.js';
 import { canonicalArgsDigest } from './grants.js';
@@ -66,8 +66,11 @@ export function createReviewer(opts: ReviewerOptions): Reviewer {
     throw new Error('reviewer.circuitBreaker.maxConsecutiveDenials must be an integer ≥ 1.');
   }
 
-  // The SDK's own retries are off: exactly one retry, for transient errors only, happens below.
-  const client = new OpenAI({ baseURL: opts.baseURL, apiKey: opts.apiKey ?? 'tollgate-no-key', maxRetries: 0, timeout: opts.timeoutMs });
+  // The SDK's own retries are off: exactly one retry, for transient errors only, happens below. The SDK loads on the first
+  // review, not at start: a gateway whose calls are all decided by rules never pays for it.
+  let sdk: Promise<{ OpenAI: typeof OpenAI; client: OpenAI }> | undefined;
+  const openai = () =>
+    (sdk ??= import('openai').then(({ default: OpenAI }) => ({ OpenAI, client: new OpenAI({ baseURL: opts.baseURL, apiKey: opts.apiKey ?? 'tollgate-no-key', maxRetries: 0, timeout: opts.timeoutMs }) })));
   const ttl = opts.cacheTtlMs ?? 10 * 60_000;
   const cache = ttl > 0 ? new LRUCache<string, Verdict>({ max: 10_000, ttl }) : undefined;
   const denials = new Map<string, number>();
@@ -76,6 +79,7 @@ export function createReviewer(opts: ReviewerOptions): Reviewer {
   const model = opts.model;
 
   async function attempt(action: PlannedAction, context: SessionContext, signal: AbortSignal): Promise<Attempt> {
+    const { OpenAI, client } = await openai();
     try {
       const completion = await client.chat.completions.create(
         {
@@ -93,7 +97,7 @@ export function createReviewer(opts: ReviewerOptions): Reviewer {
       if (!choice) return { ok: false, reason: 'malformed', detail: 'the reviewer returned no choices', transient: false };
       return { ok: true, content: choice.message?.content ?? null, refusal: choice.message?.refusal ?? null, finishReason: choice.finish_reason ?? null };
     } catch (err) {
-      return classify(err, signal);
+      return classify(OpenAI, err, signal);
     }
   }
 
@@ -146,7 +150,7 @@ export function createReviewer(opts: ReviewerOptions): Reviewer {
 }
 
 /** Maps an SDK/transport error to a failure; never includes the URL or key. */
-function classify(err: unknown, signal: AbortSignal): Attempt {
+function classify(OpenAI: typeof import('openai').default, err: unknown, signal: AbortSignal): Attempt {
   if (signal.aborted || err instanceof OpenAI.APIUserAbortError) return { ok: false, reason: 'timeout', detail: 'aborted', transient: false };
   if (err instanceof OpenAI.APIConnectionTimeoutError) return { ok: false, reason: 'timeout', detail: 'the reviewer connection timed out', transient: false };
   if (err instanceof OpenAI.APIConnectionError) {

@@ -1,11 +1,17 @@
 // One live MCP client connection to one upstream, whatever its kind, with restart and re-initialisation.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import type { FetchLike } from './fetch.js';
 import { hasKnownSecrets, redactKnownSecrets, redactKnownSecretsDeep } from '../secrets/known.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+
+// The HTTP client transports load with the first HTTP upstream: a gateway with stdio upstreams only never pays for them.
+type HttpTransports = typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js') & typeof import('@modelcontextprotocol/sdk/client/sse.js');
+let httpTransports: HttpTransports | undefined;
+async function loadHttpTransports(): Promise<HttpTransports> {
+  httpTransports ??= { ...(await import('@modelcontextprotocol/sdk/client/streamableHttp.js')), ...(await import('@modelcontextprotocol/sdk/client/sse.js')) };
+  return httpTransports;
+}
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
@@ -148,6 +154,7 @@ export class UpstreamLink {
         if (spec.kind === 'http' && !spec.legacySse && !(e instanceof UpstreamError)) {
           // Pre-2025 servers speak only HTTP+SSE: fall back once, as the MCP spec recommends.
           await client.close().catch(() => undefined);
+          const { SSEClientTransport } = await loadHttpTransports();
           transport = new SSEClientTransport(new URL(spec.url), { requestInit: { headers: await this.headers() } });
           await Promise.race([client.connect(transport, { timeout: spec.startupTimeoutMs }), timeout]);
         } else throw e;
@@ -225,6 +232,7 @@ export class UpstreamLink {
     }
     if (spec.kind === 'http') {
       const headers = await this.headers();
+      const { SSEClientTransport, StreamableHTTPClientTransport } = await loadHttpTransports();
       if (spec.legacySse) return new SSEClientTransport(new URL(spec.url), { requestInit: { headers } });
       return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers }, fetch: this.opts.fetch });
     }
@@ -305,7 +313,7 @@ export class UpstreamLink {
     try {
       return await fn(client);
     } catch (e) {
-      if (e instanceof StreamableHTTPError && e.code === 404 && this.spec.kind === 'http') {
+      if (this.spec.kind === 'http' && httpTransports && e instanceof httpTransports.StreamableHTTPError && e.code === 404) {
         // The upstream refused the request (it forgot the session), so it did not run: retry once on a new session.
         // Calls that hit the same 404 share one re-initialisation instead of closing each other's new client.
         if (this.client === client) this.reconnecting ??= this.reconnect(client).finally(() => (this.reconnecting = undefined));
@@ -345,7 +353,7 @@ export class UpstreamLink {
 
   /** Ends an HTTP upstream's session (DELETE), bounded: an upstream that does not answer holds nothing up. */
   private async endUpstreamSession(transport: Transport | undefined): Promise<void> {
-    if (!(transport instanceof StreamableHTTPClientTransport) || !transport.sessionId) return;
+    if (!httpTransports || !(transport instanceof httpTransports.StreamableHTTPClientTransport) || !transport.sessionId) return;
     await Promise.race([transport.terminateSession().catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
   }
 

@@ -1,4 +1,7 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+// jose loads with the first OIDC token, not at start: a gateway with bearer tokens only never pays for it.
+import type { JWTPayload, JWTVerifyGetKey } from 'jose';
+
+const jose = () => import('jose');
 import type { TokenStore } from './tokens.js';
 import { TOKEN_PREFIX } from './tokens.js';
 
@@ -70,19 +73,22 @@ function oidcVerifier(o: OidcOptions): (token: string) => Promise<{ identity: st
       const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
       if (doc.issuer !== o.issuer) throw new Error('issuer discovery document names a different issuer');
       if (typeof doc.jwks_uri !== 'string') throw new Error('issuer discovery document has no jwks_uri');
-      return createRemoteJWKSet(checkUrl('jwks_uri', doc.jwks_uri));
+      return (await jose()).createRemoteJWKSet(checkUrl('jwks_uri', doc.jwks_uri));
     })().catch((err) => {
       jwks = undefined;
       throw err;
     });
     return jwks;
   };
-  const fixed = o.jwksUri ? createRemoteJWKSet(checkUrl('oidc.jwksUri', o.jwksUri)) : undefined;
+  const fixedUrl = o.jwksUri ? checkUrl('oidc.jwksUri', o.jwksUri) : undefined;
+  let fixed: Promise<JWTVerifyGetKey> | undefined;
   const groupsClaim = o.groupsClaim ?? 'groups';
   const identityClaim = o.identityClaim ?? 'sub';
 
   return async (token) => {
-    const { payload } = await jwtVerify(token, fixed ?? (await keySet()), {
+    const { jwtVerify, createRemoteJWKSet } = await jose();
+    if (fixedUrl) fixed ??= Promise.resolve(createRemoteJWKSet(fixedUrl));
+    const { payload } = await jwtVerify(token, fixed ? await fixed : await keySet(), {
       issuer: o.issuer,
       audience: o.audience,
       algorithms: ALGORITHMS,
@@ -109,15 +115,17 @@ class ClaimError extends Error {}
 
 /** A short reason for the audit trail; never contains the token. */
 function jwtReason(err: unknown): string {
-  if (err instanceof joseErrors.JWTExpired) return 'token expired';
-  if (err instanceof joseErrors.JWTClaimValidationFailed) return `claim "${err.claim}" rejected: ${err.reason}`;
-  if (err instanceof joseErrors.JWKSNoMatchingKey) return 'token signed by an unknown key';
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'token signature invalid';
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'token algorithm not allowed';
-  if (err instanceof joseErrors.JWTInvalid || err instanceof joseErrors.JWSInvalid) return 'token malformed';
-  if (err instanceof joseErrors.JWKSTimeout) return 'issuer keys unreachable (timeout)';
+  // jose's errors carry stable codes; matching them needs no jose module loaded.
+  const code = (err as { code?: unknown } | null)?.code;
   if (err instanceof ClaimError) return err.message;
-  if (err instanceof joseErrors.JOSEError) return `token rejected (${err.code})`;
+  if (code === 'ERR_JWT_EXPIRED') return 'token expired';
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') return `claim "${(err as { claim?: string }).claim}" rejected: ${(err as { reason?: string }).reason}`;
+  if (code === 'ERR_JWKS_NO_MATCHING_KEY') return 'token signed by an unknown key';
+  if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') return 'token signature invalid';
+  if (code === 'ERR_JOSE_ALG_NOT_ALLOWED') return 'token algorithm not allowed';
+  if (code === 'ERR_JWT_INVALID' || code === 'ERR_JWS_INVALID') return 'token malformed';
+  if (code === 'ERR_JWKS_TIMEOUT') return 'issuer keys unreachable (timeout)';
+  if (typeof code === 'string' && /^ERR_J(OSE|WT|WS|WKS?|WE)_/.test(code)) return `token rejected (${code})`;
   return `token not verifiable: ${String((err as Error)?.message ?? err).slice(0, 120)}`;
 }
 
