@@ -168,8 +168,12 @@ const NetworkDecision = z.object({
 const Upstream = z.object({
   name: z.literal('tollgate.upstream'),
   ...CommonFields,
-  event: z.enum(['started', 'exited', 'restarted', 'failed', 'reinitialized', 'ready']),
+  event: z.enum(['started', 'exited', 'restarted', 'failed', 'reinitialized', 'ready', 'retrying']),
   pid: z.number().int().optional(),
+  /** `retrying`: identical failures from now on are counted, not journaled; restarts run this often. */
+  retryEverySeconds: z.number().positive().optional(),
+  /** Failures identical to the last journaled one that happened since it, counted instead of journaled. */
+  repeated: z.number().int().positive().optional(),
   exitCode: z.number().int().nullable().optional(),
   signal: z.string().nullable().optional(),
   attempt: z.number().int().nonnegative().optional(),

@@ -82,7 +82,7 @@ export function describe(r: Rec): string {
     case 'tollgate.completion': return `${s(r.method)} ${s(r.uri ?? r.prompt)} ${String(r.decision).toUpperCase()} by ${s(r.source)}${list(' —', r.reasons)}`;
     case 'tollgate.tool_result': return `${r.success ? 'success' : 'failure'}${r.isError ? ' (isError)' : ''}, ${ms(r.durationMs)}, ${s(r.outputBytes)} bytes${r.error ? ` — ${s(r.error)}` : ''}`;
     case 'tollgate.network_decision': return `${s(r.method)} ${s(r.protocol)}://${s(r.host)}:${s(r.port)} ${s(r.decision)} by ${s(r.source)}${list(' —', r.reasons)}`.trim();
-    case 'tollgate.upstream': return `${s(r.event)}${r.pid !== undefined ? ` pid ${s(r.pid)}` : ''}${r.exitCode != null ? ` exit ${s(r.exitCode)}` : ''}${r.signal ? ` signal ${s(r.signal)}` : ''}${r.error ? ` — ${s(r.error)}` : ''}`;
+    case 'tollgate.upstream': return `${s(r.event)}${r.retryEverySeconds !== undefined ? ` every ${s(r.retryEverySeconds)} s` : ''}${r.pid !== undefined ? ` pid ${s(r.pid)}` : ''}${r.exitCode != null ? ` exit ${s(r.exitCode)}` : ''}${r.signal ? ` signal ${s(r.signal)}` : ''}${r.repeated ? ` after ${s(r.repeated)} identical` : ''}${r.error ? ` — ${s(r.error)}` : ''}`;
     case 'tollgate.tool_definition_changed': return `definition ${s(r.previousHash).slice(0, 12)} → ${s(r.currentHash).slice(0, 12)}`;
     case 'tollgate.admin_action': return `${s(r.action)} ${s(r.target)} by ${s(r.actor)} (${s(r.channel)})${r.before || r.after ? ` ${s(r.before).slice(0, 19) || '-'} → ${s(r.after).slice(0, 19) || '-'}` : ''}${r.detail ? ` — ${s(r.detail)}` : ''}`;
     case 'tollgate.config_loaded': return `policy ${s(r.policyVersion)} from ${(r.files as string[] | undefined)?.join(', ') ?? ''}${list(' violations', r.violations)}`;

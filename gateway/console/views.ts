@@ -15,6 +15,8 @@ export interface ServerStatus {
   state: string;
   error?: string;
   tools: number;
+  /** Failed starts since the last time it was up, and when the next restart is due (a server that keeps failing). */
+  restarts?: { failures: number; nextInSeconds: number };
 }
 
 export interface PageFrame {
@@ -214,7 +216,7 @@ ${barList({ rows: [{ label: 'allowed', value: o.s.network.allowed }, { label: 'b
 }
 
 export function serversView(o: { base: string; csrf: string; servers: ServerStatus[]; pins: PinRecord[]; notice?: { text: string; error?: boolean } }): Markup {
-  const servers = o.servers.map((s) => html`<tr><td><code>${s.name}</code></td><td>${s.kind}</td><td><span class="tag ${s.state}">${s.state}</span>${s.error ? html`<br><small class="risk-high">${s.error}</small>` : ''}</td><td>${String(s.tools)}</td></tr>`);
+  const servers = o.servers.map((s) => html`<tr><td><code>${s.name}</code></td><td>${s.kind}</td><td><span class="tag ${s.state}">${s.state}</span>${s.restarts ? html` <small>${String(s.restarts.failures)} failed start(s); next try in ${String(s.restarts.nextInSeconds)} s</small>` : ''}${s.error ? html`<br><small class="risk-high">${s.error}</small>` : ''}</td><td>${String(s.tools)}</td></tr>`);
   const changed = o.pins.filter((p) => p.pending);
   const pins = o.pins.map((p) => html`<tr id="pin-${p.tool}"><td><code>${p.tool}</code></td><td>${p.pending ? html`<span class="tag changed">changed — blocked</span>` : html`<span class="tag approved">pinned</span>`}</td><td>${p.approvedBy}</td><td>${p.approvedAt.replace('T', ' ').slice(0, 19)}</td><td><code>${p.hash.slice(0, 12)}</code></td></tr>`);
   const reviews = changed.map((p) => html`<article class="card" data-pin="${p.tool}"><h2><code>${p.tool}</code> changed its definition</h2>

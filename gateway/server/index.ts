@@ -64,10 +64,12 @@ export class Gateway {
 
   private onUpstreamEvent(e: UpstreamEvent): void {
     const who = e.sessionId ? `${e.server} (session ${e.sessionId.slice(0, 8)})` : e.server;
-    if (e.event === 'failed' || e.event === 'exited') this.opts.log(`upstream ${who} ${e.event}: ${e.error ?? ''}`);
-    else if (e.event === 'restarted' || e.event === 'reinitialized') this.opts.log(`upstream ${who} ${e.event}${e.attempt ? ` (attempt ${e.attempt})` : ''}`);
+    const again = e.repeated ? ` (after ${e.repeated} identical failure(s) not logged)` : '';
+    if (e.event === 'retrying') this.opts.log(`upstream ${who} keeps failing the same way: retrying every ${e.retryEverySeconds} s; identical failures are counted, not logged or journaled, until something changes`);
+    else if (e.event === 'failed' || e.event === 'exited') this.opts.log(`upstream ${who} ${e.event}${again}: ${e.error ?? ''}`);
+    else if (e.event === 'restarted' || e.event === 'reinitialized') this.opts.log(`upstream ${who} ${e.event}${e.attempt ? ` (attempt ${e.attempt})` : ''}${again}`);
     this.opts.ports.audit
-      .record({ name: 'tollgate.upstream', server: e.server, sessionId: e.sessionId, event: e.event, pid: e.pid, exitCode: e.exitCode, attempt: e.attempt, error: e.error })
+      .record({ name: 'tollgate.upstream', server: e.server, sessionId: e.sessionId, event: e.event, pid: e.pid, exitCode: e.exitCode, attempt: e.attempt, error: e.error, retryEverySeconds: e.retryEverySeconds, repeated: e.repeated })
       .catch((err) => this.opts.log(`audit: ${(err as Error).message}`));
   }
 

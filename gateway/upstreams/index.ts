@@ -98,8 +98,8 @@ export class Upstreams {
     return [...this.byName.values()].map((u) => u.spec);
   }
 
-  status(): Array<{ name: string; kind: string; state: string; error?: string; tools: number }> {
-    return [...this.byName.values()].map((u) => ({ name: u.spec.name, kind: u.spec.kind, state: u.catalog.state, error: u.catalog.lastError, tools: u.catalog.tools.size }));
+  status(): Array<{ name: string; kind: string; state: string; error?: string; tools: number; restarts?: { failures: number; nextInSeconds: number } }> {
+    return [...this.byName.values()].map((u) => ({ name: u.spec.name, kind: u.spec.kind, state: u.catalog.state, error: u.catalog.lastError, tools: u.catalog.tools.size, restarts: u.catalog.restarts() }));
   }
 
   onListChanged(fn: (kind: 'tools' | 'resources' | 'prompts', sessionId?: string) => void): () => void {

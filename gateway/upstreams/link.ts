@@ -30,7 +30,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ServerSpec, ValueRef } from './registry.js';
 
-export type UpstreamEventKind = 'started' | 'ready' | 'exited' | 'restarted' | 'failed' | 'reinitialized';
+export type UpstreamEventKind = 'started' | 'ready' | 'exited' | 'restarted' | 'failed' | 'reinitialized' | 'retrying';
 export interface UpstreamEvent {
   server: string;
   event: UpstreamEventKind;
@@ -39,6 +39,10 @@ export interface UpstreamEvent {
   exitCode?: number | null;
   attempt?: number;
   error?: string;
+  /** `retrying`: the ceiling the restarts now run at. */
+  retryEverySeconds?: number;
+  /** Failures since the last reported event that repeated it and were counted, not reported. */
+  repeated?: number;
 }
 
 /** Where a link sends what the upstream initiates: server-to-client requests, notifications, lifecycle events. */
@@ -62,6 +66,8 @@ export interface LinkOptions {
   createShellServer?: (spec: Extract<ServerSpec, { kind: 'shell' }>) => Server;
   /** The fetch HTTP upstreams are reached with (keep-alive node:http, see fetch.ts); default: the global fetch. */
   fetch?: FetchLike;
+  /** Restart backoff: the first delay, doubling per failed start up to the ceiling (default 250 ms and 30 s). */
+  backoff?: { baseMs: number; maxMs: number };
 }
 
 /** An error that names the upstream, shown to agents as-is. */
@@ -72,7 +78,9 @@ export class UpstreamError extends Error {
   }
 }
 
-const MAX_BACKOFF_MS = 30_000;
+const BACKOFF = { baseMs: 250, maxMs: 30_000 };
+/** A restart in a crash loop counts as a recovery once the server stays up this long (the backoff resets after 10 s). */
+const STABLE_AFTER_MS = 10_000;
 const MAX_PAGES = 100;
 
 export class UpstreamLink {
@@ -93,6 +101,10 @@ export class UpstreamLink {
     return this.state === 'closed';
   }
   private attempt = 0;
+  /** The failure last reported while restarts run at the ceiling, and how many identical ones followed it unreported. */
+  private ceilingFailure?: string;
+  private repeated = 0;
+  private heldRestart?: { timer: NodeJS.Timeout };
   private restartTimer?: NodeJS.Timeout;
   private restartAt = 0;
   private stderrTail: string[] = [];
@@ -107,6 +119,12 @@ export class UpstreamLink {
 
   get name(): string {
     return this.spec.name;
+  }
+
+  /** While down with a restart scheduled: how many starts failed in a row and when the next one is due. */
+  restarts(): { failures: number; nextInSeconds: number } | undefined {
+    if (this.state !== 'down' || !this.restartTimer) return undefined;
+    return { failures: this.attempt, nextInSeconds: Math.max(0, Math.ceil((this.restartAt - Date.now()) / 1000)) };
   }
 
   /** Starts (once) and resolves when ready; rejects with an UpstreamError on failure or start-up timeout. */
@@ -166,7 +184,7 @@ export class UpstreamLink {
       const message = e instanceof UpstreamError ? e.message : `upstream "${this.name}" failed to start: ${(e as Error).message}${this.stderrHint()}`;
       this.lastError = message;
       this.state = 'down';
-      this.opts.hooks.onEvent({ server: this.name, sessionId: this.sessionId, event: 'failed', attempt: this.attempt, error: message });
+      this.report({ server: this.name, sessionId: this.sessionId, event: 'failed', attempt: this.attempt, error: message });
       this.scheduleRestart();
       throw new UpstreamError(this.name, message);
     }
@@ -185,7 +203,7 @@ export class UpstreamLink {
     transport.onclose = chain(transport.onclose, () => this.onTransportClosed(client));
     keepProgressBeforeResponse(transport);
     const pid = transport instanceof StdioClientTransport ? transport.pid ?? undefined : undefined;
-    this.opts.hooks.onEvent({ server: this.name, sessionId: this.sessionId, event: this.attempt > 0 ? 'restarted' : 'started', pid, attempt: this.attempt });
+    this.report({ server: this.name, sessionId: this.sessionId, event: this.attempt > 0 ? 'restarted' : 'started', pid, attempt: this.attempt });
     const level = this.opts.logLevel?.();
     if (level && this.serverCapabilities.logging) await client.setLoggingLevel(level as never).catch(() => undefined);
     await this.refreshCatalog().catch((e) => {
@@ -364,13 +382,64 @@ export class UpstreamLink {
     this.state = 'down';
     this.lastError = `the process exited${this.stderrHint()}`;
     if (Date.now() - this.connectedAt > 10_000) this.attempt = 0;
-    this.opts.hooks.onEvent({ server: this.name, sessionId: this.sessionId, event: 'exited', error: this.lastError, attempt: this.attempt });
+    this.report({ server: this.name, sessionId: this.sessionId, event: 'exited', error: this.lastError, attempt: this.attempt });
     this.scheduleRestart();
+  }
+
+  /**
+   * Lifecycle events reach the hooks (journal, log) as they happen until restarts reach the backoff ceiling. From
+   * then on a server that keeps failing the same way is reported once (`retrying`, with the interval); its identical
+   * failures are counted, not reported, and the next different event carries the count (`repeated`). In a crash loop
+   * (starts, then exits the same way) a restart is reported only once the server has stayed up for a while.
+   */
+  private report(e: UpstreamEvent): void {
+    const atCeiling = this.attempt > 0 && this.delayFor(this.attempt) >= this.backoff.maxMs;
+    const failure = e.event === 'failed' || e.event === 'exited' ? `${e.event}: ${e.error ?? ''}` : undefined;
+    if (this.heldRestart && e.event === 'exited') {
+      clearTimeout(this.heldRestart.timer);
+      this.heldRestart = undefined;
+      this.repeated++; // the restart that did not last
+    }
+    if (atCeiling && this.ceilingFailure !== undefined) {
+      if (failure === this.ceilingFailure) {
+        this.repeated++;
+        return;
+      }
+      if (e.event === 'restarted' && this.ceilingFailure.startsWith('exited:')) {
+        const timer = setTimeout(() => {
+          this.heldRestart = undefined;
+          this.emit(e);
+          this.ceilingFailure = undefined;
+        }, STABLE_AFTER_MS);
+        timer.unref();
+        this.heldRestart = { timer };
+        return;
+      }
+    }
+    this.emit(e);
+    if (atCeiling && failure !== undefined) {
+      this.ceilingFailure = failure;
+      this.opts.hooks.onEvent({ server: e.server, sessionId: e.sessionId, event: 'retrying', attempt: e.attempt, error: e.error, retryEverySeconds: this.backoff.maxMs / 1000 });
+    } else if (failure === undefined) this.ceilingFailure = undefined;
+  }
+
+  private get backoff(): { baseMs: number; maxMs: number } {
+    return this.opts.backoff ?? BACKOFF;
+  }
+
+  private delayFor(attempt: number): number {
+    return Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** attempt);
+  }
+
+  private emit(e: UpstreamEvent): void {
+    const repeated = this.repeated;
+    this.repeated = 0;
+    this.opts.hooks.onEvent(repeated ? { ...e, repeated } : e);
   }
 
   private scheduleRestart(): void {
     if (this.state === 'closed' || this.restartTimer) return;
-    const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.attempt);
+    const delay = this.delayFor(this.attempt);
     this.attempt++;
     this.restartAt = Date.now() + delay;
     this.restartTimer = setTimeout(() => {
@@ -384,6 +453,7 @@ export class UpstreamLink {
   async close(): Promise<void> {
     this.state = 'closed';
     clearTimeout(this.restartTimer);
+    clearTimeout(this.heldRestart?.timer);
     const c = this.client;
     this.client = undefined;
     if (c) {
