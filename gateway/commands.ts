@@ -36,6 +36,7 @@ const TOOLS_SPEC: CommandSpec = {
     list: { help: 'every pinned tool and whether it changed' },
     show: { args: 'SERVER__TOOL', positionals: [1, 1], help: 'the approved and the pending definition of a tool' },
     approve: { args: 'SERVER__TOOL', positionals: [1, 1], help: 'approve the pending definition', options: { hash: { type: 'string', value: 'H', help: 'approve only if the pending definition still has this hash (printed by tools show)' } } },
+    deny: { args: 'SERVER__TOOL', positionals: [1, 1], help: 'keep the changed definition blocked (calls stay refused; it no longer awaits review)', options: { hash: { type: 'string', value: 'H', help: 'reject only if the pending definition still has this hash (printed by tools show)' } } },
   },
 };
 
@@ -98,7 +99,7 @@ async function withAdminAudit(io: Io, dirs: Dirs, run: (record: AdminRecorder) =
   }
 }
 
-const MUTATING: Record<string, string[]> = { tools: ['approve'], tokens: ['create', 'revoke'], secrets: ['set', 'delete'], approvals: ['approve', 'deny'] };
+const MUTATING: Record<string, string[]> = { tools: ['approve', 'deny'], tokens: ['create', 'revoke'], secrets: ['set', 'delete'], approvals: ['approve', 'deny'] };
 
 async function tools(parsed: ParsedArgs, io: Io, dirs: Dirs, record: AdminRecorder | undefined): Promise<number> {
   const values = parsed.values as { json?: boolean; hash?: string };
@@ -109,14 +110,14 @@ async function tools(parsed: ParsedArgs, io: Io, dirs: Dirs, record: AdminRecord
   if (sub === 'list') {
     const list = pins.list();
     if (values.json) {
-      io.stdout.write(`${JSON.stringify(list.map((p) => ({ tool: p.tool, status: p.pending ? 'changed' : 'pinned', hash: p.hash, pendingHash: p.pending?.hash, approvedAt: p.approvedAt, approvedBy: p.approvedBy })))}\n`);
+      io.stdout.write(`${JSON.stringify(list.map((p) => ({ tool: p.tool, status: p.pending ? (p.pending.rejected ? 'blocked' : 'changed') : 'pinned', hash: p.hash, pendingHash: p.pending?.hash, approvedAt: p.approvedAt, approvedBy: p.approvedBy })))}\n`);
       return 0;
     }
     if (!list.length) {
       io.stdout.write('No tools pinned yet: tools are pinned when the gateway first sees them.\n');
       return 0;
     }
-    const rows = list.map((p) => [p.tool, p.pending ? 'CHANGED — review with `tollgate tools show`, then approve' : 'pinned', p.hash.slice(0, 12), `${p.approvedBy} ${p.approvedAt}`]);
+    const rows = list.map((p) => [p.tool, p.pending ? (p.pending.rejected ? `CHANGED — kept blocked by ${p.pending.rejected.by}` : 'CHANGED — review with `tollgate tools show`, then approve or deny') : 'pinned', p.hash.slice(0, 12), `${p.approvedBy} ${p.approvedAt}`]);
     const head = ['TOOL', 'STATUS', 'HASH', 'APPROVED'];
     const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     for (const r of [head, ...rows]) io.stdout.write(`${r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()}\n`);
@@ -125,15 +126,26 @@ async function tools(parsed: ParsedArgs, io: Io, dirs: Dirs, record: AdminRecord
   if (sub === 'show') {
     const rec = pins.read(name!);
     if (!rec) throw new Error(`no pin for "${name}": the gateway has not seen this tool yet (check the name with \`tollgate tools list\`)`);
+    const { diffDefinitions, formatDefinitionDiff } = await import('./upstreams/pin-diff.js');
+    const changes = rec.pending ? diffDefinitions(rec.definition, rec.pending.definition) : undefined;
     if (values.json) {
-      io.stdout.write(`${JSON.stringify(rec)}\n`);
+      io.stdout.write(`${JSON.stringify(changes ? { ...rec, changes } : rec)}\n`);
       return 0;
     }
     io.stdout.write(`${rec.tool}: approved by ${rec.approvedBy} at ${rec.approvedAt} (${rec.hash.slice(0, 12)})\n${JSON.stringify(rec.definition, null, 2)}\n`);
     if (rec.pending) {
-      io.stdout.write(`\nCHANGED since: the definition seen at ${rec.pending.seenAt} (hash ${rec.pending.hash}) — calls are refused until it is approved:\n`);
-      io.stdout.write(`${JSON.stringify(rec.pending.definition, null, 2)}\n\nto approve exactly this definition: tollgate tools approve ${rec.tool} --hash ${rec.pending.hash}\n`);
+      const state = rec.pending.rejected ? `kept blocked by ${rec.pending.rejected.by} at ${rec.pending.rejected.at}` : 'calls are refused until it is approved';
+      io.stdout.write(`\nCHANGED since: the definition seen at ${rec.pending.seenAt} (hash ${rec.pending.hash}) — ${state}. What changed:\n`);
+      io.stdout.write(formatDefinitionDiff(changes!));
+      io.stdout.write(`\nto approve exactly this definition: tollgate tools approve ${rec.tool} --hash ${rec.pending.hash}\n`);
+      if (!rec.pending.rejected) io.stdout.write(`to keep it blocked:              tollgate tools deny ${rec.tool} --hash ${rec.pending.hash}\n`);
     }
+    return 0;
+  }
+  if (sub === 'deny') {
+    const rec = pins.reject(name!, (await import('./audit/admin.js')).cliActor(), values.hash);
+    await record?.({ action: 'tools.deny', target: name!, before: rec.hash, after: rec.pending!.hash, detail: 'kept the changed definition blocked' });
+    io.stdout.write(`kept the changed definition of ${name} (${rec.pending!.hash.slice(0, 12)}) blocked; calls to it stay refused\n`);
     return 0;
   }
   // approve: with --hash (printed by `tools show`), only the definition that was reviewed is approved.

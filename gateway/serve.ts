@@ -403,13 +403,15 @@ export async function serve(argv: string[], io: Io): Promise<number> {
             secureCookies: publicUrl?.protocol === 'https:',
             servers: () => gateway.upstreams.status(),
             onDecision: (e) => {
-              log(e.kind === 'pin' ? `console: ${e.approver} re-approved ${e.tool}` : `console: ${e.approver} decided ${e.decision} for ${e.tool}`);
+              log(e.kind === 'pin' ? `console: ${e.approver} ${e.decision === 'deny' ? 'kept blocked' : 're-approved'} ${e.tool}` : `console: ${e.approver} decided ${e.decision} for ${e.tool}`);
               void record({
                 name: 'tollgate.admin_action',
                 actor: e.approver,
                 channel: 'console',
                 ...(e.kind === 'pin'
-                  ? { action: 'tools.approve', target: e.tool, after: e.hash }
+                  ? e.decision === 'deny'
+                    ? { action: 'tools.deny', target: e.tool, after: e.hash, detail: 'kept the changed definition blocked' }
+                    : { action: 'tools.approve', target: e.tool, after: e.hash }
                   : { action: e.decision === 'deny' ? 'approvals.deny' : 'approvals.approve', target: e.id, sessionId: e.sessionId, server: e.server, tool: e.tool, detail: `${e.decision}${e.reason ? `: ${e.reason}` : ''}` }),
               }).catch(() => undefined);
             },

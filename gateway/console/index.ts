@@ -19,7 +19,7 @@ export type { ServerStatus } from './views.js';
 /** What the console did, for the integrator to audit or log. The approver is `token:<name>`. */
 export type ConsoleDecision =
   | { kind: 'approval'; id: string; decision: HumanQueueDecision; approver: string; reason?: string; sessionId: string; server: string; tool: string }
-  | { kind: 'pin'; tool: string; approver: string; hash: string };
+  | { kind: 'pin'; tool: string; approver: string; hash: string; decision?: 'approve' | 'deny' };
 
 export interface ConsoleOptions {
   /** Whether a call's own identity may approve it on the approval page (approvals.selfApproval); default never. */
@@ -213,7 +213,8 @@ export function consoleApp(opts: ConsoleOptions): Hono {
   app.get('/servers', async (c) => {
     const admin = signedIn.get(c.req.raw)!;
     const approved = c.req.query('approved');
-    const notice = approved ? { text: `Re-approved ${str(approved, 200)}: its new definition is callable again.` } : c.req.query('error') ? { text: str(c.req.query('error'), 300), error: true } : undefined;
+    const blocked = c.req.query('blocked');
+    const notice = approved ? { text: `Re-approved ${str(approved, 200)}: its new definition is callable again.` } : blocked ? { text: `Kept ${str(blocked, 200)} blocked: calls to it stay refused.` } : c.req.query('error') ? { text: str(c.req.query('error'), 300), error: true } : undefined;
     let servers: ServerStatus[] = [];
     try {
       servers = opts.servers();
@@ -234,8 +235,22 @@ export function consoleApp(opts: ConsoleOptions): Hono {
     } catch (err) {
       return c.redirect(`${base}/servers?error=${encodeURIComponent((err as Error).message)}`, 303);
     }
-    opts.onDecision?.({ kind: 'pin', tool, approver: admin.identity, hash });
+    opts.onDecision?.({ kind: 'pin', tool, approver: admin.identity, hash, decision: 'approve' });
     return c.redirect(`${base}/servers?approved=${encodeURIComponent(tool)}`, 303);
+  });
+
+  app.post('/pins/deny', async (c) => {
+    const admin = signedIn.get(c.req.raw)!;
+    const form = await c.req.parseBody();
+    const tool = str(form.tool, 300);
+    let hash: string;
+    try {
+      hash = opts.pins.reject(tool, admin.identity, str(form.hash, 64) || '(none given)').pending!.hash;
+    } catch (err) {
+      return c.redirect(`${base}/servers?error=${encodeURIComponent((err as Error).message)}`, 303);
+    }
+    opts.onDecision?.({ kind: 'pin', tool, approver: admin.identity, hash, decision: 'deny' });
+    return c.redirect(`${base}/servers?blocked=${encodeURIComponent(tool)}`, 303);
   });
 
   app.notFound((c) => refuse(c, 404, 'Not found', 'There is no console page here.'));

@@ -3,6 +3,7 @@ import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import type { PendingApproval } from '../review/index.js';
 import type { PinRecord } from '../upstreams/index.js';
+import { diffDefinitions, type DefinitionChange, type TextPart } from '../upstreams/pin-diff.js';
 import { barList, stackedColumns, type Series } from './charts.js';
 import type { Bucket } from './charts.js';
 import type { Rec } from './trail.js';
@@ -42,7 +43,7 @@ main{max-width:70rem;margin:0 auto;padding:1rem}h1{font-size:1.35rem;margin:.2re
 pre{background:#f1f3f5;padding:.6rem;overflow:auto;white-space:pre-wrap;word-break:break-word;font-size:.85rem;margin:.3rem 0}
 code{font-size:.9em;word-break:break-all}dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0 0 .5rem}dl.kv dt{font-weight:600;color:#444}dl.kv dd{margin:0}
 button,.btn{font:inherit;padding:.45rem .9rem;margin:.2rem .3rem .2rem 0;border-radius:6px;border:1px solid #94a3b8;background:#fff;cursor:pointer;color:inherit;text-decoration:none;display:inline-block}
-button.go{background:#166534;color:#fff;border-color:#166534}button.deny{background:#b00020;color:#fff;border-color:#b00020}
+button.go{background:#166534;color:#fff;border-color:#166534}form.inline{display:inline}ul.diff{list-style:none;padding-left:0}ul.diff li{margin:.25rem 0;overflow-wrap:anywhere}ins{background:#dcfce7;text-decoration:none}del{background:#fee2e2}button.deny{background:#b00020;color:#fff;border-color:#b00020}
 input,select{font:inherit;padding:.35rem;border:1px solid #94a3b8;border-radius:5px;max-width:100%}
 .row{display:flex;flex-wrap:wrap;gap:.4rem;align-items:flex-end}.row label{display:flex;flex-direction:column;font-size:.8rem;color:#444}
 .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;background:#fff;font-size:.85rem}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e5e7eb;vertical-align:top}th{background:#eef1f4}
@@ -217,13 +218,29 @@ ${barList({ rows: [{ label: 'allowed', value: o.s.network.allowed }, { label: 'b
 
 export function serversView(o: { base: string; csrf: string; servers: ServerStatus[]; pins: PinRecord[]; notice?: { text: string; error?: boolean } }): Markup {
   const servers = o.servers.map((s) => html`<tr><td><code>${s.name}</code></td><td>${s.kind}</td><td><span class="tag ${s.state}">${s.state}</span>${s.restarts ? html` <small>${String(s.restarts.failures)} failed start(s); next try in ${String(s.restarts.nextInSeconds)} s</small>` : ''}${s.error ? html`<br><small class="risk-high">${s.error}</small>` : ''}</td><td>${String(s.tools)}</td></tr>`);
-  const changed = o.pins.filter((p) => p.pending);
-  const pins = o.pins.map((p) => html`<tr id="pin-${p.tool}"><td><code>${p.tool}</code></td><td>${p.pending ? html`<span class="tag changed">changed — blocked</span>` : html`<span class="tag approved">pinned</span>`}</td><td>${p.approvedBy}</td><td>${p.approvedAt.replace('T', ' ').slice(0, 19)}</td><td><code>${p.hash.slice(0, 12)}</code></td></tr>`);
-  const reviews = changed.map((p) => html`<article class="card" data-pin="${p.tool}"><h2><code>${p.tool}</code> changed its definition</h2>
+  const changed = o.pins.filter((p) => p.pending && !p.pending.rejected);
+  const status = (p: PinRecord) => (!p.pending ? html`<span class="tag approved">pinned</span>` : p.pending.rejected ? html`<span class="tag changed">changed — kept blocked by ${p.pending.rejected.by}</span>` : html`<span class="tag changed">changed — blocked</span>`);
+  const pins = o.pins.map((p) => html`<tr id="pin-${p.tool}"><td><code>${p.tool}</code></td><td>${status(p)}</td><td>${p.approvedBy}</td><td>${p.approvedAt.replace('T', ' ').slice(0, 19)}</td><td><code>${p.hash.slice(0, 12)}</code></td></tr>`);
+  const word = (t: TextPart) => (t.op === '=' ? html`${t.text}` : t.op === '+' ? html`<ins>${t.text}</ins>` : html`<del>${t.text}</del>`);
+  const change = (c: DefinitionChange) =>
+    c.kind === 'added'
+      ? html`<li><code>+ ${c.path}</code> <ins>${JSON.stringify(c.after)}</ins></li>`
+      : c.kind === 'removed'
+        ? html`<li><code>- ${c.path}</code> <del>${JSON.stringify(c.before)}</del></li>`
+        : c.text
+          ? html`<li><code>~ ${c.path}</code> <span class="wdiff">${c.text.map(word)}</span></li>`
+          : html`<li><code>~ ${c.path}</code> <del>${JSON.stringify(c.before)}</del> → <ins>${JSON.stringify(c.after)}</ins></li>`;
+  const form = (p: PinRecord, action: string, cls: string, label: string) =>
+    html`<form method="post" action="${o.base}/pins/${action}" class="inline"><input type="hidden" name="csrf" value="${o.csrf}"><input type="hidden" name="tool" value="${p.tool}"><input type="hidden" name="hash" value="${p.pending!.hash}"><button class="${cls}" type="submit">${label}</button></form>`;
+  const reviews = changed.map((p) => {
+    const changes = diffDefinitions(p.definition, p.pending!.definition);
+    return html`<article class="card" data-pin="${p.tool}"><h2><code>${p.tool}</code> changed its definition</h2>
 <p class="muted">Seen ${p.pending!.seenAt.replace('T', ' ').slice(0, 19)} UTC. Calls to it are refused until an admin approves the new definition.</p>
-<div class="two"><div><b>Approved</b> <code>${p.hash.slice(0, 12)}</code><pre>${JSON.stringify(p.definition, null, 2)}</pre></div>
-<div><b>New</b> <code>${p.pending!.hash.slice(0, 12)}</code><pre>${JSON.stringify(p.pending!.definition, null, 2)}</pre></div></div>
-<form method="post" action="${o.base}/pins/approve"><input type="hidden" name="csrf" value="${o.csrf}"><input type="hidden" name="tool" value="${p.tool}"><input type="hidden" name="hash" value="${p.pending!.hash}"><button class="go" type="submit">Re-approve the new definition</button></form></article>`);
+<h3>What changed</h3><ul class="diff">${changes.length ? changes.map(change) : html`<li class="muted">no difference in what the agent reads</li>`}</ul>
+<details><summary>Both definitions in full</summary><div class="two"><div><b>Approved</b> <code>${p.hash.slice(0, 12)}</code><pre>${JSON.stringify(p.definition, null, 2)}</pre></div>
+<div><b>New</b> <code>${p.pending!.hash.slice(0, 12)}</code><pre>${JSON.stringify(p.pending!.definition, null, 2)}</pre></div></div></details>
+${form(p, 'approve', 'go', 'Re-approve the new definition')} ${form(p, 'deny', 'deny', 'Keep blocked')}</article>`;
+  });
   return html`<h1>Servers, tools and pins</h1>
 ${o.notice ? html`<p class="notice${o.notice.error ? ' error' : ''}" role="status">${o.notice.text}</p>` : ''}
 ${reviews}

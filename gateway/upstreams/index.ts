@@ -133,7 +133,9 @@ export class Upstreams {
 
   private observePins(link: UpstreamLink): void {
     const u = this.byName.get(link.name);
-    if (!u) return;
+    // The built-in shell's definition is Tollgate's own, derived from the admin's config (its options change its
+    // description): it is not an upstream that could pull the rug, so it is not pinned.
+    if (!u || u.spec.kind === 'shell') return;
     for (const tool of link.tools.values()) {
       if (!u.exposes(tool.name)) continue;
       const namespaced = this.namespaced(u.spec, tool.name);
@@ -254,7 +256,7 @@ export class Upstreams {
     for (const t of link.tools.values()) {
       if (!u.exposes(t.name)) continue;
       const name = this.namespaced(u.spec, t.name);
-      const approved = this.opts.pins.approvedDefinition(name, t);
+      const approved = u.spec.kind === 'shell' ? undefined : this.opts.pins.approvedDefinition(name, t);
       out.push(approved ? listedAsApproved(approved, name) : { ...t, name });
     }
     return out;
@@ -279,7 +281,7 @@ export class Upstreams {
     });
     const definition = link.tools.get(name);
     if (!definition) throw new UnknownToolError(namespaced, `unknown tool "${namespaced}": server "${upstream.spec.name}" has no tool "${name}"`);
-    const pin = this.opts.pins.observe(namespaced, definition);
+    const pin: PinStatus = upstream.spec.kind === 'shell' ? { state: 'pinned' } : this.opts.pins.observe(namespaced, definition);
     return { spec: upstream.spec, name, namespaced, definition, pin, link };
   }
 

@@ -12,8 +12,11 @@ export interface PinRecord {
   hash: string;
   approvedAt: string;
   approvedBy: 'first-use' | string;
-  /** A changed definition awaiting `tollgate tools approve`. */
-  pending?: { hash: string; seenAt: string; definition: PinnedDefinition };
+  /**
+   * A changed definition awaiting `tollgate tools approve`; `rejected` once a person decided to keep it blocked
+   * (it stays refused; a definition that changes again is a new pending change to review).
+   */
+  pending?: { hash: string; seenAt: string; definition: PinnedDefinition; rejected?: { by: string; at: string } };
   definition: PinnedDefinition;
 }
 export interface PinnedDefinition {
@@ -203,6 +206,24 @@ export class PinStore {
     const next: PinRecord = { tool: namespaced, hash: rec.pending.hash, approvedAt: new Date().toISOString(), approvedBy: approver, definition: rec.pending.definition };
     this.write(next);
     return next;
+  }
+
+  /**
+   * Keeps a changed definition blocked, on a person's decision: calls stay refused and the change no longer awaits
+   * review. With expectedHash, only the definition that was shown is rejected.
+   */
+  reject(namespaced: string, by: string, expectedHash?: string): PinRecord {
+    return withFileLockSync(this.file(namespaced), () => {
+      const rec = this.read(namespaced);
+      if (!rec) throw new Error(`no pin for "${namespaced}": the gateway has not seen this tool yet (check the name with \`tollgate tools list\`)`);
+      if (!rec.pending) throw new Error(`"${namespaced}" has no changed definition awaiting a decision`);
+      if (expectedHash !== undefined && rec.pending.hash !== expectedHash) {
+        throw new Error(`the definition of "${namespaced}" changed again since it was shown (now ${rec.pending.hash.slice(0, 12)}); review the new one first`);
+      }
+      const next: PinRecord = { ...rec, pending: { ...rec.pending, rejected: { by, at: new Date().toISOString() } } };
+      this.write(next);
+      return next;
+    });
   }
 }
 

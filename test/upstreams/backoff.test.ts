@@ -33,7 +33,7 @@ describe('restart backoff', () => {
     const l = link(dir, `test -f '${flag}' && exec '${process.execPath}' --import '${TSX}' '${FIXTURE}'; echo 'no config' >&2; exit 3`, events);
     l.start().catch(() => undefined);
     // 12+ failed starts: 10, 20, 40, then 80 ms apart
-    await until(() => (l.restarts()?.failures ?? 0) >= 12, 15_000);
+    await until(() => (l.restarts()?.failures ?? 0) >= 12, '12 failed starts');
     const failed = events.filter((e) => e.event === 'failed');
     const retrying = events.filter((e) => e.event === 'retrying');
     expect(failed.length).toBeLessThanOrEqual(4);
@@ -44,7 +44,7 @@ describe('restart backoff', () => {
 
     // the server can start now: the restart is journaled, with the failures that were counted, not journaled
     writeFileSync(flag, '');
-    await until(() => events.some((e) => e.event === 'restarted'), 15_000);
+    await until(() => events.some((e) => e.event === 'restarted'), 'the restart that works');
     const restarted = events.find((e) => e.event === 'restarted')!;
     expect(restarted.repeated).toBeGreaterThanOrEqual(8);
     expect(l.state).toBe('ready');
@@ -57,9 +57,9 @@ describe('restart backoff', () => {
     const events: UpstreamEvent[] = [];
     const l = link(dir, `if test -f '${second}'; then echo 'disk full' >&2; exit 4; fi; echo 'no config' >&2; exit 3`, events);
     l.start().catch(() => undefined);
-    await until(() => (l.restarts()?.failures ?? 0) >= 8, 15_000);
+    await until(() => (l.restarts()?.failures ?? 0) >= 8, '8 failed starts');
     writeFileSync(second, '');
-    await until(() => events.filter((e) => e.event === 'retrying').length >= 2, 15_000);
+    await until(() => events.filter((e) => e.event === 'retrying').length >= 2, 'a second retrying event');
     const change = events.filter((e) => e.event === 'failed').at(-1)!;
     expect(change.repeated).toBeGreaterThanOrEqual(1);
     const r = events.filter((e) => e.event === 'retrying');
