@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { EVENT_NAMES } from '../audit/index.js';
 // the audit folder's read side (filters, explain, stats); its index does not re-export it yet
-import { computeStats, describe, explainCall, matches, parseTime, type RecordFilter } from '../audit/query.js';
+import { compileFilter, computeStats, describe, explainCall, matches, parseTime, type RecordFilter } from '../audit/query.js';
 import { ApprovalQueueError, type ApprovalQueue, type HumanQueueDecision } from '../review/index.js';
 import type { TokenStore } from '../server/auth/index.js';
 import type { PinStore } from '../upstreams/index.js';
@@ -166,7 +166,8 @@ export function consoleApp(opts: ConsoleOptions): Hono {
   app.get('/audit', async (c) => {
     const q = (k: string) => str(c.req.query(k), 200);
     const limit = [50, 200, 1000].includes(Number(q('limit'))) ? Number(q('limit')) : 200;
-    const form: AuditFilterForm = { since: q('since'), until: q('until'), session: q('session'), identity: q('identity'), server: q('server'), tool: q('tool'), decision: q('decision'), source: q('source'), event: q('event'), limit };
+    const form: AuditFilterForm = { since: q('since'), until: q('until'), session: q('session'), identity: q('identity'), server: q('server'), tool: q('tool'), decision: q('decision'), source: q('source'), event: q('event'), host: q('host'), search: q('search'), limit };
+    const pageNo = /^\d{1,7}$/.test(q('page')) ? Number(q('page')) : 0;
     const errors: string[] = [];
     const time = (field: 'since' | 'until') => {
       if (!form[field]) return undefined;
@@ -177,11 +178,14 @@ export function consoleApp(opts: ConsoleOptions): Hono {
     const filter: RecordFilter = {
       since: time('since'), until: time('until'), sessionId: form.session || undefined, identity: form.identity || undefined,
       server: form.server || undefined, tool: form.tool || undefined, decision: form.decision || undefined, source: form.source || undefined, event: form.event || undefined,
+      host: form.host || undefined, search: form.search || undefined,
     };
     const callId = q('callId');
-    const all = errors.length ? [] : (await records()).filter((r) => matches(r, filter) && (!callId || r.callId === callId));
-    const rows = all.slice(-limit).reverse();
-    return render(c, { title: 'Audit', current: 'audit' }, () => auditView({ base, filter: form, events: EVENT_NAMES, rows, total: all.length, error: errors.join('; ') || undefined, describe: (r) => describe(r) }));
+    const match = compileFilter(filter);
+    const all = errors.length ? [] : (await records()).filter((r) => match(r) && (!callId || r.callId === callId));
+    const end = Math.max(0, all.length - pageNo * limit);
+    const rows = all.slice(Math.max(0, end - limit), end).reverse();
+    return render(c, { title: 'Audit', current: 'audit' }, () => auditView({ base, filter: form, events: EVENT_NAMES, rows, total: all.length, page: pageNo, error: errors.join('; ') || undefined, describe: (r) => describe(r) }));
   });
 
   app.get('/audit/call/:callId', async (c) => {

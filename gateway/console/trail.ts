@@ -1,28 +1,99 @@
 // The audit trail as the console reads it: cached journal loads, the decision mix over time.
+import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JournalRecord } from '../audit/index.js';
+import { JournalRecordSchema } from '../audit/events.js';
+import { listChains, listJournalFiles, safeJson } from '../audit/journal.js';
 // query/verify are the audit folder's read side; its index does not re-export them yet
-import { journalSignature, loadRecords } from '../audit/verify.js';
+import { mergeByTime } from '../audit/verify.js';
 import type { Bucket } from './charts.js';
 
 export type Rec = JournalRecord & Record<string, unknown>;
 
-/** Re-reads the journal only when a file of any chain changed (size or mtime); every writer's chain is shown. */
+/** One journal file as read so far: its identity, how many bytes of whole lines were parsed, and their records. */
+interface FileState {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  parsed: number;
+  records: Rec[];
+}
+
+/** Parses the whole lines in bytes [from, to) of a file; returns the records and where the last whole line ended. */
+async function readLines(file: string, from: number, to: number): Promise<{ records: Rec[]; end: number }> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(to - from);
+    let got = 0;
+    while (got < buf.length) {
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, from + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    const last = buf.lastIndexOf(0x0a, got - 1);
+    if (last < 0) return { records: [], end: from };
+    const records: Rec[] = [];
+    for (const text of buf.subarray(0, last).toString('utf8').split('\n')) {
+      const raw = safeJson(text);
+      if (JournalRecordSchema.safeParse(raw).success) records.push(raw as Rec);
+    }
+    return { records, end: from + last + 1 };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The whole trail, every writer's chain merged by time, kept current cheaply: a file that only grew since the last
+ * read is read from where its last whole line ended, an unchanged one not at all, a replaced or shrunk one again
+ * (measured on 100,000 records in 2 chains: a reload after one new record went from 1.37 s to the cost of the
+ * merge; bench/console-trail.ts).
+ */
 export function trailReader(dataDir: string) {
   const dir = join(dataDir, 'audit');
+  const files = new Map<string, FileState>();
   let cached: { key: string; records: Rec[] } | undefined;
-  const signature = () => journalSignature(dir);
   return async function records(): Promise<Rec[]> {
-    const key = await signature();
-    if (cached?.key === key) return cached.records;
-    let records: Rec[] = [];
+    const perChain: Rec[][] = [];
+    const seen = new Set<string>();
+    const key: string[] = [];
+    let chains;
     try {
-      records = (await loadRecords(dir)).map((l) => l.record as Rec);
+      chains = await listChains(dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
     }
-    cached = { key, records };
-    return records;
+    const order: FileState[][] = [];
+    for (const c of chains) {
+      const list: FileState[] = [];
+      for (const f of await listJournalFiles(c.dir)) {
+        let st;
+        try {
+          st = await stat(f.file);
+        } catch {
+          continue; // rotated away between listing and stat
+        }
+        seen.add(f.file);
+        let state = files.get(f.file);
+        if (!state || state.ino !== st.ino || st.size < state.size) state = { ino: st.ino, size: 0, mtimeMs: 0, parsed: 0, records: [] };
+        if (st.size !== state.size || st.mtimeMs !== state.mtimeMs) {
+          const { records: more, end } = await readLines(f.file, state.parsed, st.size);
+          state = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, parsed: end, records: more.length ? state.records.concat(more) : state.records };
+        }
+        files.set(f.file, state);
+        key.push(`${f.file}:${state.parsed}:${state.records.length}`);
+        list.push(state);
+      }
+      order.push(list);
+    }
+    for (const f of [...files.keys()]) if (!seen.has(f)) files.delete(f);
+    const k = key.join('|');
+    if (cached?.key === k) return cached.records;
+    for (const list of order) perChain.push(list.length === 1 ? list[0]!.records : list.flatMap((st) => st.records));
+    const merged = perChain.length <= 1 ? (perChain[0] ?? []) : mergeByTime(perChain.map((l) => l.map((record) => ({ record })))).map((x) => x.record);
+    cached = { key: k, records: merged };
+    return merged;
   };
 }
 

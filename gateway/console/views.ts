@@ -143,6 +143,8 @@ export interface AuditFilterForm {
   decision: string;
   source: string;
   event: string;
+  host: string;
+  search: string;
   limit: number;
 }
 
@@ -153,7 +155,7 @@ function select(name: string, value: string, options: readonly string[], label: 
   return html`<label>${label}<select name="${name}"><option value="">any</option>${options.map((o) => html`<option value="${o}"${o === value ? raw(' selected') : ''}>${o}</option>`)}</select></label>`;
 }
 
-export function auditView(o: { base: string; filter: AuditFilterForm; events: readonly string[]; rows: Rec[]; total: number; error?: string; describe: (r: Rec) => string }): Markup {
+export function auditView(o: { base: string; filter: AuditFilterForm; events: readonly string[]; rows: Rec[]; total: number; page: number; error?: string; describe: (r: Rec) => string }): Markup {
   const f = o.filter;
   const text = (name: keyof AuditFilterForm, label: string, ph = '') =>
     html`<label>${label}<input type="text" name="${name}" value="${String(f[name])}" placeholder="${ph}" size="12"></label>`;
@@ -164,12 +166,27 @@ export function auditView(o: { base: string; filter: AuditFilterForm; events: re
   });
   return html`<h1>Audit trail</h1>
 <form method="get" action="${o.base}/audit" class="card row">
-${text('since', 'Since', '2h, 7d or ISO time')}${text('until', 'Until', 'ISO time')}${text('session', 'Session')}${text('identity', 'Identity')}${text('server', 'Server')}${text('tool', 'Tool')}
+${text('search', 'Search', 'text in arguments, reasons')}${text('since', 'Since', '2h, 7d or ISO time')}${text('until', 'Until', 'ISO time')}${text('session', 'Session')}${text('identity', 'Identity')}${text('server', 'Server')}${text('tool', 'Tool')}${text('host', 'Host')}
 ${select('decision', f.decision, DECISIONS, 'Decision')}${select('source', f.source, SOURCES, 'Source')}${select('event', f.event, o.events, 'Event')}
 ${select('limit', String(f.limit), ['50', '200', '1000'], 'Show')}<button type="submit">Filter</button><a class="btn" href="${o.base}/audit">Clear</a></form>
 ${o.error ? html`<p class="notice error" role="alert">${o.error}</p>` : ''}
-<p class="muted">${o.total} matching record${o.total === 1 ? '' : 's'}${o.total > o.rows.length ? html`, newest ${o.rows.length} shown` : ''}.</p>
-<div class="scroll"><table id="audit-table"><thead><tr><th>Time (UTC)</th><th>Event</th><th>Identity</th><th>Session</th><th>Tool</th><th>Decision</th><th>What happened</th><th>Call</th></tr></thead><tbody>${rows}</tbody></table></div>`;
+<p class="muted">${o.total} matching record${o.total === 1 ? '' : 's'}${o.total > o.rows.length ? html`; ${o.rows.length ? `${o.page * f.limit + 1}–${o.page * f.limit + o.rows.length} newest first` : 'none on this page'}` : ''}.</p>
+${pager(o)}
+<div class="scroll"><table id="audit-table"><thead><tr><th>Time (UTC)</th><th>Event</th><th>Identity</th><th>Session</th><th>Tool</th><th>Decision</th><th>What happened</th><th>Call</th></tr></thead><tbody>${rows}</tbody></table></div>
+${pager(o)}`;
+}
+
+/** Newer / older pages of the same filter: every filter field is kept in the links. */
+function pager(o: { base: string; filter: AuditFilterForm; total: number; page: number }): Markup | '' {
+  const pages = Math.ceil(o.total / o.filter.limit);
+  if (pages <= 1) return '';
+  const link = (page: number, label: string, rel: string) => {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(o.filter)) if (v !== '' && v !== undefined) q.set(k, String(v));
+    if (page > 0) q.set('page', String(page));
+    return html`<a class="btn" rel="${rel}" href="${o.base}/audit?${q.toString()}">${label}</a>`;
+  };
+  return html`<p class="pager">${o.page > 0 ? link(o.page - 1, '← Newer', 'prev') : ''} page ${String(o.page + 1)} of ${String(pages)} ${o.page + 1 < pages ? link(o.page + 1, 'Older →', 'next') : ''}</p>`;
 }
 
 export function explainView(o: { base: string; callId: string; story?: string; args?: unknown }): Markup {

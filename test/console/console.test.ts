@@ -339,6 +339,35 @@ describe('servers and pins', () => {
   });
 });
 
+describe('audit paging and search', () => {
+  it('pages a long trail newest first, keeps the filter across pages, and finds free text and hosts', async () => {
+    for (let i = 0; i < 120; i++) {
+      await audit.record({ name: 'tollgate.tool_call', callId: `pg-${i}`, sessionId: 'page-sess', identity: 'token:ci-bot', server: 'fs', tool: 'fs__read_file', arguments: { path: i === 7 ? '/srv/needle-7f3a.txt' : `/srv/f-${i}.txt` }, argsDigest: `sha256:${'0'.repeat(64)}` }, { sync: 'soon' });
+    }
+    // long ago: outside the stats page's window, which counts blocks of its own records below
+    await audit.record({ name: 'tollgate.network_decision', time: new Date(Date.now() - 400 * 86400_000).toISOString(), sessionId: 'page-sess', host: 'pastebin.com', port: 443, protocol: 'https', decision: 'deny', source: 'rule', reasons: ['not allowed'] });
+    const rows = page.locator('#audit-table tbody tr');
+    await page.goto(`${base}/console/audit?session=page-sess&event=tool_call&limit=50`);
+    await expect(rows.count()).resolves.toBe(50);
+    await expect(page.locator('p.pager').first().textContent()).resolves.toMatch(/page 1 of 3/);
+    await Promise.all([page.waitForURL(/page=1/), page.locator('p.pager a[rel=next]').first().click()]);
+    await expect(rows.count()).resolves.toBe(50);
+    expect(page.url()).toContain('session=page-sess');
+    await Promise.all([page.waitForURL(/page=2/), page.locator('p.pager a[rel=next]').first().click()]);
+    await expect(rows.count()).resolves.toBe(20);
+    await expect(page.locator('p.pager').first().textContent()).resolves.toMatch(/page 3 of 3/);
+    expect(await page.locator('p.pager a[rel=next]').count()).toBe(0);
+    // the oldest record is on the last page, the newest on the first
+    await expect(page.locator('#audit-table tbody').textContent()).resolves.toContain('/srv/f-0.txt');
+
+    await page.goto(`${base}/console/audit?session=page-sess&search=needle-7f3a`);
+    await expect(rows.count()).resolves.toBe(1);
+    await page.goto(`${base}/console/audit?host=${encodeURIComponent('*.com')}&session=page-sess`);
+    await expect(rows.count()).resolves.toBe(1);
+    await expect(rows.first().textContent()).resolves.toContain('pastebin.com');
+  });
+});
+
 describe('stats', () => {
   it('draws the decision mix, calls per server/tool and network blocks as inline SVG', async () => {
     const now = Date.now();
