@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { SANDBOX_PROFILE_META_KEY, UnknownToolError, UpstreamError, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
 import { canonicalJson } from './audit/index.js';
-import { reviewEventFields } from './review/index.js';
+import { reviewEventFields, type ReviewerState } from './review/index.js';
 import type { PolicyVerdict, DecisionSource, DenialKind, Ports, SessionView, HumanDecision, Elicit, RequestView, SandboxProfile } from './ports.js';
 
 export type { Ports } from './ports.js';
@@ -247,13 +247,20 @@ export function createPipeline(opts: PipelineOptions) {
     if (session.mode === 'never-ask') {
       return deny('rule', 'rule', [...verdict.reasons, `approval mode is never-ask: calls that need ${decision === 'ask' ? 'a person' : 'review'} are denied`]);
     }
-    const escalation = { id: call.callId, sessionId: session.id, identity: session.identity, server: routed.server, tool: call.tool, arguments: args, argsDigest, policyReasons: verdict.reasons };
+    const intent = session.context.latestUserPrompt?.();
+    const escalation = {
+      id: call.callId, sessionId: session.id, identity: session.identity, server: routed.server, tool: call.tool, arguments: args, argsDigest, policyReasons: verdict.reasons,
+      ...(session.clientInfo?.name ? { client: session.clientInfo } : {}),
+      ...(intent ? { intent: intent.length > 500 ? `${intent.slice(0, 500)}…` : intent } : {}),
+    };
 
     // resume: a person already answered this exact call out of band (a deferred approval): that answer, used once
     const resumed = await ports.resume(escalation, ctx);
     if (resumed) return settle(resumed, verdict.reasons, undefined);
 
-    let reviewer: { riskLevel: string; rationale: string } | { failure: string } | undefined;
+    // Why no reviewer verdict, when there is none: a person reads it on the approval card.
+    let reviewer: ReviewerState | undefined =
+      decision === 'ask' ? { skipped: 'the policy sends this call to a person' } : session.mode !== 'auto-review' ? { skipped: `approval mode ${session.mode}` } : !ports.reviewer ? { skipped: 'no reviewer model is configured' } : undefined;
     if (decision === 'review' && session.mode === 'auto-review' && ports.reviewer) {
       const outcome = await ports.reviewer.review(
         { server: routed.server, tool: call.tool, description: routed.description, annotations: routed.annotations, arguments: args, policyReasons: verdict.reasons },
@@ -276,7 +283,7 @@ export function createPipeline(opts: PipelineOptions) {
     return settle(await ports.escalate({ ...escalation, reviewer }, ctx), verdict.reasons, reviewer);
 
     /** Journals what the channels said (every step, then the answer) and acts on it. */
-    async function settle(human: HumanDecision, policyReasons: string[], reviewer: { riskLevel: string; rationale: string } | { failure: string } | undefined) {
+    async function settle(human: HumanDecision, policyReasons: string[], reviewer: ReviewerState | undefined) {
       for (const h of [...(human.steps ?? []), human]) {
         note({ name: 'tollgate.human_decision', ...call, channel: h.channel, decision: h.decision, answeredBy: h.answeredBy, approvalId: h.approvalId, approver: h.approver, reason: h.reason, waitMs: h.waitMs });
       }

@@ -49,6 +49,8 @@ export interface SessionContextPort {
   recordUserPrompt(text: string): void;
   recordCall(callId: string, tool: string, args: Record<string, unknown>): void;
   recordResult(callId: string, summary: string, isError: boolean): void;
+  /** The user's latest request as the agent shared it, if it did. */
+  latestUserPrompt?(): string | undefined;
 }
 
 /** What the pipeline knows about the agent session a call came from. */
@@ -58,6 +60,8 @@ export interface SessionView {
   groups: string[];
   mode: ApprovalMode;
   context: SessionContextPort;
+  /** The agent's client as it named itself in `initialize`. */
+  clientInfo?: { name?: string; version?: string };
 }
 
 export interface AuditEvent {

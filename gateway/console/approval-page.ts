@@ -38,7 +38,9 @@ function pendingPage(item: PendingApproval, csrf: string, action: string): strin
     ? '<p>Automated review: not run.</p>'
     : 'failure' in item.reviewer
       ? `<p>Automated review failed (${esc(item.reviewer.failure)}), so a person must decide.</p>`
-      : `<p>Automated reviewer: <span class="risk">${esc(item.reviewer.riskLevel)} risk</span> — ${esc(item.reviewer.rationale)}</p>`;
+      : 'skipped' in item.reviewer
+        ? `<p>Automated review: not run — ${esc(item.reviewer.skipped)}.</p>`
+        : `<p>Automated reviewer: <span class="risk">${esc(item.reviewer.riskLevel)} risk</span> — ${esc(item.reviewer.rationale)}</p>`;
   const reasons = item.policyReasons.length ? `<dt>Why approval is needed</dt><dd><ul>${item.policyReasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul></dd>` : '';
   const hidden = `<input type="hidden" name="csrf" value="${esc(csrf)}">`;
   const approveButtons = (['approve_once', 'approve_session', 'approve_tool_session'] as const)

@@ -105,6 +105,7 @@ const fmtWait = (ms: number) => {
 function reviewerLine(r: PendingApproval['reviewer']): Markup {
   if (!r) return html`<span class="muted">not run (rules sent this call straight to a person)</span>`;
   if ('failure' in r) return html`<span class="risk-high">failed (${r.failure})</span> — so a person must decide`;
+  if ('skipped' in r) return html`<span class="muted">not run — ${r.skipped}</span>`;
   return html`<span class="risk-${r.riskLevel}">${r.riskLevel} risk</span> — ${r.rationale}`;
 }
 
@@ -116,7 +117,9 @@ export function approvalsView(o: { base: string; csrf: string; items: PendingApp
 <h2><code>${i.tool}</code> <span class="muted">on server</span> <code>${i.server}</code></h2>
 <dl class="kv">
 <dt>Identity</dt><dd>${i.identity ?? html`<span class="muted">unknown</span>`}</dd>
+<dt>Client</dt><dd>${i.client?.name ? html`${i.client.name}${i.client.version ? html` <small class="muted">${i.client.version}</small>` : ''}` : html`<span class="muted">did not say</span>`}</dd>
 <dt>Session</dt><dd><a href="${o.base}/audit?session=${encodeURIComponent(i.sessionId)}"><code>${i.sessionId}</code></a></dd>
+${i.intent ? html`<dt>The user asked</dt><dd><q>${i.intent}</q></dd>` : ''}
 <dt>Waiting</dt><dd><span data-since="${i.createdAt}">${fmtWait(o.now - Date.parse(i.createdAt))}</span> <progress data-from="${i.createdAt}" data-to="${i.expiresAt}" max="1" value="${Math.min(1, (o.now - Date.parse(i.createdAt)) / Math.max(1, Date.parse(i.expiresAt) - Date.parse(i.createdAt))).toFixed(3)}"></progress> <small class="muted">denied automatically at ${i.expiresAt.replace('T', ' ').slice(0, 19)} UTC</small></dd>
 <dt>Automated reviewer</dt><dd>${reviewerLine(i.reviewer)}</dd>
 <dt>Why a person is asked</dt><dd>${i.policyReasons.length ? html`<ul style="margin:0;padding-left:1.1rem">${i.policyReasons.map((r) => html`<li>${r}</li>`)}</ul>` : html`<span class="muted">no reason recorded</span>`}</dd>

@@ -2,6 +2,7 @@
 import { userInfo } from 'node:os';
 import type { Io } from '../io.js';
 import { ApprovalQueue, ApprovalQueueError } from './queue.js';
+import { clientLabel, reviewerSentence } from './escalation.js';
 import { parseCommand, usageOf, UsageError, type CommandSpec } from '../cli-args.js';
 import { APPROVALS_SPEC } from './cli-spec.js';
 
@@ -40,8 +41,8 @@ export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir:
           return 0;
         }
         for (const i of items) {
-          const review = !i.reviewer ? 'not reviewed' : 'failure' in i.reviewer ? `review failed: ${i.reviewer.failure}` : `reviewer: ${i.reviewer.riskLevel} — ${i.reviewer.rationale}`;
-          io.stdout.write(`${i.id}  ${i.createdAt}  ${i.deferred ? 'deferred (the agent retries once approved)' : `session ${i.sessionId}`}${i.identity ? ` (${i.identity})` : ''}\n  ${i.tool} on ${i.server}\n  args ${truncate(JSON.stringify(i.arguments), 200)}\n  ${review}\n`);
+          const client = clientLabel(i.client);
+          io.stdout.write(`${i.id}  ${i.createdAt}  ${i.deferred ? 'deferred (the agent retries once approved)' : `session ${i.sessionId}`}${i.identity ? ` (${i.identity})` : ''}${client ? ` via ${client}` : ''}\n  ${i.tool} on ${i.server}\n  args ${truncate(JSON.stringify(i.arguments), 200)}\n  ${reviewerSentence(i.reviewer)}\n${i.intent ? `  the user asked: ${truncate(JSON.stringify(i.intent), 200)}\n` : ''}`);
         }
         return 0;
       }

@@ -63,6 +63,14 @@ export class SessionContext {
     this.#push({ kind: 'user_prompt', text });
   }
 
+  latestUserPrompt(): string | undefined {
+    for (let i = this.#records.length - 1; i >= 0; i--) {
+      const r = this.#records[i]!;
+      if (r.kind === 'user_prompt') return r.text;
+    }
+    return undefined;
+  }
+
   recordCall(callId: string, tool: string, args: Record<string, unknown>): void {
     this.#toolByCall.set(callId, tool);
     this.#push({ kind: 'tool_call', callId, tool, args });

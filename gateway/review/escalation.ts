@@ -6,6 +6,9 @@ import type { ApprovalQueue, QueueDecision } from './queue.js';
 import type { DeferredApprovals } from './deferred.js';
 import type { ApprovalChannel } from './channels.js';
 
+/** What the automated reviewer said about a call a person is asked about: its verdict, its failure, or why it did not run. */
+export type ReviewerState = { riskLevel: string; rationale: string } | { failure: string } | { skipped: string };
+
 export interface EscalationRequest {
   id: string;
   sessionId: string;
@@ -14,7 +17,11 @@ export interface EscalationRequest {
   tool: string;
   arguments: Record<string, unknown>;
   argsDigest: string;
-  reviewer?: { riskLevel: string; rationale: string } | { failure: string };
+  reviewer?: ReviewerState;
+  /** The agent's client, as it named itself in `initialize`. */
+  client?: { name?: string; version?: string };
+  /** What the user asked the agent, when the agent shared it (`_meta["tollgate/userPrompt"]`), clipped. */
+  intent?: string;
   policyReasons: string[];
 }
 
@@ -85,13 +92,23 @@ const APPROVE_KINDS = new Set<string>(APPROVAL_CHOICES.map((c) => c.const));
 
 /** The question a person reads: server, tool, readable arguments, the reviewer's view, policy reasons. Pure. */
 export function approvalMessage(req: EscalationRequest): string {
-  const reviewer = !req.reviewer
-    ? 'Automated review: not run.'
-    : 'failure' in req.reviewer
-      ? `Automated review failed (${req.reviewer.failure}), so a person must decide.`
-      : `Automated reviewer: ${req.reviewer.riskLevel} risk — ${req.reviewer.rationale}`;
   const reasons = req.policyReasons.length ? `\nWhy approval is needed: ${req.policyReasons.join('; ')}` : '';
-  return `An agent wants to call ${req.tool} on server "${req.server}".\nArguments:\n${summarizeArguments(req.arguments)}\n${reviewer}${reasons}`;
+  const client = clientLabel(req.client);
+  const intent = req.intent ? `\nThe user asked: "${req.intent}"` : '';
+  return `${client ? `${client} (the agent)` : 'An agent'} wants to call ${req.tool} on server "${req.server}".\nArguments:\n${summarizeArguments(req.arguments)}\n${reviewerSentence(req.reviewer)}${reasons}${intent}`;
+}
+
+/** `codex-mcp-client 0.171.0`, or undefined when the client did not say. */
+export function clientLabel(c: EscalationRequest['client']): string | undefined {
+  return c?.name ? `${c.name}${c.version ? ` ${c.version}` : ''}` : undefined;
+}
+
+/** One sentence on the reviewer's part, for the elicitation question and the CLI. */
+export function reviewerSentence(r: ReviewerState | undefined): string {
+  if (!r) return 'Automated review: not run.';
+  if ('failure' in r) return `Automated review failed (${r.failure}), so a person must decide.`;
+  if ('skipped' in r) return `Automated review: not run — ${r.skipped}.`;
+  return `Automated reviewer: ${r.riskLevel} risk — ${r.rationale}`;
 }
 
 export const APPROVAL_FORM_SCHEMA: ElicitRequestFormParams['requestedSchema'] = {

@@ -20,6 +20,7 @@ export {
   APPROVAL_CHOICES,
   type Escalation,
   type EscalationRequest,
+  type ReviewerState,
   type EscalateOptions,
   type EscalationDeps,
   type HumanDecision,

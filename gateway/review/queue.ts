@@ -30,7 +30,10 @@ export const PendingApprovalSchema = z.strictObject({
   /** Redacted copy for display; the decision is bound to argsDigest of the real arguments. */
   arguments: z.record(z.string(), z.unknown()),
   argsDigest: z.string(),
-  reviewer: z.union([z.strictObject({ riskLevel: z.string(), rationale: z.string() }), z.strictObject({ failure: z.string() })]).optional(),
+  reviewer: z.union([z.strictObject({ riskLevel: z.string(), rationale: z.string() }), z.strictObject({ failure: z.string() }), z.strictObject({ skipped: z.string() })]).optional(),
+  client: z.strictObject({ name: z.string().max(200).optional(), version: z.string().max(100).optional() }).optional(),
+  /** The user's request as the agent shared it, redacted and clipped. */
+  intent: z.string().max(2000).optional(),
   policyReasons: z.array(z.string()),
   /** A deferred approval: nobody waits on it; the decision is claimed by the agent's retry (see deferred.ts). */
   deferred: z.literal(true).optional(),
@@ -87,6 +90,8 @@ export class ApprovalQueue {
       arguments: redactValue(req.arguments) as Record<string, unknown>,
       argsDigest: req.argsDigest,
       ...(req.reviewer ? { reviewer: req.reviewer } : {}),
+      ...(req.client?.name ? { client: { name: req.client.name.slice(0, 200), ...(req.client.version ? { version: req.client.version.slice(0, 100) } : {}) } } : {}),
+      ...(req.intent ? { intent: String(redactValue(req.intent)).slice(0, 2000) } : {}),
       policyReasons: req.policyReasons,
       ...(opts.deferred ? { deferred: true as const } : {}),
     };

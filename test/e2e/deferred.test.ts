@@ -107,4 +107,19 @@ describe('deferred approval over stdio', () => {
       await only.close();
     }
   }, 120_000);
+  it("the approval card says which client asks, what the user asked for, and why no reviewer verdict", async () => {
+    const a = await headless(dir);
+    const r = await a.callTool({ name: DELETE, arguments: { path: 'card.txt' }, _meta: { 'tollgate/userPrompt': 'clean up the build outputs' } });
+    await a.close();
+    const id = idIn(textOf(r))!;
+    expect(id, textOf(r)).toBeDefined();
+    const json = await runCli(['approvals', 'list', '--json', '--config', dir]);
+    const item = (JSON.parse(json.stdout) as Array<Record<string, unknown>>).find((i) => i.id === id)!;
+    expect(item).toMatchObject({ client: { name: 'headless-agent', version: '1.0.0' }, intent: 'clean up the build outputs', reviewer: { skipped: 'the policy sends this call to a person' } });
+    const text = await runCli(['approvals', 'list', '--config', dir]);
+    expect(text.stdout).toContain('via headless-agent 1.0.0');
+    expect(text.stdout).toContain('the user asked: "clean up the build outputs"');
+    expect(text.stdout).toContain('Automated review: not run — the policy sends this call to a person.');
+    expect((await runCli(['approvals', 'deny', id, '--config', dir])).code).toBe(0);
+  }, 60_000);
 });
