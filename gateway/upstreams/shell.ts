@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { denyReadList, probeSandbox, runSandboxed, SandboxUnavailable, scrubEnv, type EgressProxy, type RunResult } from '../sandbox/index.js';
+import { denyReadList, describeRefusals, probeSandbox, runSandboxed, SandboxUnavailable, scrubEnv, type EgressProxy, type RunResult } from '../sandbox/index.js';
 
 /** `_meta` key through which the pipeline tells this server which sandbox profile the decision assumed (an agent's own value is dropped). */
 export const SANDBOX_PROFILE_META_KEY = 'tollgate/sandboxProfile';
@@ -40,7 +40,7 @@ export const ShellServerOptionsSchema = ShellOptionFields.refine(...timeoutsInOr
 
 export type ShellServerOptions = z.output<typeof ShellServerOptionsSchema>;
 
-export type ShellEventKind = 'unsandboxed' | 'sandbox_unavailable' | 'timeout' | 'cancelled' | 'protected_path_created';
+export type ShellEventKind = 'unsandboxed' | 'sandbox_unavailable' | 'timeout' | 'cancelled' | 'protected_path_refused';
 
 export interface ShellEvent {
   kind: ShellEventKind;
@@ -60,6 +60,8 @@ export interface CreateShellServerOptions {
   bwrapPath?: string;
   /** Environment the scrubbed command environment is drawn from (default process.env). */
   env?: Record<string, string | undefined>;
+  /** Relative protected paths (tollgate.json `sandbox.protectedPaths`) refused at any depth under every root. */
+  protectedPatterns?: string[];
 }
 
 const ExecArgsSchema = z.strictObject({
@@ -77,7 +79,7 @@ function describe(o: ShellServerOptions, roots: string[], sandboxNote: string): 
     : 'There is no network access.';
   const write = o.mode === 'read-only'
     ? 'The file system is read-only.'
-    : `A command allowed by policy alone runs read-only with no network; one approved by review or a person may write only these directories: ${roots.join(', ')} (their .git directories and Tollgate's own files stay read-only). /tmp and $HOME are private and discarded after each command; credential stores and Tollgate's data are not readable.`;
+    : `A command allowed by policy alone runs read-only with no network; one approved by review or a person may write only these directories: ${roots.join(', ')}; its writes reach them when it exits, except changes to host-executed config (any .git, .envrc, .vscode/, .idea/, .devcontainer/, .husky/, .gitattributes, .gitmodules) and Tollgate's own files, which are refused. /tmp and $HOME are private and discarded after each command; credential stores and Tollgate's data are not readable.`;
   return [
     'Run a bash script and return its exit code, stdout and stderr.',
     sandboxNote,
@@ -97,6 +99,13 @@ function formatResult(r: RunResult, timeoutSeconds: number, unsandboxed: boolean
   lines.push(r.exitCode !== null ? `Exit code: ${r.exitCode}` : `Killed by signal ${r.signal ?? 'unknown'}`);
   if (r.truncated) lines.push('Output was truncated (head and tail kept).');
   lines.push('--- stdout ---', r.stdout.replace(/\n$/, ''), '--- stderr ---', r.stderr.replace(/\n$/, ''));
+  if (r.refused.length > 0) {
+    lines.push(
+      `--- refused by Tollgate ---`,
+      `Tollgate did not apply ${r.refused.length} change${r.refused.length === 1 ? '' : 's'} this command made, because the host runs what these paths hold outside the sandbox (git, direnv, editors) or they are protected; everything else the command wrote was applied. Do not try to work around this: ask a person to make such changes.`,
+      describeRefusals(r.refused),
+    );
+  }
   return lines.join('\n');
 }
 
@@ -164,6 +173,11 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
         durationMs: { type: 'number' },
         sandboxed: { type: 'boolean' },
         sandbox: { type: 'string', enum: ['read-only', 'workspace-write'] },
+        refused: {
+          type: 'array',
+          description: 'Changes the command made that Tollgate did not apply (protected paths); everything else was applied.',
+          items: { type: 'object', properties: { path: { type: 'string' }, change: { type: 'string' }, reason: { type: 'string' } }, required: ['path', 'change', 'reason'] },
+        },
       },
       required: ['exitCode', 'signal', 'timedOut', 'truncated', 'durationMs', 'sandboxed'],
     },
@@ -274,6 +288,7 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
         writableRoots: roots,
         readOnly: profile === 'read-only',
         protectedPaths,
+        protectedPatterns: opts.protectedPatterns ?? [],
         denyRead,
         network: o.network === 'proxy' && profile === 'workspace-write' ? { kind: 'proxy', proxy: opts.egress! } : { kind: 'none' },
         env: scrubEnv(sourceEnv, o.envAllowlist),
@@ -286,7 +301,6 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
           pending += chunk;
           flushTimer ??= setTimeout(flush, PROGRESS_INTERVAL_MS);
         },
-        onProtectedPathCreated: (p) => opts.onEvent?.({ kind: 'protected_path_created', detail: `a command created the protected path ${p}; Tollgate removed it` }),
       });
     } catch (e) {
       if (flushTimer) clearTimeout(flushTimer);
@@ -299,11 +313,14 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
     if (flushTimer) clearTimeout(flushTimer);
     flush();
 
+    if (result.refused.length > 0) {
+      opts.onEvent?.({ kind: 'protected_path_refused', detail: `a command's changes to ${result.refused.length} protected path(s) were not applied:\n${describeRefusals(result.refused)}` });
+    }
     if (result.timedOut) opts.onEvent?.({ kind: 'timeout', detail: `command exceeded ${timeoutSeconds} s; process tree killed` });
     else if (extra.signal.aborted) opts.onEvent?.({ kind: 'cancelled', detail: 'request cancelled; process tree killed' });
 
     return {
-      isError: result.exitCode !== 0 || result.timedOut,
+      isError: result.exitCode !== 0 || result.timedOut || result.refused.length > 0,
       content: [{ type: 'text', text: formatResult(result, timeoutSeconds, unsandboxed) }],
       structuredContent: {
         exitCode: result.exitCode,
@@ -313,6 +330,7 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
         durationMs: result.durationMs,
         sandboxed: !unsandboxed,
         sandbox: profile,
+        ...(result.refused.length > 0 ? { refused: result.refused.map((x) => ({ path: x.path, change: x.change, reason: x.reason })) } : {}),
       },
     };
   });
