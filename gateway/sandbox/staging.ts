@@ -1,7 +1,7 @@
 // Staged writes for the workspace-write profile: the command writes into an overlay of each root, and only after it
 // has exited are the overlay's changes checked and applied to the real tree — protected ones never reach it.
 import { randomBytes } from 'node:crypto';
-import { type Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, rmdir, symlink, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { type Protection, symlinkTargetRel, foldName } from './protected.js';
@@ -34,6 +34,20 @@ export interface ApplyInput {
 
 const lst = (p: string): Promise<Stats | undefined> => lstat(p).catch(() => undefined);
 const names = async (p: string): Promise<string[]> => readdir(p).catch(() => []);
+/** The merged view decides deletions: only "no such entry" means absent; any other failure stops the apply. */
+const lstStrict = (p: string): Promise<Stats | undefined> =>
+  lstat(p).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw e;
+  });
+const existsIn = (p: string): boolean => {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const kind = (s: Stats) => (s.isDirectory() ? 'dir' : s.isFile() ? 'file' : s.isSymbolicLink() ? 'symlink' : 'special');
 /** Mode bits applied to the real tree: setuid and setgid are dropped (the sandbox's root maps to the gateway user). */
 const safeMode = (s: Stats) => s.mode & 0o1777;
@@ -115,7 +129,7 @@ export async function applyStaged(input: ApplyInput): Promise<ApplyResult> {
       else {
         await copyFile(path.join(upper, rel), tmp);
         await chmod(tmp, safeMode(m));
-        await utimes(tmp, m.atime, m.mtime);
+        await utimes(tmp, m.atimeMs / 1000, m.mtimeMs / 1000);
       }
       await rename(tmp, dest);
       result.applied++;
@@ -132,7 +146,7 @@ export async function applyStaged(input: ApplyInput): Promise<ApplyResult> {
       for (const n of await names(path.join(upper, rel))) refuse(path.join(rel, n), 'created', `${realDir} is no longer a directory in the real tree (changed during the run)`);
       return;
     }
-    const [inUpper, inMerged, inReal] = await Promise.all([names(path.join(upper, rel)), names(path.join(merged, rel)), names(realDir)]);
+    const [inUpper, inMerged, inReal] = await Promise.all([names(path.join(upper, rel)), readdir(path.join(merged, rel)), names(realDir)]);
     // git treats a directory holding HEAD, objects/ and refs/ as a bare repository and reads its config: the same threat as .git.
     const bare = inherited ?? ([inMerged, inReal].some((ns) => ['head', 'objects', 'refs'].every((x) => ns.some((n) => foldName(n) === x))) ? `${rel || '.'} is a bare git repository (HEAD, objects/, refs/), whose config the host's git runs` : undefined);
     for (const n of [...new Set([...inUpper, ...inMerged, ...inReal])].sort()) {
@@ -146,7 +160,7 @@ export async function applyStaged(input: ApplyInput): Promise<ApplyResult> {
   }
 
   async function entry(rel: string, inherited?: string): Promise<void> {
-    const [u, m, l] = await Promise.all([lst(path.join(upper, rel)), lst(path.join(merged, rel)), lst(path.join(root, rel))]);
+    const [u, m, l] = await Promise.all([lst(path.join(upper, rel)), lstStrict(path.join(merged, rel)), lst(path.join(root, rel))]);
     if (!m) {
       // Gone from the merged view: a whiteout in the upper layer, or hidden by an opaque parent. Deleted if it existed.
       if (l && inherited) refuse(rel, 'deleted', inherited);
@@ -163,8 +177,10 @@ export async function applyStaged(input: ApplyInput): Promise<ApplyResult> {
       }
       if (why) return void refuse(rel, l ? 'replaced' : 'created', why);
       if (l) {
-        const kept = await protectedInside(rel);
-        if (kept.length) return void refuse(rel, 'replaced', `it would replace a directory holding protected ${kept.join(', ')}`);
+        // A directory made where a file or symlink was is wholly in the upper layer; merged entries from below mean the
+        // command saw a directory here, so the real tree changed during the run: refuse rather than guess.
+        const fromBelow = (await readdir(path.join(merged, rel))).filter((n) => !existsIn(path.join(upper, rel, n)));
+        if (fromBelow.length) return void refuse(rel, 'replaced', `${path.join(root, rel)} changed in the real tree during the run (it is no longer a directory)`);
         await unlink(path.join(root, rel));
       }
       await mkdir(path.join(root, rel), { mode: safeMode(m) });
@@ -186,12 +202,13 @@ export async function applyStaged(input: ApplyInput): Promise<ApplyResult> {
       if (kept.length) return void refuse(rel, 'replaced', `it would replace a directory holding protected ${kept.join(', ')}`);
       await rm(path.join(root, rel), { recursive: true });
     } else if (l && (await sameFile(path.join(root, rel), l, path.join(merged, rel), m))) {
-      if (m.isFile() && l.mtimeMs !== m.mtimeMs) await utimes(path.join(root, rel), m.atime, m.mtime); // touched only
+      if (m.isFile() && l.mtimeMs !== m.mtimeMs) await utimes(path.join(root, rel), m.atimeMs / 1000, m.mtimeMs / 1000); // touched only
       return;
     }
     await place(rel, m);
   }
 
+  await readdir(merged); // an unreadable merged view fails the whole apply (nothing applied), never reads as "all deleted"
   await walk('');
   return result;
 }
