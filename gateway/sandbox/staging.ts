@@ -149,7 +149,10 @@ export async function applyStaged(input: ApplyInput): Promise<ApplyResult> {
     const [inUpper, inMerged, inReal] = await Promise.all([names(path.join(upper, rel)), readdir(path.join(merged, rel)), names(realDir)]);
     // git treats a directory holding HEAD, objects/ and refs/ as a bare repository and reads its config: the same threat as .git.
     const bare = inherited ?? ([inMerged, inReal].some((ns) => ['head', 'objects', 'refs'].every((x) => ns.some((n) => foldName(n) === x))) ? `${rel || '.'} is a bare git repository (HEAD, objects/, refs/), whose config the host's git runs` : undefined);
+    const changed = new Set(inUpper);
+    const present = new Set(inMerged);
     for (const n of [...new Set([...inUpper, ...inMerged, ...inReal])].sort()) {
+      if (!changed.has(n) && present.has(n)) continue; // untouched: shown from the real tree (no lstat for big directories)
       const r = path.join(rel, n);
       try {
         await entry(r, bare);

@@ -215,3 +215,31 @@ describe('through the gateway', () => {
 });
 
 const join = path.join;
+
+describe('when writes cannot be staged', () => {
+  let fakeBin: string;
+  let savedPath: string | undefined;
+  beforeAll(() => {
+    // A `mount` that cannot mount overlays, found first on PATH: the machine without overlay support, simulated.
+    fakeBin = path.join(w.configDir, 'fake-bin');
+    mkdirSync(fakeBin);
+    writeFileSync(path.join(fakeBin, 'mount'), '#!/bin/sh\necho "mount: unknown filesystem type overlay" >&2\nexit 32\n', { mode: 0o755 });
+    savedPath = process.env.PATH;
+    process.env.PATH = `${fakeBin}:${savedPath}`;
+  });
+  afterAll(() => {
+    process.env.PATH = savedPath;
+  });
+
+  it('the writable profile refuses to run, naming why; the read-only profile still runs', async () => {
+    const r = await c.call({ command: 'echo ran > staged-or-nothing.txt' });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toContain('refused to run this command');
+    expect(text(r)).toContain('unknown filesystem type overlay');
+    expect(text(r)).toContain('Tollgate never writes to a root without staging');
+    expect(existsSync(path.join(w.ws, 'staged-or-nothing.txt'))).toBe(false);
+    expect(c.events.some((e) => e.kind === 'sandbox_unavailable' && e.detail.includes('overlay'))).toBe(true);
+    const ro = await c.call({ command: 'echo still-reads' }, undefined, 'read-only');
+    expect(text(ro)).toContain('still-reads');
+  });
+});
