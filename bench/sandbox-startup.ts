@@ -1,4 +1,4 @@
-// Sandbox start-up cost per command: median wall time of `true` via bash, unsandboxed vs bubblewrap.
+// Sandbox start-up cost per command: median wall time of `true` via bash, unsandboxed vs bubblewrap, per profile.
 // Run: npx tsx bench/sandbox-startup.ts [runs]
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -45,6 +45,9 @@ const proxied = await time(() => runSandboxed({ ...base, network: { kind: 'proxy
 const denyRead = denyReadList({ home: os.homedir(), configDir: path.dirname(ws), dataDir: path.join(ws, '.tollgate'), roots: [ws], extra: [], env: process.env, keep: [process.execPath] });
 const readOnlyProfile = await time(() => runSandboxed({ ...base, readOnly: true, denyRead }));
 const writeProfile = await time(() => runSandboxed({ ...base, denyRead }));
+// The writable profile stages writes in an overlay and applies them afterwards: one small file written per run.
+let n = 0;
+const writeOneFile = await time(() => runSandboxed({ ...base, denyRead, script: `echo ${n++} > f${n % 4}.txt` }));
 
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(`node ${process.version}, ${os.cpus().length} cpus, bwrap ${probe.bwrap}, ${runs} runs each`);
@@ -54,6 +57,7 @@ console.log(`runSandboxed bwrap, network none   ${stats(sandboxed)}`);
 console.log(`runSandboxed bwrap, network proxy  ${stats(proxied)}`);
 console.log(`profile read-only + deny-read       ${stats(readOnlyProfile)}`);
 console.log(`profile workspace-write + deny-read ${stats(writeProfile)}  (${denyRead.length} deny-read entries)`);
+console.log(`workspace-write, writes one file   ${stats(writeOneFile)}`);
 console.log(`sandbox overhead (median): +${(med(sandboxed) - med(unsandboxed)).toFixed(1)} ms (none), +${(med(proxied) - med(unsandboxed)).toFixed(1)} ms (proxy, includes the node bridge)`);
 await proxy.close();
 await rm(ws, { recursive: true, force: true });
