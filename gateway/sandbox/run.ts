@@ -332,11 +332,10 @@ export async function runSandboxed(opts: RunOptions): Promise<RunResult> {
       const args = bwrapArgs({ ...plan, hidden, seccompFd: 3 });
       return await supervise(opts, started, { file: bwrap, args, cwd, env, extraFds: [seccomp.fd] });
     }
-    const protect = protection({
-      patterns: opts.protectedPatterns ?? [],
-      prefixes: writableRoots.flatMap((r) => projected.filter((p) => isInside(p, r) && p !== r).map((p) => path.relative(r, p))),
-    });
-    return await runStaged(opts, started, { bwrap, plan, hidden, env, cwd, seccompFd: seccomp.fd, protect, protectedAbsolute: projected });
+    // Per staged root: the built-in names and patterns at any depth, the absolute protected paths inside it as prefixes.
+    const protectFor = (root: string) =>
+      protection({ patterns: opts.protectedPatterns ?? [], prefixes: projected.filter((p) => isInside(p, root) && p !== root).map((p) => path.relative(root, p)) });
+    return await runStaged(opts, started, { bwrap, plan, hidden, env, cwd, seccompFd: seccomp.fd, protectFor, protectedAbsolute: projected });
   } finally {
     await seccomp.close();
   }
@@ -430,7 +429,7 @@ const STOP_GRACE_MS = 5000;
 async function runStaged(
   opts: RunOptions,
   started: number,
-  s: { bwrap: string; plan: Omit<SandboxPlan, 'hidden'>; hidden: { path: string; dir: boolean }[]; env: Record<string, string>; cwd: string; seccompFd: number; protect: Protection; protectedAbsolute: string[] },
+  s: { bwrap: string; plan: Omit<SandboxPlan, 'hidden'>; hidden: { path: string; dir: boolean }[]; env: Record<string, string>; cwd: string; seccompFd: number; protectFor: (root: string) => Protection; protectedAbsolute: string[] },
 ): Promise<RunResult> {
   const unshare = await findExecutable('unshare', process.env.PATH);
   const mount = await findExecutable('mount', process.env.PATH);
@@ -519,7 +518,7 @@ async function runStaged(
     let applied = 0;
     for (const x of staged) {
       try {
-        const r = await applyStaged({ root: x.root, upper: x.upper, merged: `/proc/self/fd/${x.merged!.fd}`, protect: s.protect, protectedAbsolute: s.protectedAbsolute });
+        const r = await applyStaged({ root: x.root, upper: x.upper, merged: `/proc/self/fd/${x.merged!.fd}`, protect: s.protectFor(x.root), protectedAbsolute: s.protectedAbsolute });
         refused.push(...r.refused);
         applied += r.applied;
       } catch (e) {

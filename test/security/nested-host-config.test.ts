@@ -193,7 +193,7 @@ describe('through the gateway', () => {
   let dir: string;
   let agent: StdioAgent;
   beforeAll(async () => {
-    dir = configDir({ sh: { type: 'shell', roots: ['./workspace'] } }, { approvals: { mode: 'human' } });
+    dir = configDir({ sh: { type: 'shell', roots: ['./workspace'] } }, { approvals: { mode: 'human' }, sandbox: { protectedPaths: ['.git/hooks', '.tollgate', 'secrets'] } });
     agent = await stdioAgent(dir, { capabilities: { elicitation: { form: {} } } });
     agent.client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { decision: 'approve_once' } }));
   });
@@ -211,6 +211,36 @@ describe('through the gateway', () => {
     const refusal = events.find((e) => e.name === 'tollgate.upstream' && String(e.error ?? '').startsWith('protected_path_refused'));
     expect(refusal, JSON.stringify(events.map((e) => e.name))).toBeDefined();
     expect(String(refusal!.error)).toContain(planted);
+  });
+
+  it("tollgate.json's relative sandbox.protectedPaths apply at any depth under the roots", async () => {
+    const r = (await agent.client.callTool({ name: 'sh__exec', arguments: { command: 'mkdir -p app/config/secrets && echo k > app/config/secrets/key && echo v > app/config/values' } })) as CallToolResult;
+    expect(r.isError, textOf(r)).toBe(true);
+    expect(textOf(r)).toContain(`${join(dir, 'workspace', 'app', 'config', 'secrets')} (created): it matches the protected path secrets`);
+    expect(existsSync(join(dir, 'workspace', 'app', 'config', 'secrets'))).toBe(false);
+    expect(readFileSync(join(dir, 'workspace', 'app', 'config', 'values'), 'utf8')).toBe('v\n');
+  });
+});
+
+describe('a root inside another root', () => {
+  let w2: Workspace;
+  let c2: Connected;
+  beforeAll(async () => {
+    w2 = await makeWorkspace();
+    mkdirSync(path.join(w2.ws, 'inner'));
+    c2 = await connect(w2, { roots: ['.', 'inner'], protectedPaths: ['inner/guarded'] });
+  });
+  afterAll(async () => {
+    await c2.close();
+    await w2.cleanup();
+  });
+  it('is staged with the outer one, and a protected path inside the inner root is refused there', async () => {
+    const r = await c2.call({ command: 'echo x > inner/guarded && echo y > inner/free && mkdir -p inner/n/.git' });
+    expect(r.isError, text(r)).toBe(true);
+    expect(text(r)).toContain(`${path.join(w2.ws, 'inner', 'guarded')} (created)`);
+    expect(text(r)).toContain(`${path.join(w2.ws, 'inner', 'n', '.git')} (created)`);
+    expect(existsSync(path.join(w2.ws, 'inner', 'guarded'))).toBe(false);
+    expect(readFileSync(path.join(w2.ws, 'inner', 'free'), 'utf8')).toBe('y\n');
   });
 });
 
