@@ -71,6 +71,8 @@ const ExecArgsSchema = z.strictObject({
 });
 
 const PROGRESS_INTERVAL_MS = 100;
+/** Refused changes listed in structuredContent (the count is always exact). */
+const MAX_REFUSALS_LISTED = 200;
 const PROGRESS_MESSAGE_CHARS = 2000;
 
 function describe(o: ShellServerOptions, roots: string[], sandboxNote: string): string {
@@ -178,6 +180,7 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
           description: 'Changes the command made that Tollgate did not apply (protected paths); everything else was applied.',
           items: { type: 'object', properties: { path: { type: 'string' }, change: { type: 'string' }, reason: { type: 'string' } }, required: ['path', 'change', 'reason'] },
         },
+        refusedCount: { type: 'integer', description: 'How many changes were refused (refused lists at most 200).' },
       },
       required: ['exitCode', 'signal', 'timedOut', 'truncated', 'durationMs', 'sandboxed'],
     },
@@ -330,7 +333,9 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
         durationMs: result.durationMs,
         sandboxed: !unsandboxed,
         sandbox: profile,
-        ...(result.refused.length > 0 ? { refused: result.refused.map((x) => ({ path: x.path, change: x.change, reason: x.reason })) } : {}),
+        ...(result.refused.length > 0
+          ? { refused: result.refused.slice(0, MAX_REFUSALS_LISTED).map((x) => ({ path: x.path, change: x.change, reason: x.reason })), refusedCount: result.refused.length }
+          : {}),
       },
     };
   });
