@@ -1,7 +1,7 @@
 // Staged writes for the workspace-write profile: the command writes into an overlay of each root, and only after it
 // has exited are the overlay's changes checked and applied to the real tree — protected ones never reach it.
 import { randomBytes } from 'node:crypto';
-import { lstatSync, type Stats } from 'node:fs';
+import { constants as fsConstants, lstatSync, type Stats } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, rmdir, symlink, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { type Protection, symlinkTargetRel, foldName } from './protected.js';
@@ -127,7 +127,7 @@ export async function applyStaged(input: ApplyInput): Promise<ApplyResult> {
     try {
       if (m.isSymbolicLink()) await symlink(await readlink(path.join(merged, rel)), tmp);
       else {
-        await copyFile(path.join(upper, rel), tmp);
+        await copyFile(path.join(upper, rel), tmp, fsConstants.COPYFILE_EXCL);
         await chmod(tmp, safeMode(m));
         await utimes(tmp, m.atimeMs / 1000, m.mtimeMs / 1000);
       }
