@@ -1,4 +1,5 @@
-// Sandbox for shell commands: bubblewrap runner, environment scrubbing and the egress proxy.
+// Sandbox for shell commands: bubblewrap runner, staged writes (overlay + apply step), the keyring seccomp filter,
+// environment scrubbing and the egress proxy.
 export { probeSandbox, runSandboxed, SandboxUnavailable, SANDBOX_FIX, STAGING_FIX } from './run.js';
 export { applyStaged, describeRefusals } from './staging.js';
 export type { Refusal, ApplyResult } from './staging.js';
