@@ -98,10 +98,18 @@ export async function probeSandbox(opts: { bwrapPath?: string; envPath?: string 
   if (!bwrap) {
     return { ok: false, reason: `bubblewrap (${opts.bwrapPath ?? 'bwrap'}) was not found${opts.bwrapPath?.includes('/') ? '' : ' on PATH'}`, fix: SANDBOX_FIX };
   }
-  const child = spawn(bwrap, ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-all', '--cap-drop', 'ALL', '--die-with-parent', '--new-session', '--', 'true'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+  let filter: FileHandle;
+  try {
+    filter = await open(await theSeccompFile(), 'r');
+  } catch (e) {
+    const why = e instanceof SandboxUnavailable ? e : new SandboxUnavailable(String(e));
+    return { ok: false, reason: why.reason, fix: why.fix };
+  }
+  // The same namespaces and the same seccomp filter as a real run.
+  const child = spawn(bwrap, ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-all', '--cap-drop', 'ALL', '--die-with-parent', '--new-session', '--seccomp', '3', '--', 'true'], {
+    stdio: ['ignore', 'ignore', 'pipe', filter.fd],
   });
-  const r = await collect(child);
+  const r = await collect(child).finally(() => filter.close());
   if (r.code !== 0) {
     const why = r.stderr.trim().split('\n')[0] || `exit ${r.code ?? r.signal}`;
     return { ok: false, reason: `bubblewrap could not create a sandbox (${why.slice(0, 300)})`, fix: SANDBOX_FIX };
