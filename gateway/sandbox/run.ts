@@ -98,18 +98,19 @@ export async function probeSandbox(opts: { bwrapPath?: string; envPath?: string 
   if (!bwrap) {
     return { ok: false, reason: `bubblewrap (${opts.bwrapPath ?? 'bwrap'}) was not found${opts.bwrapPath?.includes('/') ? '' : ' on PATH'}`, fix: SANDBOX_FIX };
   }
-  let filter: FileHandle;
+  let filter: Buffer;
   try {
-    filter = await open(await theSeccompFile(), 'r');
+    filter = theFilter();
   } catch (e) {
-    const why = e instanceof SandboxUnavailable ? e : new SandboxUnavailable(String(e));
+    const why = e as SandboxUnavailable;
     return { ok: false, reason: why.reason, fix: why.fix };
   }
   // The same namespaces and the same seccomp filter as a real run.
   const child = spawn(bwrap, ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-all', '--cap-drop', 'ALL', '--die-with-parent', '--new-session', '--seccomp', '3', '--', 'true'], {
-    stdio: ['ignore', 'ignore', 'pipe', filter.fd],
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
   });
-  const r = await collect(child).finally(() => filter.close());
+  feedFilter(child, 3, filter);
+  const r = await collect(child);
   if (r.code !== 0) {
     const why = r.stderr.trim().split('\n')[0] || `exit ${r.code ?? r.signal}`;
     return { ok: false, reason: `bubblewrap could not create a sandbox (${why.slice(0, 300)})`, fix: SANDBOX_FIX };
@@ -173,21 +174,23 @@ function killTree(child: ChildProcess): void {
   }
 }
 
-let seccompFile: Promise<string> | undefined;
-/** The keyring-blocking seccomp program, written once per process; its fd is handed to bwrap (`--seccomp FD`). */
-function theSeccompFile(): Promise<string> {
-  seccompFile ??= (async () => {
-    const program = keyringFilter(); // throws on an architecture without a syscall table: no sandbox without the filter
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'tollgate-seccomp-'));
-    const f = path.join(dir, 'keyring.bpf');
-    await writeFile(f, program, { mode: 0o444 });
-    await chmod(dir, 0o555);
-    return f;
-  })().catch((e) => {
-    seccompFile = undefined;
+let filterProgram: Buffer | undefined;
+/** The keyring-blocking seccomp program; throws SandboxUnavailable where it cannot be built (no sandbox without it). */
+function theFilter(): Buffer {
+  try {
+    filterProgram ??= keyringFilter();
+  } catch (e) {
     throw new SandboxUnavailable(`the seccomp filter cannot be built: ${(e as Error).message}`, 'Run Tollgate on x86-64 or arm64 Linux.');
-  });
-  return seccompFile;
+  }
+  return filterProgram;
+}
+
+/** Hands the program to bwrap (`--seccomp FD`) through a pipe: bwrap reads it to EOF, so no file is needed. */
+function feedFilter(child: ChildProcess, fd: number, program: Buffer): void {
+  const w = child.stdio[fd] as NodeJS.WritableStream | null | undefined;
+  if (!w) return;
+  (w as unknown as { on(e: string, f: () => void): void }).on('error', () => undefined); // bwrap gone early: its own error says why
+  w.end(program);
 }
 
 export const STAGING_FIX =
@@ -323,8 +326,8 @@ export async function runSandboxed(opts: RunOptions): Promise<RunResult> {
     env.TOLLGATE_EGRESS_SOCKET = opts.network.proxy.socketPath;
     command = [process.execPath, opts.network.proxy.bridgePath, ...command];
   }
-  const seccomp = await open(await theSeccompFile(), 'r');
-  try {
+  const filter = theFilter();
+  {
     const hidden = await hiddenPaths(opts.denyRead ?? []);
     const plan = {
       writableRoots,
@@ -338,14 +341,12 @@ export async function runSandboxed(opts: RunOptions): Promise<RunResult> {
     };
     if (opts.readOnly) {
       const args = bwrapArgs({ ...plan, hidden, seccompFd: 3 });
-      return await supervise(opts, started, { file: bwrap, args, cwd, env, extraFds: [seccomp.fd] });
+      return await supervise(opts, started, { file: bwrap, args, cwd, env, filter });
     }
     // Per staged root: the built-in names and patterns at any depth, the absolute protected paths inside it as prefixes.
     const protectFor = (root: string) =>
       protection({ patterns: opts.protectedPatterns ?? [], prefixes: projected.filter((p) => isInside(p, root) && p !== root).map((p) => path.relative(root, p)) });
-    return await runStaged(opts, started, { bwrap, plan, hidden, env, cwd, seccompFd: seccomp.fd, protectFor, protectedAbsolute: projected });
-  } finally {
-    await seccomp.close();
+    return await runStaged(opts, started, { bwrap, plan, hidden, env, cwd, filter, protectFor, protectedAbsolute: projected });
   }
 }
 
@@ -354,12 +355,14 @@ interface Spawned {
   args: string[];
   cwd: string;
   env: Record<string, string>;
-  extraFds?: number[];
+  /** The seccomp program, fed to bwrap on fd 3. */
+  filter?: Buffer;
 }
 
 /** Runs one process to completion: output capture, timeout and cancellation kill the whole tree. */
 async function supervise(opts: RunOptions, started: number, s: Spawned): Promise<RunResult> {
-  const child = spawn(s.file, s.args, { cwd: s.cwd, env: s.env, stdio: ['ignore', 'pipe', 'pipe', ...(s.extraFds ?? [])], detached: true });
+  const child = spawn(s.file, s.args, { cwd: s.cwd, env: s.env, stdio: ['ignore', 'pipe', 'pipe', ...(s.filter ? (['pipe'] as const) : [])], detached: true });
+  if (s.filter) feedFilter(child, 3, s.filter);
   const { out, err } = capture(child, opts);
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -437,7 +440,7 @@ const STOP_GRACE_MS = 5000;
 async function runStaged(
   opts: RunOptions,
   started: number,
-  s: { bwrap: string; plan: Omit<SandboxPlan, 'hidden'>; hidden: { path: string; dir: boolean }[]; env: Record<string, string>; cwd: string; seccompFd: number; protectFor: (root: string) => Protection; protectedAbsolute: string[] },
+  s: { bwrap: string; plan: Omit<SandboxPlan, 'hidden'>; hidden: { path: string; dir: boolean }[]; env: Record<string, string>; cwd: string; filter: Buffer; protectFor: (root: string) => Protection; protectedAbsolute: string[] },
 ): Promise<RunResult> {
   const unshare = await findExecutable('unshare', process.env.PATH);
   const mount = await findExecutable('mount', process.env.PATH);
@@ -468,9 +471,10 @@ async function runStaged(
     const child = spawn(unshare, ['--user', '--map-root-user', '--mount', '--propagation', 'private', ...pre, '/bin/sh', '-c', STAGE_SCRIPT, 'tollgate-stage', s.bwrap, mount, String(staged.length), ...staged.flatMap((x) => [x.root, x.upper, x.work]), ...args], {
       cwd: s.cwd,
       env: s.env,
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe', s.seccompFd],
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
       detached: true,
     });
+    feedFilter(child, 4, s.filter);
     const { out, err } = capture(child, opts);
     const control = lineChannel(child.stdio[3] as NodeJS.ReadableStream);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
