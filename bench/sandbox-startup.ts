@@ -1,7 +1,7 @@
-// Sandbox start-up cost per command: median wall time of `true` via bash, unsandboxed vs bubblewrap.
+// Sandbox start-up cost per command: median wall time of `true` via bash, unsandboxed vs bubblewrap, per profile.
 // Run: npx tsx bench/sandbox-startup.ts [runs]
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createEgressProxy, denyReadList, probeSandbox, runSandboxed, type RunOptions } from '../gateway/sandbox/index.js';
@@ -45,6 +45,17 @@ const proxied = await time(() => runSandboxed({ ...base, network: { kind: 'proxy
 const denyRead = denyReadList({ home: os.homedir(), configDir: path.dirname(ws), dataDir: path.join(ws, '.tollgate'), roots: [ws], extra: [], env: process.env, keep: [process.execPath] });
 const readOnlyProfile = await time(() => runSandboxed({ ...base, readOnly: true, denyRead }));
 const writeProfile = await time(() => runSandboxed({ ...base, denyRead }));
+// The writable profile stages writes in an overlay and applies them afterwards: one small file written per run.
+let n = 0;
+const writeOneFile = await time(() => runSandboxed({ ...base, denyRead, script: `echo ${n++} > f${n % 4}.txt` }));
+// A big workspace (20 000 files in 200 directories): only the directories the command changed are read afterwards.
+const big = await mkdtemp(path.join(os.tmpdir(), 'tollgate-bench-big-'));
+for (let d = 0; d < 200; d++) {
+  await mkdir(path.join(big, `d${d}`));
+  await Promise.all(Array.from({ length: 100 }, (_, f) => writeFile(path.join(big, `d${d}`, `f${f}.txt`), 'x')));
+}
+const bigBase = { ...base, cwd: big, writableRoots: [big], denyRead };
+const bigWrite = await time(() => runSandboxed({ ...bigBase, script: `echo ${n++} > d${n % 200}/f${n % 100}.txt` }));
 
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(`node ${process.version}, ${os.cpus().length} cpus, bwrap ${probe.bwrap}, ${runs} runs each`);
@@ -54,6 +65,9 @@ console.log(`runSandboxed bwrap, network none   ${stats(sandboxed)}`);
 console.log(`runSandboxed bwrap, network proxy  ${stats(proxied)}`);
 console.log(`profile read-only + deny-read       ${stats(readOnlyProfile)}`);
 console.log(`profile workspace-write + deny-read ${stats(writeProfile)}  (${denyRead.length} deny-read entries)`);
+console.log(`workspace-write, writes one file   ${stats(writeOneFile)}`);
+console.log(`  same, 20 000-file workspace       ${stats(bigWrite)}`);
 console.log(`sandbox overhead (median): +${(med(sandboxed) - med(unsandboxed)).toFixed(1)} ms (none), +${(med(proxied) - med(unsandboxed)).toFixed(1)} ms (proxy, includes the node bridge)`);
 await proxy.close();
 await rm(ws, { recursive: true, force: true });
+await rm(big, { recursive: true, force: true });

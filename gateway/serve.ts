@@ -224,6 +224,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       configDir,
       dataDir,
       options,
+      protectedPatterns: sb.protectedPaths.filter((p) => !p.startsWith('/')),
       egress: options.network === 'proxy' ? egress : undefined,
       onEvent: (e) => {
         if (e.kind === 'unsandboxed' || e.kind === 'sandbox_unavailable') log(`SHELL ${spec.name}: ${e.kind.toUpperCase()}: ${e.detail}`);

@@ -16,6 +16,8 @@ export interface SandboxPlan {
   hidden?: { path: string; dir: boolean }[];
   /** An empty, read-only host file bound over hidden files. */
   emptyFile?: string;
+  /** An fd the bwrap process inherits holding the seccomp program (seccomp.ts) applied to the command. */
+  seccompFd?: number;
   command: string[];
 }
 
@@ -71,6 +73,7 @@ export function bwrapArgs(plan: SandboxPlan): string[] {
   }
   for (const o of outer) args.push('--remount-ro', o.path);
   if (plan.egressDir) args.push('--ro-bind', plan.egressDir, plan.egressDir);
+  if (plan.seccompFd !== undefined) args.push('--seccomp', String(plan.seccompFd));
   args.push('--unshare-all', '--cap-drop', 'ALL', '--die-with-parent', '--new-session', '--chdir', plan.cwd, '--', ...plan.command);
   return args;
 }

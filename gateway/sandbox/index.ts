@@ -1,5 +1,10 @@
-// Sandbox for shell commands: bubblewrap runner, environment scrubbing and the egress proxy.
-export { probeSandbox, runSandboxed, SandboxUnavailable, SANDBOX_FIX } from './run.js';
+// Sandbox for shell commands: bubblewrap runner, staged writes (overlay + apply step), the keyring seccomp filter,
+// environment scrubbing and the egress proxy.
+export { probeSandbox, runSandboxed, SandboxUnavailable, SANDBOX_FIX, STAGING_FIX } from './run.js';
+export { applyStaged, describeRefusals } from './staging.js';
+export type { Refusal, ApplyResult } from './staging.js';
+export { protection, HOST_EXECUTED_NAMES, foldName } from './protected.js';
+export { keyringFilter } from './seccomp.js';
 export type { RunOptions, RunResult, SandboxNetwork, SandboxProbe } from './run.js';
 export { scrubEnv, looksSecret } from './env.js';
 export { createEgressProxy } from './egress.js';

@@ -2,12 +2,15 @@
 // timeout that kills the whole process tree, capped output and cancellation.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
-import { access, chmod, lstat, mkdtemp, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, mkdtemp, open, realpath, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { bwrapArgs, isInside } from './bwrap.js';
+import { bwrapArgs, isInside, type SandboxPlan } from './bwrap.js';
 import type { EgressProxy } from './egress.js';
 import { HeadTail } from './output.js';
+import { protection, type Protection } from './protected.js';
+import { keyringFilter } from './seccomp.js';
+import { applyStaged, type Refusal } from './staging.js';
 
 export type SandboxProbe = { ok: true; bwrap: string } | { ok: false; reason: string; fix: string };
 
@@ -30,8 +33,13 @@ export interface RunOptions {
   bwrapPath?: string;
   /** Paths the command must not see (Tollgate's data, credential stores…); absent ones are skipped. */
   denyRead?: string[];
-  /** Protected paths created by the command (where none existed) that Tollgate removed afterwards. */
-  onProtectedPathCreated?: (p: string) => void;
+  /**
+   * Relative protected paths (`.git/hooks`, `secrets`) refused wherever their components appear under a root, on top of
+   * the built-in host-executed names (.git, .envrc, .vscode, …) and the absolute protectedPaths.
+   */
+  protectedPatterns?: string[];
+  /** Where the workspace-write profile stages writes (default os.tmpdir()); must lie outside every root. */
+  stagingDir?: string;
 }
 
 export interface RunResult {
@@ -42,6 +50,10 @@ export interface RunResult {
   truncated: boolean;
   timedOut: boolean;
   durationMs: number;
+  /** workspace-write: changes the command made that were not applied to the real tree (everything else was). */
+  refused: Refusal[];
+  /** workspace-write: entries created, replaced or deleted in the real tree after the command exited. */
+  applied: number;
 }
 
 export const SANDBOX_FIX =
@@ -86,9 +98,18 @@ export async function probeSandbox(opts: { bwrapPath?: string; envPath?: string 
   if (!bwrap) {
     return { ok: false, reason: `bubblewrap (${opts.bwrapPath ?? 'bwrap'}) was not found${opts.bwrapPath?.includes('/') ? '' : ' on PATH'}`, fix: SANDBOX_FIX };
   }
-  const child = spawn(bwrap, ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-all', '--cap-drop', 'ALL', '--die-with-parent', '--new-session', '--', 'true'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+  let filter: Buffer;
+  try {
+    filter = theFilter();
+  } catch (e) {
+    const why = e as SandboxUnavailable;
+    return { ok: false, reason: why.reason, fix: why.fix };
+  }
+  // The same namespaces and the same seccomp filter as a real run.
+  const child = spawn(bwrap, ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-all', '--cap-drop', 'ALL', '--die-with-parent', '--new-session', '--seccomp', '3', '--', 'true'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
   });
+  feedFilter(child, 3, filter);
   const r = await collect(child);
   if (r.code !== 0) {
     const why = r.stderr.trim().split('\n')[0] || `exit ${r.code ?? r.signal}`;
@@ -153,9 +174,122 @@ function killTree(child: ChildProcess): void {
   }
 }
 
+let filterProgram: Buffer | undefined;
+/** The keyring-blocking seccomp program; throws SandboxUnavailable where it cannot be built (no sandbox without it). */
+function theFilter(): Buffer {
+  try {
+    filterProgram ??= keyringFilter();
+  } catch (e) {
+    throw new SandboxUnavailable(`the seccomp filter cannot be built: ${(e as Error).message}`, 'Run Tollgate on x86-64 or arm64 Linux.');
+  }
+  return filterProgram;
+}
+
+/** Hands the program to bwrap (`--seccomp FD`) through a pipe: bwrap reads it to EOF, so no file is needed. */
+function feedFilter(child: ChildProcess, fd: number, program: Buffer): void {
+  const w = child.stdio[fd] as NodeJS.WritableStream | null | undefined;
+  if (!w) return;
+  (w as unknown as { on(e: string, f: () => void): void }).on('error', () => undefined); // bwrap gone early: its own error says why
+  w.end(program);
+}
+
+export const STAGING_FIX =
+  'The workspace-write profile stages every write in a kernel overlay (overlayfs in a user namespace, Linux 5.11+, util-linux ' +
+  'unshare and mount) and applies it after checking it. Enable unprivileged user namespaces and overlayfs, or run the shell ' +
+  'read-only ("mode": "read-only"). Tollgate never writes to a root without staging.';
+
+/**
+ * POSIX sh run by `unshare -Urm` in a fresh user + mount namespace: mounts one overlay per root (lower: the root itself,
+ * upper/work: a private staging dir), says "ready" on fd 3 and waits for the host to open the merged view, runs bwrap
+ * (which inherits the overlays through its `--ro-bind / /` and root binds) and exits with bwrap's status. SIGTERM kills
+ * bwrap — its pid namespace takes every process of the command along — and the script still exits normally.
+ * Args: bwrap mount N (root upper work)×N bwrap-args…
+ */
+const STAGE_SCRIPT = String.raw`
+bw=$1; mnt=$2; n=$3; shift 3
+i=0
+while [ "$i" -lt "$n" ]; do
+  if ! err=$("$mnt" -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3,userxattr,metacopy=off" "$1" 2>&1); then
+    printf 'mount %s\n' "$(printf '%s' "$err" | tr '\n' ' ')" >&3
+    exit 125
+  fi
+  shift 3; i=$((i+1))
+done
+printf 'ready\n' >&3
+read -r _ || exit 125
+b=
+trap 'kill -KILL "$b" 2>/dev/null' TERM
+"$bw" "$@" </dev/null 3>&- &
+b=$!
+while :; do wait "$b"; rc=$?; kill -0 "$b" 2>/dev/null || break; done
+exit "$rc"
+`;
+
+/** Lines written on a stream, awaitable by prefix; resolves undefined once the stream ended without one. */
+function lineChannel(stream: NodeJS.ReadableStream) {
+  const lines: string[] = [];
+  let buf = '';
+  let ended = false;
+  let wake: (() => void)[] = [];
+  const notify = () => {
+    const w = wake;
+    wake = [];
+    for (const f of w) f();
+  };
+  stream.on('data', (d: Buffer) => {
+    buf += d.toString('utf8');
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      lines.push(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+    notify();
+  });
+  const end = () => {
+    ended = true;
+    notify();
+  };
+  stream.on('end', end);
+  stream.on('close', end);
+  stream.on('error', end);
+  return {
+    async first(prefixes: string[]): Promise<string | undefined> {
+      for (;;) {
+        const l = lines.find((x) => prefixes.some((p) => x.startsWith(p)));
+        if (l !== undefined || ended) return l;
+        await new Promise<void>((r) => wake.push(r));
+      }
+    },
+  };
+}
+
+/** A top-level writable root (not inside another) with its staging layers. */
+interface StagedRoot {
+  root: string;
+  upper: string;
+  work: string;
+  merged?: FileHandle;
+}
+
+/** Removes a staging dir even where the command (or overlayfs' work dir) left entries without permissions. */
+async function removeStaging(dir: string): Promise<void> {
+  try {
+    await rm(dir, { recursive: true, force: true });
+  } catch {
+    const loosen = async (p: string): Promise<void> => {
+      await chmod(p, 0o700).catch(() => undefined);
+      for (const e of await import('node:fs/promises').then((f) => f.readdir(p, { withFileTypes: true })).catch(() => [])) {
+        if (e.isDirectory()) await loosen(path.join(p, e.name));
+      }
+    };
+    await loosen(dir);
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
 /**
  * Runs `bash -c script`. Sandboxed unless opts.unsandboxed (the caller decides whether the admin
- * allowed that). Throws SandboxUnavailable when bubblewrap is missing; never runs unsandboxed on its own.
+ * allowed that). Throws SandboxUnavailable when bubblewrap is missing, and for the workspace-write profile when writes
+ * cannot be staged; never runs unsandboxed, or writes to a root unstaged, on its own.
  */
 export async function runSandboxed(opts: RunOptions): Promise<RunResult> {
   const started = performance.now();
@@ -163,64 +297,73 @@ export async function runSandboxed(opts: RunOptions): Promise<RunResult> {
   if (!cwd) throw new Error(`working directory ${opts.cwd} does not exist`);
   const writableRoots = (await Promise.all(opts.writableRoots.map(real))).filter((r): r is string => r !== undefined);
 
-  // .git (and its hooks) of every root stays read-only: hooks and config there run code later, outside.
+  // .git (and its hooks) of every root and the protected paths that exist are also bound read-only, so writing them fails
+  // at once inside; everything else protected is refused when the staged changes are applied.
   const wanted = [...opts.protectedPaths, ...opts.writableRoots.flatMap((r) => [path.join(r, '.git'), path.join(r, '.git', 'hooks')])];
   const existing: string[] = [];
-  const absent: string[] = [];
+  const projected: string[] = [];
+  for (const p of opts.protectedPaths) projected.push((await real(p)) ?? (await projectedReal(p)));
   for (const p of wanted) {
     const r = await real(p);
     if (r !== undefined) existing.push(r);
-    else absent.push(await projectedReal(p));
   }
-  // Absent protected paths inside a writable root cannot be mounted; they are checked after the run.
-  const watched = opts.readOnly ? [] : absent.filter((p) => writableRoots.some((r) => isInside(p, r)));
 
   const env: Record<string, string> = { ...opts.env, TMPDIR: '/tmp' };
-  let file: string;
-  let args: string[];
   if (opts.unsandboxed) {
-    file = 'bash';
-    args = ['-c', opts.script];
     if (opts.network.kind === 'proxy') {
       for (const n of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'ALL_PROXY', 'all_proxy']) env[n] = opts.network.proxy.url;
       env.NO_PROXY = env.no_proxy = '';
     }
-  } else {
-    const bwrap = await findExecutable(opts.bwrapPath ?? 'bwrap', process.env.PATH);
-    if (!bwrap) throw new SandboxUnavailable(`bubblewrap (${opts.bwrapPath ?? 'bwrap'}) was not found`);
-    const home = '/tmp/home';
-    env.HOME = home;
-    let command = ['bash', '-c', opts.script];
-    if (opts.network.kind === 'proxy') {
-      env.TOLLGATE_EGRESS_SOCKET = opts.network.proxy.socketPath;
-      command = [process.execPath, opts.network.proxy.bridgePath, ...command];
-    }
-    file = bwrap;
-    args = bwrapArgs({
+    return supervise(opts, started, { file: 'bash', args: ['-c', opts.script], cwd, env });
+  }
+
+  const bwrap = await findExecutable(opts.bwrapPath ?? 'bwrap', process.env.PATH);
+  if (!bwrap) throw new SandboxUnavailable(`bubblewrap (${opts.bwrapPath ?? 'bwrap'}) was not found`);
+  const home = '/tmp/home';
+  env.HOME = home;
+  let command = ['bash', '-c', opts.script];
+  if (opts.network.kind === 'proxy') {
+    env.TOLLGATE_EGRESS_SOCKET = opts.network.proxy.socketPath;
+    command = [process.execPath, opts.network.proxy.bridgePath, ...command];
+  }
+  const filter = theFilter();
+  {
+    const hidden = await hiddenPaths(opts.denyRead ?? []);
+    const plan = {
       writableRoots,
       readOnly: opts.readOnly,
       protectedPaths: existing,
-      hidden: await hiddenPaths(opts.denyRead ?? []),
       emptyFile: await theEmptyFile(),
       cwd,
       home,
       command,
       ...(opts.network.kind === 'proxy' ? { egressDir: opts.network.proxy.dir } : {}),
-    });
+    };
+    if (opts.readOnly) {
+      const args = bwrapArgs({ ...plan, hidden, seccompFd: 3 });
+      return await supervise(opts, started, { file: bwrap, args, cwd, env, filter });
+    }
+    // Per staged root: the built-in names and patterns at any depth, the absolute protected paths inside it as prefixes.
+    const protectFor = (root: string) =>
+      protection({ patterns: opts.protectedPatterns ?? [], prefixes: projected.filter((p) => isInside(p, root) && p !== root).map((p) => path.relative(root, p)) });
+    return await runStaged(opts, started, { bwrap, plan, hidden, env, cwd, filter, protectFor, protectedAbsolute: projected });
   }
+}
 
-  const child = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const out = new HeadTail(opts.maxOutputBytes);
-  const err = new HeadTail(opts.maxOutputBytes);
-  child.stdout!.on('data', (d: Buffer) => {
-    out.push(d);
-    opts.onOutput?.(d.toString('utf8'), 'stdout');
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    err.push(d);
-    opts.onOutput?.(d.toString('utf8'), 'stderr');
-  });
+interface Spawned {
+  file: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** The seccomp program, fed to bwrap on fd 3. */
+  filter?: Buffer;
+}
 
+/** Runs one process to completion: output capture, timeout and cancellation kill the whole tree. */
+async function supervise(opts: RunOptions, started: number, s: Spawned): Promise<RunResult> {
+  const child = spawn(s.file, s.args, { cwd: s.cwd, env: s.env, stdio: ['ignore', 'pipe', 'pipe', ...(s.filter ? (['pipe'] as const) : [])], detached: true });
+  if (s.filter) feedFilter(child, 3, s.filter);
+  const { out, err } = capture(child, opts);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -249,30 +392,156 @@ export async function runSandboxed(opts: RunOptions): Promise<RunResult> {
   opts.signal?.removeEventListener('abort', onAbort);
   if (!opts.unsandboxed) killTree(child); // the namespace is already gone; this reaps any straggler group
 
-  for (const p of watched) {
-    if (await real(p) === undefined && !(await lstat(p).catch(() => undefined))) continue;
-    // Only remove when the parent still resolves where it did before the run (no symlink swapped in).
-    if ((await real(path.dirname(p))) === path.dirname(p)) {
-      await rm(p, { recursive: true, force: true });
-      opts.onProtectedPathCreated?.(p);
-    } else {
-      opts.onProtectedPathCreated?.(p);
-    }
-  }
-
   if (status.spawnError) {
     if ((status.spawnError as NodeJS.ErrnoException).code === 'ENOENT' && !opts.unsandboxed) throw new SandboxUnavailable('bubblewrap could not be started');
     throw status.spawnError;
   }
+  return result(out, err, status.code, status.signal, timedOut, started, [], 0);
+}
+
+function capture(child: ChildProcess, opts: RunOptions) {
+  const out = new HeadTail(opts.maxOutputBytes);
+  const err = new HeadTail(opts.maxOutputBytes);
+  child.stdout!.on('data', (d: Buffer) => {
+    out.push(d);
+    opts.onOutput?.(d.toString('utf8'), 'stdout');
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    err.push(d);
+    opts.onOutput?.(d.toString('utf8'), 'stderr');
+  });
+  return { out, err };
+}
+
+function result(out: HeadTail, err: HeadTail, code: number | null, signal: string | null, timedOut: boolean, started: number, refused: Refusal[], applied: number): RunResult {
   const o = out.result();
   const e = err.result();
   return {
-    exitCode: status.code,
-    signal: status.signal,
+    exitCode: code,
+    signal,
     stdout: o.text,
     stderr: e.text,
     truncated: o.truncated || e.truncated,
     timedOut,
     durationMs: Math.round(performance.now() - started),
+    refused,
+    applied,
   };
+}
+
+/** How long a command that was told to stop (timeout, cancel) may take to be gone before its writes are given up. */
+const STOP_GRACE_MS = 5000;
+
+/**
+ * The workspace-write profile: bwrap runs inside a user + mount namespace whose roots are overlays, so every write of
+ * the command lands in a private upper layer and the real tree is untouched while it runs. After it exited, the
+ * changes are checked and applied (protected ones refused). Fails closed: no overlay, no run.
+ */
+async function runStaged(
+  opts: RunOptions,
+  started: number,
+  s: { bwrap: string; plan: Omit<SandboxPlan, 'hidden'>; hidden: { path: string; dir: boolean }[]; env: Record<string, string>; cwd: string; filter: Buffer; protectFor: (root: string) => Protection; protectedAbsolute: string[] },
+): Promise<RunResult> {
+  const unshare = await findExecutable('unshare', process.env.PATH);
+  const mount = await findExecutable('mount', process.env.PATH);
+  if (!unshare || !mount) throw new SandboxUnavailable(`util-linux ${!unshare ? 'unshare' : 'mount'} was not found on PATH`, STAGING_FIX);
+  const setpriv = await findExecutable('setpriv', process.env.PATH);
+
+  const roots = [...new Set(s.plan.writableRoots)].filter((r, _, all) => !all.some((o) => o !== r && isInside(r, o)));
+  const base = await real(opts.stagingDir ?? os.tmpdir());
+  if (!base) throw new SandboxUnavailable(`the staging directory ${opts.stagingDir ?? os.tmpdir()} does not exist`, STAGING_FIX);
+  const clash = roots.find((r) => isInside(base, r));
+  if (clash) throw new SandboxUnavailable(`the staging directory ${base} lies inside the root ${clash}`, 'Point TMPDIR at a directory outside every root.');
+  const odd = [base, ...roots].find((p) => /[,:\\\n]/.test(p));
+  if (odd) throw new SandboxUnavailable(`${odd} has a comma, colon, backslash or newline, which overlayfs options cannot carry`, 'Rename the root, or set TMPDIR to a plain path.');
+
+  const stage = await mkdtemp(path.join(base, 'tollgate-stage-'));
+  await chmod(stage, 0o700);
+  const staged: StagedRoot[] = [];
+  try {
+    for (const [i, root] of roots.entries()) {
+      const st = { root, upper: path.join(stage, `${i}`, 'upper'), work: path.join(stage, `${i}`, 'work') };
+      await mkdir(st.upper, { recursive: true });
+      await mkdir(st.work, { recursive: true });
+      staged.push(st);
+    }
+    // The command never sees the staging dir (its own or another call's), wherever TMPDIR points.
+    const args = bwrapArgs({ ...s.plan, hidden: [...s.hidden, { path: stage, dir: true }], seccompFd: 4 });
+    const pre = setpriv ? [setpriv, '--pdeathsig', 'KILL', '--'] : [];
+    const child = spawn(unshare, ['--user', '--map-root-user', '--mount', '--propagation', 'private', ...pre, '/bin/sh', '-c', STAGE_SCRIPT, 'tollgate-stage', s.bwrap, mount, String(staged.length), ...staged.flatMap((x) => [x.root, x.upper, x.work]), ...args], {
+      cwd: s.cwd,
+      env: s.env,
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+    feedFilter(child, 4, s.filter);
+    const { out, err } = capture(child, opts);
+    const control = lineChannel(child.stdio[3] as NodeJS.ReadableStream);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
+      child.once('error', (e) => resolve({ code: null, signal: null, spawnError: e }));
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    child.stdin!.on('error', () => undefined);
+
+    const first = await control.first(['ready', 'mount ']);
+    if (first !== 'ready') {
+      killTree(child);
+      const st = await exited;
+      if (st.spawnError) throw new SandboxUnavailable(`unshare could not be started (${st.spawnError.message})`, STAGING_FIX);
+      const why = first?.slice('mount '.length) ?? (err.result().text.trim().split('\n')[0] || `unshare exited ${st.code ?? st.signal}`);
+      throw new SandboxUnavailable(`writes cannot be staged in an overlay (${why.slice(0, 300)})`, STAGING_FIX);
+    }
+    // Hold the merged views open before the command starts: they stay readable after the namespace is gone.
+    for (const x of staged) {
+      x.merged = await open(`/proc/${child.pid}/root${x.root}`, fsc.O_RDONLY | fsc.O_DIRECTORY);
+      const [m, r] = await Promise.all([x.merged.stat(), stat(x.root)]);
+      if (m.dev === r.dev) {
+        killTree(child);
+        await exited;
+        throw new SandboxUnavailable(`the overlay over ${x.root} is not in place`, STAGING_FIX);
+      }
+    }
+    child.stdin!.end('go\n');
+
+    let timedOut = false;
+    let stopped = false;
+    let hardKill: NodeJS.Timeout | undefined;
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      child.kill('SIGTERM'); // the script kills bwrap (and with it the command's pid namespace), then exits
+      hardKill = setTimeout(() => killTree(child), STOP_GRACE_MS);
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, opts.timeoutMs);
+    const onAbort = () => stop();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted) onAbort();
+    const status = await exited;
+    clearTimeout(timer);
+    clearTimeout(hardKill);
+    opts.signal?.removeEventListener('abort', onAbort);
+    killTree(child);
+    if (status.spawnError) throw status.spawnError;
+
+    const refused: Refusal[] = [];
+    let applied = 0;
+    for (const x of staged) {
+      try {
+        const r = await applyStaged({ root: x.root, upper: x.upper, merged: `/proc/self/fd/${x.merged!.fd}`, protect: s.protectFor(x.root), protectedAbsolute: s.protectedAbsolute });
+        refused.push(...r.refused);
+        applied += r.applied;
+      } catch (e) {
+        refused.push({ path: x.root, change: 'modified', reason: `Tollgate could not check the command's changes under this root, so none were applied (${(e as Error).message})` });
+      }
+    }
+    // Killed by us: bwrap died of SIGKILL and the script reports 128+9; say so the way an unstaged run does.
+    const killed = stopped && status.code !== null && status.code > 128;
+    return result(out, err, killed ? null : status.code, killed ? 'SIGKILL' : status.signal, timedOut, started, refused, applied);
+  } finally {
+    for (const x of staged) await x.merged?.close().catch(() => undefined);
+    await removeStaging(stage);
+  }
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { denyReadList, probeSandbox, runSandboxed, SandboxUnavailable, scrubEnv, type EgressProxy, type RunResult } from '../sandbox/index.js';
+import { denyReadList, describeRefusals, probeSandbox, runSandboxed, SandboxUnavailable, scrubEnv, type EgressProxy, type RunResult } from '../sandbox/index.js';
 import type { ShellServerOptions } from './shell-options.js';
 
 export { ShellOptionFields, ShellServerOptionsSchema, timeoutsInOrder, type ShellServerOptions } from './shell-options.js';
@@ -15,7 +15,7 @@ export { ShellOptionFields, ShellServerOptionsSchema, timeoutsInOrder, type Shel
 export const SANDBOX_PROFILE_META_KEY = 'tollgate/sandboxProfile';
 
 
-export type ShellEventKind = 'unsandboxed' | 'sandbox_unavailable' | 'timeout' | 'cancelled' | 'protected_path_created';
+export type ShellEventKind = 'unsandboxed' | 'sandbox_unavailable' | 'timeout' | 'cancelled' | 'protected_path_refused';
 
 export interface ShellEvent {
   kind: ShellEventKind;
@@ -35,6 +35,8 @@ export interface CreateShellServerOptions {
   bwrapPath?: string;
   /** Environment the scrubbed command environment is drawn from (default process.env). */
   env?: Record<string, string | undefined>;
+  /** Relative protected paths (tollgate.json `sandbox.protectedPaths`) refused at any depth under every root. */
+  protectedPatterns?: string[];
 }
 
 const ExecArgsSchema = z.strictObject({
@@ -44,6 +46,8 @@ const ExecArgsSchema = z.strictObject({
 });
 
 const PROGRESS_INTERVAL_MS = 100;
+/** Refused changes listed in structuredContent (the count is always exact). */
+const MAX_REFUSALS_LISTED = 200;
 const PROGRESS_MESSAGE_CHARS = 2000;
 
 function describe(o: ShellServerOptions, roots: string[], sandboxNote: string): string {
@@ -52,7 +56,7 @@ function describe(o: ShellServerOptions, roots: string[], sandboxNote: string): 
     : 'There is no network access.';
   const write = o.mode === 'read-only'
     ? 'The file system is read-only.'
-    : `A command allowed by policy alone runs read-only with no network; one approved by review or a person may write only these directories: ${roots.join(', ')} (their .git directories and Tollgate's own files stay read-only). /tmp and $HOME are private and discarded after each command; credential stores and Tollgate's data are not readable.`;
+    : `A command allowed by policy alone runs read-only with no network; one approved by review or a person may write only these directories: ${roots.join(', ')}; its writes reach them when it exits, except changes to host-executed config (any .git, .envrc, .vscode/, .idea/, .devcontainer/, .husky/, .gitattributes, .gitmodules) and Tollgate's own files, which are refused. /tmp and $HOME are private and discarded after each command; credential stores and Tollgate's data are not readable.`;
   return [
     'Run a bash script and return its exit code, stdout and stderr.',
     sandboxNote,
@@ -72,6 +76,13 @@ function formatResult(r: RunResult, timeoutSeconds: number, unsandboxed: boolean
   lines.push(r.exitCode !== null ? `Exit code: ${r.exitCode}` : `Killed by signal ${r.signal ?? 'unknown'}`);
   if (r.truncated) lines.push('Output was truncated (head and tail kept).');
   lines.push('--- stdout ---', r.stdout.replace(/\n$/, ''), '--- stderr ---', r.stderr.replace(/\n$/, ''));
+  if (r.refused.length > 0) {
+    lines.push(
+      `--- refused by Tollgate ---`,
+      `Tollgate did not apply ${r.refused.length} change${r.refused.length === 1 ? '' : 's'} this command made, because the host runs what these paths hold outside the sandbox (git, direnv, editors) or they are protected; everything else the command wrote was applied. Do not try to work around this: ask a person to make such changes.`,
+      describeRefusals(r.refused),
+    );
+  }
   return lines.join('\n');
 }
 
@@ -139,6 +150,12 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
         durationMs: { type: 'number' },
         sandboxed: { type: 'boolean' },
         sandbox: { type: 'string', enum: ['read-only', 'workspace-write'] },
+        refused: {
+          type: 'array',
+          description: 'Changes the command made that Tollgate did not apply (protected paths); everything else was applied.',
+          items: { type: 'object', properties: { path: { type: 'string' }, change: { type: 'string' }, reason: { type: 'string' } }, required: ['path', 'change', 'reason'] },
+        },
+        refusedCount: { type: 'integer', description: 'How many changes were refused (refused lists at most 200).' },
       },
       required: ['exitCode', 'signal', 'timedOut', 'truncated', 'durationMs', 'sandboxed'],
     },
@@ -249,6 +266,7 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
         writableRoots: roots,
         readOnly: profile === 'read-only',
         protectedPaths,
+        protectedPatterns: opts.protectedPatterns ?? [],
         denyRead,
         network: o.network === 'proxy' && profile === 'workspace-write' ? { kind: 'proxy', proxy: opts.egress! } : { kind: 'none' },
         env: scrubEnv(sourceEnv, o.envAllowlist),
@@ -261,7 +279,6 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
           pending += chunk;
           flushTimer ??= setTimeout(flush, PROGRESS_INTERVAL_MS);
         },
-        onProtectedPathCreated: (p) => opts.onEvent?.({ kind: 'protected_path_created', detail: `a command created the protected path ${p}; Tollgate removed it` }),
       });
     } catch (e) {
       if (flushTimer) clearTimeout(flushTimer);
@@ -274,11 +291,14 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
     if (flushTimer) clearTimeout(flushTimer);
     flush();
 
+    if (result.refused.length > 0) {
+      opts.onEvent?.({ kind: 'protected_path_refused', detail: `a command's changes to ${result.refused.length} protected path(s) were not applied:\n${describeRefusals(result.refused)}` });
+    }
     if (result.timedOut) opts.onEvent?.({ kind: 'timeout', detail: `command exceeded ${timeoutSeconds} s; process tree killed` });
     else if (extra.signal.aborted) opts.onEvent?.({ kind: 'cancelled', detail: 'request cancelled; process tree killed' });
 
     return {
-      isError: result.exitCode !== 0 || result.timedOut,
+      isError: result.exitCode !== 0 || result.timedOut || result.refused.length > 0,
       content: [{ type: 'text', text: formatResult(result, timeoutSeconds, unsandboxed) }],
       structuredContent: {
         exitCode: result.exitCode,
@@ -288,6 +308,9 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
         durationMs: result.durationMs,
         sandboxed: !unsandboxed,
         sandbox: profile,
+        ...(result.refused.length > 0
+          ? { refused: result.refused.slice(0, MAX_REFUSALS_LISTED).map((x) => ({ path: x.path, change: x.change, reason: x.reason })), refusedCount: result.refused.length }
+          : {}),
       },
     };
   });
