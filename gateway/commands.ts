@@ -13,6 +13,8 @@ import { checkConfiguredListener, checkServers } from './config-check.js';
 import { VERSION } from './version.js';
 import { UsageError } from './cli-args.js';
 import { resolveDirs } from './dirs.js';
+import { openStorage, storageCommand, STORAGE_SPEC, type Storage } from './storage/index.js';
+import { createSecretStore } from './secrets/index.js';
 import type { Io } from './io.js';
 
 // serve's module graph (the SDK server, Hono, the sandbox, OpenTelemetry) loads only when serve runs.
@@ -44,7 +46,7 @@ const TOOLS_SPEC: CommandSpec = {
   },
 };
 
-export const SPECS: CommandSpec[] = [SERVE_SPEC, CHECK_SPEC, AUDIT_SPEC, APPROVALS_SPEC, TOOLS_SPEC, SECRETS_SPEC, TOKENS_SPEC, CONFIG_SPEC];
+export const SPECS: CommandSpec[] = [SERVE_SPEC, CHECK_SPEC, AUDIT_SPEC, APPROVALS_SPEC, TOOLS_SPEC, SECRETS_SPEC, TOKENS_SPEC, CONFIG_SPEC, STORAGE_SPEC];
 
 export const HELP = `tollgate ${VERSION} — an MCP gateway that enforces approvals
 
@@ -73,11 +75,12 @@ function requireConfigDir(config: string | undefined, io: Io): void {
  * recorder. The CLI writes through openAudit, the gateway's own audit API; see openAdminAudit for why that is safe
  * beside a running gateway.
  */
-async function withAdminAudit(io: Io, dirs: Dirs, run: (record: AdminRecorder) => Promise<number>): Promise<number> {
+async function withAdminAudit(io: Io, dirs: Dirs, storage: Storage, run: (record: AdminRecorder) => Promise<number>): Promise<number> {
   const c = dirs.effective.config;
   let audit: Awaited<ReturnType<typeof openAdminAudit>>;
   try {
     audit = await openAdminAudit({
+      openJournal: () => storage.openJournal({ maxFileBytes: c.audit.journal.maxFileBytes }),
       dataDir: dirs.dataDir,
       serviceVersion: VERSION,
       otlp: c.audit.otlp.enabled ? { endpoint: c.audit.otlp.endpoint, headers: c.audit.otlp.headers } : { enabled: false },
@@ -154,13 +157,29 @@ interface Entry {
   run: (argv: string[], io: Io, parsed: ParsedArgs) => Promise<number>;
 }
 
-/** Resolves the directories, and for an admin act opens the audit trail first. */
+/** Commands that read the shared state (trail, approvals queue) besides the admin acts, which journal. */
+const USES_STORAGE = new Set(['audit', 'approvals']);
+
+/** Opens the configured storage (files, or the shared database) for the length of one command. */
+async function withStorage<T>(io: Io, dirs: Dirs, run: (storage: Storage) => Promise<T>): Promise<T> {
+  const storage = await openStorage({ config: dirs.effective.config.storage, dataDir: dirs.dataDir, stateDir: dirs.stateDir, env: io.env, secrets: () => createSecretStore({ stateDir: dirs.stateDir }) });
+  try {
+    return await run(storage);
+  } finally {
+    await storage.close();
+  }
+}
+
+/** Resolves the directories, opens the storage a command needs, and for an admin act opens the audit trail first. */
 const withDirs =
-  (run: (argv: string[], io: Io, dirs: Dirs, parsed: ParsedArgs, record: AdminRecorder | undefined) => Promise<number>) =>
+  (run: (argv: string[], io: Io, dirs: Dirs, parsed: ParsedArgs, record: AdminRecorder | undefined, storage: Storage | undefined) => Promise<number>) =>
   async (argv: string[], io: Io, parsed: ParsedArgs, name: string): Promise<number> => {
     const dirs = await resolveDirs(parsed.values.config as string | undefined, io);
-    if (!parsed.sub || !MUTATING[name]?.includes(parsed.sub)) return run(argv, io, dirs, parsed, undefined);
-    return withAdminAudit(io, dirs, (record) => run(argv, io, dirs, parsed, record));
+    const mutating = !!parsed.sub && !!MUTATING[name]?.includes(parsed.sub);
+    if (!mutating && !USES_STORAGE.has(name)) return run(argv, io, dirs, parsed, undefined, undefined);
+    return withStorage(io, dirs, (storage) =>
+      mutating ? withAdminAudit(io, dirs, storage, (record) => run(argv, io, dirs, parsed, record, storage)) : run(argv, io, dirs, parsed, undefined, storage),
+    );
   };
 
 const dirCommand = (name: string, spec: CommandSpec, run: Parameters<typeof withDirs>[0]): Entry => {
@@ -212,15 +231,15 @@ const commands: Record<string, Entry> = {
         },
       }),
   },
-  audit: dirCommand('audit', AUDIT_SPEC, (argv, io, { dataDir, effective }) => {
+  audit: dirCommand('audit', AUDIT_SPEC, (argv, io, { dataDir, effective }, _p, _r, storage) => {
     const r = effective.config.reviewer;
     let apiKey: string | undefined;
     if (r.apiKey && 'env' in r.apiKey) apiKey = io.env[r.apiKey.env];
     const reviewer = r.baseURL && r.model ? { baseURL: r.baseURL, model: r.model, apiKey, timeoutMs: r.timeoutSeconds * 1000 } : undefined;
-    return auditCommand(argv, io, { dataDir, reviewer });
+    return auditCommand(argv, io, { dataDir, reviewer, trail: storage?.trail });
   }),
-  approvals: dirCommand('approvals', APPROVALS_SPEC, async (argv, io, { stateDir }, parsed, record) => {
-    const code = await approvalsCommand(argv, io, { stateDir });
+  approvals: dirCommand('approvals', APPROVALS_SPEC, async (argv, io, { stateDir }, parsed, record, storage) => {
+    const code = await approvalsCommand(argv, io, { stateDir, queue: storage?.approvals });
     if (code === 0 && record && (parsed.sub === 'approve' || parsed.sub === 'deny')) {
       const v = parsed.values;
       const decision = parsed.sub === 'deny' ? 'deny' : v['tool-session'] ? 'approve_tool_session' : v.session ? 'approve_session' : 'approve_once';
@@ -229,6 +248,7 @@ const commands: Record<string, Entry> = {
     return code;
   }),
   secrets: dirCommand('secrets', SECRETS_SPEC, (argv, io, { stateDir }, _p, record) => secretsCommand(argv, io, { stateDir, audit: record })),
+  storage: dirCommand('storage', STORAGE_SPEC, (_argv, io, dirs, parsed) => storageCommand(parsed, io, { config: dirs.effective.config.storage, dataDir: dirs.dataDir, stateDir: dirs.stateDir, secrets: () => createSecretStore({ stateDir: dirs.stateDir }) })),
   tokens: dirCommand('tokens', TOKENS_SPEC, (argv, io, { stateDir }, _p, record) => tokensCommand(argv, io, { stateDir, audit: record })),
 };
 

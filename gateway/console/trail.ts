@@ -2,22 +2,21 @@
 import { join } from 'node:path';
 import type { JournalRecord } from '../audit/index.js';
 // query/verify are the audit folder's read side; its index does not re-export them yet
-import { journalSignature, loadRecords } from '../audit/verify.js';
+import { filesTrail, type AuditTrail } from '../audit/verify.js';
 import type { Bucket } from './charts.js';
 
 export type Rec = JournalRecord & Record<string, unknown>;
 
 /** Re-reads the journal only when a file of any chain changed (size or mtime); every writer's chain is shown. */
-export function trailReader(dataDir: string) {
-  const dir = join(dataDir, 'audit');
+export function trailReader(dataDir: string, trail: AuditTrail = filesTrail(join(dataDir, 'audit'))) {
   let cached: { key: string; records: Rec[] } | undefined;
-  const signature = () => journalSignature(dir);
+  const signature = () => trail.signature();
   return async function records(): Promise<Rec[]> {
     const key = await signature();
     if (cached?.key === key) return cached.records;
     let records: Rec[] = [];
     try {
-      records = (await loadRecords(dir)).map((l) => l.record as Rec);
+      records = (await trail.load()).map((l) => l.record as Rec);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
