@@ -131,4 +131,18 @@ describe('replicas on one Postgres', () => {
     // A, B, C and the CLI's admin acts: a chain each
     expect(report.chains.length).toBeGreaterThanOrEqual(4);
   }, 180_000);
+
+  it('database lost while serving: the call is refused and the agent told why; the replica recovers when it returns', async () => {
+    const onA = await agent(gws.a!, 'deferred');
+    expect(textOf(await onA.callTool({ name: ECHO, arguments: { text: 'before' } }))).toBe('before');
+    await pg.stop();
+    // as with a broken files journal, the call fails (a JSON-RPC error) with the reason: never runs unrecorded
+    await expect(onA.callTool({ name: ECHO, arguments: { text: 'during' } })).rejects.toThrow(/the audit database is unavailable \(cannot reach the Postgres database at 127\.0\.0\.1:\d+.*refusing/);
+    await pg.start();
+    // recovers without a restart: the next calls are journaled and run again
+    await until(async () => textOf(await onA.callTool({ name: ECHO, arguments: { text: 'after' } }).catch(() => ({}))) === 'after', 'a call to succeed once the database is back', 30_000);
+    expect(gws.a!.stderr()).toMatch(/cannot record tollgate\.\w+: the audit database is unavailable \(cannot reach the Postgres database at 127\.0\.0\.1:\d+/);
+    const verify = await runCli(['audit', 'verify', '--config', dirs.a], { env });
+    expect(verify.code, verify.stdout).toBe(0);
+  }, 120_000);
 });
