@@ -79,6 +79,19 @@ describe('replicas on one Postgres', () => {
     expect(records.find((r) => r.name === 'tollgate.admin_action' && r.target === item.id)).toMatchObject({ action: 'approvals.approve', channel: 'cli' });
   }, 120_000);
 
+  it('a replica that does not hold a session answers 404 for it, so the client starts a new one (sticky routing needed)', async () => {
+    const onA = await agent(gws.a!, 'queue');
+    const sid = (onA.transport as { sessionId?: string } | undefined)?.sessionId;
+    expect(sid).toBeTruthy();
+    const res = await fetch(gws.b!.url, {
+      method: 'POST',
+      headers: { ...gws.b!.auth, 'mcp-session-id': sid!, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect(res.status).toBe(404);
+    expect(await res.text()).toMatch(/Session not found/);
+  });
+
   it('a deferred approval approved through B is consumed once by a retry on C', async () => {
     const onB = await agent(gws.b!, 'deferred');
     const first = await onB.callTool({ name: DELETE, arguments: { path: 'deferred.txt' } });
