@@ -161,8 +161,8 @@ interface Entry {
 const USES_STORAGE = new Set(['audit', 'approvals']);
 
 /** Opens the configured storage (files, or the shared database) for the length of one command. */
-async function withStorage<T>(io: Io, dirs: Dirs, run: (storage: Storage) => Promise<T>): Promise<T> {
-  const storage = await openStorage({ config: dirs.effective.config.storage, dataDir: dirs.dataDir, stateDir: dirs.stateDir, env: io.env, secrets: () => createSecretStore({ stateDir: dirs.stateDir }) });
+async function withStorage<T>(io: Io, dirs: Dirs, migrate: boolean, run: (storage: Storage) => Promise<T>): Promise<T> {
+  const storage = await openStorage({ config: dirs.effective.config.storage, dataDir: dirs.dataDir, stateDir: dirs.stateDir, env: io.env, secrets: () => createSecretStore({ stateDir: dirs.stateDir }), migrate });
   try {
     return await run(storage);
   } finally {
@@ -177,7 +177,8 @@ const withDirs =
     const dirs = await resolveDirs(parsed.values.config as string | undefined, io);
     const mutating = !!parsed.sub && !!MUTATING[name]?.includes(parsed.sub);
     if (!mutating && !USES_STORAGE.has(name)) return run(argv, io, dirs, parsed, undefined, undefined);
-    return withStorage(io, dirs, (storage) =>
+    // a writer (an admin act journals) brings the schema up to date like serve does; readers only check it
+    return withStorage(io, dirs, mutating, (storage) =>
       mutating ? withAdminAudit(io, dirs, storage, (record) => run(argv, io, dirs, parsed, record, storage)) : run(argv, io, dirs, parsed, undefined, storage),
     );
   };

@@ -10,6 +10,8 @@ export interface PgServer {
   /** postgres://tollgate@127.0.0.1:PORT/postgres (trust auth on loopback) */
   url: string;
   port: number;
+  /** The postmaster's pid (its children are the backends), while running. */
+  readonly pid: number;
   /** A fresh database on this server, for a test that wants its own schema. */
   createDatabase(name: string): Promise<string>;
   /** Stops the server (SIGINT: fast shutdown) and waits for it to exit. */
@@ -78,6 +80,9 @@ export async function startPostgres(): Promise<PgServer> {
   return {
     url,
     port,
+    get pid() {
+      return proc?.pid ?? -1;
+    },
     async createDatabase(name) {
       const r = spawnSync(join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'tollgate', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE DATABASE "${name}"`], { encoding: 'utf8', ...(as ?? {}), cwd: base });
       if (r.status !== 0) throw new Error(`CREATE DATABASE ${name}: ${r.stderr}`);
