@@ -3,6 +3,7 @@ import type { CommandSpec, ParsedArgs } from '../cli-args.js';
 import type { Io } from '../io.js';
 import type { StorageConfig } from '../policy/schema.js';
 import type { SecretStore } from '../secrets/index.js';
+import { resolve } from 'node:path';
 import { storageUrl } from './index.js';
 
 export const STORAGE_SPEC: CommandSpec = {
@@ -12,11 +13,16 @@ export const STORAGE_SPEC: CommandSpec = {
   subcommands: {
     migrate: { help: 'create the schema, or bring it to this version of Tollgate (serve does this at start too)' },
     status: { help: 'which storage is configured, where, and the schema version', options: { json: { type: 'boolean', help: 'machine-readable result' } } },
+    import: { help: 'copy a files data dir (journal chains, approvals queue) into the configured database', options: { from: { type: 'string', value: 'DIR', help: 'the data dir to read (default: this config\'s dataDir)' } } },
+    export: { help: 'copy the database (journal chains, approvals queue) into a files data dir', options: { to: { type: 'string', value: 'DIR', help: 'the data dir to write (default: this config\'s dataDir)' } } },
   },
 };
 
 export async function storageCommand(parsed: ParsedArgs, io: Io, opts: { config: StorageConfig; dataDir: string; stateDir: string; secrets?: () => SecretStore }): Promise<number> {
   const out = (s: string) => io.stdout.write(`${s}\n`);
+  if (opts.config.kind === 'files' && (parsed.sub === 'import' || parsed.sub === 'export')) {
+    throw new Error(`storage ${parsed.sub} moves data between a files data dir and Postgres: set "storage": {"kind": "postgres", "url": …} in tollgate.json first`);
+  }
   if (opts.config.kind === 'files') {
     if (parsed.sub === 'status' && parsed.values.json) out(JSON.stringify({ kind: 'files', where: opts.dataDir }));
     else out(`storage: files in ${opts.dataDir}${parsed.sub === 'migrate' ? ' — there is no schema to migrate (set "storage": {"kind": "postgres", "url": …} in tollgate.json to share state between replicas)' : ''}`);
@@ -26,6 +32,17 @@ export async function storageCommand(parsed: ParsedArgs, io: Io, opts: { config:
   const { openDb, migrate, SCHEMA_VERSION } = await import('./postgres/index.js');
   const db = await openDb({ url, poolSize: 2 });
   try {
+    if (parsed.sub === 'import' || parsed.sub === 'export') {
+      await migrate(db.pool);
+      const { importFiles, exportToFiles } = await import('./transfer.js');
+      const dir = resolve(io.cwd, (parsed.values[parsed.sub === 'import' ? 'from' : 'to'] as string | undefined) ?? opts.dataDir);
+      const r = parsed.sub === 'import' ? await importFiles(db.pool, dir) : await exportToFiles(db.pool, dir);
+      const records = r.chains.reduce((n, c) => n + c.records, 0);
+      out(`${parsed.sub === 'import' ? `imported ${dir} into ${db.where}` : `exported ${db.where} into ${dir}`}: ${r.chains.length} chain(s), ${records} record(s), ${r.approvals} approval item(s)`);
+      for (const c of r.chains) out(`  chain ${c.from} → ${c.to}: ${c.records} record(s)`);
+      for (const sk of r.skipped) out(`  skipped ${sk}`);
+      return 0;
+    }
     if (parsed.sub === 'migrate') {
       const r = await migrate(db.pool);
       out(r.applied.length

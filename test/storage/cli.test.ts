@@ -64,3 +64,44 @@ describe('storage config and commands', () => {
     expect(migrate.stderr).not.toContain('hunter2');
   });
 });
+
+describe('storage import | export', () => {
+  it('a files data dir moves into Postgres and back with every chain verifiable and the same heads', async () => {
+    const { openAudit } = await import('../../gateway/audit/index.js');
+    const { ApprovalQueue } = await import('../../gateway/review/index.js');
+    const { verifyJournal } = await import('../../gateway/audit/verify.js');
+    const { join } = await import('node:path');
+    // a files data dir with two chains (two writers at once) and a pending approval
+    const filesDir = configDir({}, { audit: { otlp: { enabled: false } } });
+    const dataDir = join(filesDir, '.tollgate');
+    const [w1, w2] = await Promise.all([1, 2].map(() => openAudit({ dataDir, serviceVersion: 't', otlp: { enabled: false } })));
+    for (let i = 0; i < 30; i++) await (i % 2 ? w1! : w2!).record({ name: 'tollgate.tool_decision', callId: `c${i}`, decision: 'approved', source: 'rule', reasons: ['r'] });
+    await Promise.all([w1!.close(), w2!.close()]);
+    const pending = await new ApprovalQueue({ stateDir: join(dataDir, 'state') }).enqueue({ sessionId: 's', server: 'fs', tool: 'fs__rm', arguments: {}, argsDigest: 'x', policyReasons: [] }, { timeoutMs: 600_000 });
+    const before = await verifyJournal(join(dataDir, 'audit'));
+    expect(before.chains).toHaveLength(2);
+
+    const env = { TG_DB: await pg.createDatabase('transfer') };
+    const pgDir = dirWith({ kind: 'postgres', url: { env: 'TG_DB' } });
+    const imported = await runCli(['storage', 'import', '--from', dataDir, '--config', pgDir], { env });
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.stdout).toMatch(/2 chain\(s\), 30 record\(s\), 1 approval item\(s\)/);
+    const again = await runCli(['storage', 'import', '--from', dataDir, '--config', pgDir], { env });
+    expect(again.stdout).toMatch(/0 chain\(s\).*\n(.*\n)*.*skipped chain .*already in the database/);
+    const verify = await runCli(['audit', 'verify', '--json', '--config', pgDir], { env });
+    expect(verify.code, verify.stdout).toBe(0);
+    const inPg = JSON.parse(verify.stdout) as { records: number; chains: Array<{ lastHash: string }> };
+    expect(inPg.records).toBe(30);
+    expect(inPg.chains.map((c) => c.lastHash).sort()).toEqual(before.chains.map((c) => c.lastHash).sort());
+    expect((await runCli(['approvals', 'list', '--json', '--config', pgDir], { env })).stdout).toContain(pending.id);
+
+    const outDir = join(configDir({}), 'exported');
+    const exported = await runCli(['storage', 'export', '--to', outDir, '--config', pgDir], { env });
+    expect(exported.code, exported.stderr).toBe(0);
+    const back = await verifyJournal(join(outDir, 'audit'));
+    expect(back.ok).toBe(true);
+    expect(back.records).toBe(30);
+    expect(back.chains.map((c) => c.lastHash).sort()).toEqual(before.chains.map((c) => c.lastHash).sort());
+    expect((await new ApprovalQueue({ stateDir: join(outDir, 'state') }).list()).map((i) => i.id)).toEqual([pending.id]);
+  }, 120_000);
+});
