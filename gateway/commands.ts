@@ -158,7 +158,7 @@ interface Entry {
 }
 
 /** Commands that read the shared state (trail, approvals queue) besides the admin acts, which journal. */
-const USES_STORAGE = new Set(['audit', 'approvals']);
+const USES_STORAGE = new Set(['audit', 'approvals', 'tokens']);
 
 /** Opens the configured storage (files, or the shared database) for the length of one command. */
 async function withStorage<T>(io: Io, dirs: Dirs, migrate: boolean, run: (storage: Storage) => Promise<T>): Promise<T> {
@@ -250,7 +250,7 @@ const commands: Record<string, Entry> = {
   }),
   secrets: dirCommand('secrets', SECRETS_SPEC, (argv, io, { stateDir }, _p, record) => secretsCommand(argv, io, { stateDir, audit: record })),
   storage: dirCommand('storage', STORAGE_SPEC, (_argv, io, dirs, parsed) => storageCommand(parsed, io, { config: dirs.effective.config.storage, dataDir: dirs.dataDir, stateDir: dirs.stateDir, secrets: () => createSecretStore({ stateDir: dirs.stateDir }) })),
-  tokens: dirCommand('tokens', TOKENS_SPEC, (argv, io, { stateDir }, _p, record) => tokensCommand(argv, io, { stateDir, audit: record })),
+  tokens: dirCommand('tokens', TOKENS_SPEC, (argv, io, { stateDir }, _p, record, storage) => tokensCommand(argv, io, { stateDir, store: storage?.tokens, audit: record })),
 };
 
 export async function main(argv: string[], io: Io): Promise<number> {

@@ -368,7 +368,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   } else {
     if (!listen) throw new UsageError('no listener');
     const required = auth.required ?? true;
-    const tokens = createTokenStore({ stateDir });
+    const tokens = storage.tokens ?? createTokenStore({ stateDir });
     const hostForUrl = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
     const publicUrl = config.listen.publicUrl ? new URL(config.listen.publicUrl) : undefined;
     let base = publicUrl?.origin ?? `http://${hostForUrl}:${listen.port}`;

@@ -6,6 +6,7 @@ import { filesTrail, type AuditTrail } from '../audit/verify.js';
 import type { StorageConfig } from '../policy/schema.js';
 import { ApprovalQueue, type ApprovalStore } from '../review/queue.js';
 import { resolveSecretRef, type SecretStore } from '../secrets/index.js';
+import type { TokenStore } from '../server/auth/tokens.js';
 
 export interface Storage {
   readonly kind: 'files' | 'postgres';
@@ -17,6 +18,8 @@ export interface Storage {
   readonly approvals: ApprovalStore;
   /** The whole audit trail, every chain, for `tollgate audit` and the console. */
   readonly trail: AuditTrail;
+  /** Agent tokens, when this storage keeps them (postgres); files keeps them in `<stateDir>/tokens.json` as before. */
+  readonly tokens?: TokenStore;
   close(): Promise<void>;
 }
 

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startPostgres, type PgServer } from '../helpers/postgres.js';
-import { openPgStorage, migrate, SCHEMA_VERSION, openDb } from '../../gateway/storage/postgres/index.js';
+import { openPgStorage, migrate, MIGRATIONS, SCHEMA_VERSION, openDb } from '../../gateway/storage/postgres/index.js';
 import { openAudit } from '../../gateway/audit/index.js';
 import { DeferredApprovals } from '../../gateway/review/index.js';
 import { redactUrl } from '../../gateway/storage/postgres/url.js';
@@ -26,10 +26,11 @@ describe('schema migrations', () => {
     const dbs = await Promise.all([1, 2, 3].map(() => openDb({ url, poolSize: 2 })));
     try {
       const results = await Promise.all(dbs.map((d) => migrate(d.pool)));
-      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 1]);
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, MIGRATIONS.length]);
       expect((await migrate(dbs[0]!.pool)).applied).toEqual([]);
-      const v = await dbs[0]!.pool.query('SELECT version, tollgate_version FROM tollgate.schema_migrations');
-      expect(v.rows).toEqual([{ version: SCHEMA_VERSION, tollgate_version: '0.1.0' }]);
+      const v = await dbs[0]!.pool.query('SELECT version, tollgate_version FROM tollgate.schema_migrations ORDER BY version');
+      expect(v.rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version, tollgate_version: '0.1.0' })));
+      expect(v.rows.at(-1).version).toBe(SCHEMA_VERSION);
     } finally {
       await Promise.all(dbs.map((d) => d.close()));
     }
@@ -41,8 +42,8 @@ describe('schema migrations', () => {
     try {
       await migrate(db.pool);
       await db.pool.query("INSERT INTO tollgate.schema_migrations (version, what, tollgate_version) VALUES (99, 'future', '9.0.0')");
-      await expect(migrate(db.pool)).rejects.toThrow(/schema is at version 99 \(migrated by Tollgate 9\.0\.0\); this Tollgate 0\.1\.0 knows schema versions up to 1/);
-      await expect(openPgStorage({ url, migrate: false })).rejects.toThrow(/version 99, newer than this Tollgate 0\.1\.0 knows \(1\)/);
+      await expect(migrate(db.pool)).rejects.toThrow(new RegExp(String.raw`schema is at version 99 \(migrated by Tollgate 9\.0\.0\); this Tollgate 0\.1\.0 knows schema versions up to ${SCHEMA_VERSION}`));
+      await expect(openPgStorage({ url, migrate: false })).rejects.toThrow(/version 99, newer than this Tollgate 0\.1\.0 knows \(2\)/);
     } finally {
       await db.close();
     }
@@ -195,6 +196,24 @@ describe('the approvals queue in postgres', () => {
       await b.approvals.decide(item.id, { decision: 'approve_once', approver: 'cli:root', channel: 'cli' });
       const [x, y] = await Promise.all([da.take(key), db.take(key)]);
       expect([x.kind, y.kind].sort()).toEqual(['decided', 'none']);
+    }
+  });
+});
+
+describe('agent tokens in postgres', () => {
+  it('a token created through one replica authenticates on another; a revocation holds everywhere at once', async () => {
+    const url = await server.createDatabase('tokens');
+    const [a, b] = await Promise.all([1, 2].map(() => openPgStorage({ url, migrate: true })));
+    try {
+      const { id, token } = await a!.tokens!.create('ci-bot', { groups: ['ci', 'ci'] });
+      expect(await b!.tokens!.verify(token)).toMatchObject({ id, identity: 'ci-bot', groups: ['ci'] });
+      expect(await b!.tokens!.verify(token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A'))).toBeUndefined();
+      await expect(a!.tokens!.create('bad name', {})).rejects.toThrow(/invalid token name/);
+      expect((await b!.tokens!.revoke('ci-bot')).map((t) => t.id)).toEqual([id]);
+      expect(await a!.tokens!.verify(token)).toBeUndefined();
+      expect((await a!.tokens!.list())[0]).toMatchObject({ id, revoked: expect.any(String) });
+    } finally {
+      await Promise.all([a!.close(), b!.close()]);
     }
   });
 });

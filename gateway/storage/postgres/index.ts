@@ -5,6 +5,7 @@ import { openDb, type Db } from './db.js';
 import { openPgJournal } from './journal.js';
 import { SCHEMA_VERSION, migrate } from './migrations.js';
 import { pgTrail } from './trail.js';
+import { pgTokenStore } from './tokens.js';
 
 export { migrate, SCHEMA_VERSION, SchemaTooNewError, MIGRATIONS } from './migrations.js';
 export { openDb, DbUnreachableError, type Db } from './db.js';
@@ -41,6 +42,7 @@ export async function openPgStorage(opts: { url: string; poolSize?: number; migr
     openJournal: () => openPgJournal({ pool: db.pool, host: db.host, port: db.port }),
     approvals: new PgApprovalQueue(db, listener),
     trail: pgTrail(db.pool, db.where),
+    tokens: pgTokenStore(db.pool),
     async close() {
       await listener.close();
       await db.close();

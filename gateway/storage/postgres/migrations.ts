@@ -44,6 +44,22 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; what: string; sql: str
       CREATE INDEX approvals_deferred ON tollgate.approvals (server, tool, args_digest) WHERE deferred;
     `,
   },
+  {
+    version: 2,
+    what: 'agent tokens',
+    sql: `
+      CREATE TABLE tollgate.tokens (
+        id text PRIMARY KEY,
+        identity text NOT NULL,
+        groups jsonb NOT NULL,
+        hash text NOT NULL UNIQUE,
+        created timestamptz NOT NULL DEFAULT now(),
+        revoked timestamptz,
+        last_used timestamptz
+      );
+      CREATE INDEX tokens_identity ON tollgate.tokens (identity);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
