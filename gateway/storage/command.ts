@@ -13,8 +13,8 @@ export const STORAGE_SPEC: CommandSpec = {
   subcommands: {
     migrate: { help: 'create the schema, or bring it to this version of Tollgate (serve does this at start too)' },
     status: { help: 'which storage is configured, where, and the schema version', options: { json: { type: 'boolean', help: 'machine-readable result' } } },
-    import: { help: 'copy a files data dir (journal chains, approvals queue) into the configured database', options: { from: { type: 'string', value: 'DIR', help: 'the data dir to read (default: this config\'s dataDir)' } } },
-    export: { help: 'copy the database (journal chains, approvals queue) into a files data dir', options: { to: { type: 'string', value: 'DIR', help: 'the data dir to write (default: this config\'s dataDir)' } } },
+    import: { help: 'copy a files data dir (journal chains, approvals queue, agent tokens) into the configured database', options: { from: { type: 'string', value: 'DIR', help: 'the data dir to read (default: this config\'s dataDir)' } } },
+    export: { help: 'copy the database (journal chains, approvals queue, agent tokens) into a files data dir', options: { to: { type: 'string', value: 'DIR', help: 'the data dir to write (default: this config\'s dataDir)' } } },
   },
 };
 
@@ -38,7 +38,7 @@ export async function storageCommand(parsed: ParsedArgs, io: Io, opts: { config:
       const dir = resolve(io.cwd, (parsed.values[parsed.sub === 'import' ? 'from' : 'to'] as string | undefined) ?? opts.dataDir);
       const r = parsed.sub === 'import' ? await importFiles(db.pool, dir) : await exportToFiles(db.pool, dir);
       const records = r.chains.reduce((n, c) => n + c.records, 0);
-      out(`${parsed.sub === 'import' ? `imported ${dir} into ${db.where}` : `exported ${db.where} into ${dir}`}: ${r.chains.length} chain(s), ${records} record(s), ${r.approvals} approval item(s)`);
+      out(`${parsed.sub === 'import' ? `imported ${dir} into ${db.where}` : `exported ${db.where} into ${dir}`}: ${r.chains.length} chain(s), ${records} record(s), ${r.approvals} approval item(s), ${r.tokens} token(s)`);
       for (const c of r.chains) out(`  chain ${c.from} → ${c.to}: ${c.records} record(s)`);
       for (const sk of r.skipped) out(`  skipped ${sk}`);
       return 0;

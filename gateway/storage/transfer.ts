@@ -8,10 +8,13 @@ import type pg from 'pg';
 import { CHAINS_DIR, journalFileName, listChains, listJournalFiles, splitLines, MAIN_CHAIN } from '../audit/journal.js';
 import { chainChecker, verifyJournal } from '../audit/verify.js';
 import { ApprovalQueue, QueueDecisionSchema } from '../review/queue.js';
+import { withFileLock, writeFileAtomic } from '../state/index.js';
+import { z } from 'zod';
 
 export interface TransferReport {
   chains: Array<{ from: string; to: string; records: number }>;
   approvals: number;
+  tokens: number;
   skipped: string[];
 }
 
@@ -32,7 +35,7 @@ function importedId(chain: string, auditDir: string, firstTime: string | undefin
  */
 export async function importFiles(pool: pg.Pool, dataDir: string): Promise<TransferReport> {
   const auditDir = join(dataDir, 'audit');
-  const report: TransferReport = { chains: [], approvals: 0, skipped: [] };
+  const report: TransferReport = { chains: [], approvals: 0, tokens: 0, skipped: [] };
   const check = await verifyJournal(auditDir);
   if (!check.ok) throw new Error(`${auditDir} does not verify (${check.problem?.file}:${check.problem?.line}: ${check.problem?.why}); fix or set it aside before importing`);
   for (const chain of await listChains(auditDir)) {
@@ -77,7 +80,27 @@ export async function importFiles(pool: pg.Pool, dataDir: string): Promise<Trans
     );
     report.approvals += r.rowCount ?? 0;
   }
+  for (const t of await readTokens(join(dataDir, 'state', 'tokens.json'))) {
+    const r = await pool.query('INSERT INTO tollgate.tokens (id, identity, groups, hash, created, revoked) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING', [t.id, t.identity, JSON.stringify(t.groups), t.hash, t.created, t.revoked ?? null]);
+    report.tokens += r.rowCount ?? 0;
+  }
   return report;
+}
+
+const TokensFileSchema = z.object({ version: z.literal(1), tokens: z.array(z.object({ id: z.string(), identity: z.string(), groups: z.array(z.string()), hash: z.string().regex(/^sha256:[0-9a-f]{64}$/), created: z.string(), revoked: z.string().optional() })) });
+type TokenRow = z.infer<typeof TokensFileSchema>['tokens'][number];
+
+async function readTokens(file: string): Promise<TokenRow[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const parsed = TokensFileSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues[0]?.path.join('.') || '(root)'}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  return parsed.data.tokens;
 }
 
 /**
@@ -86,7 +109,7 @@ export async function importFiles(pool: pg.Pool, dataDir: string): Promise<Trans
  */
 export async function exportToFiles(pool: pg.Pool, dataDir: string): Promise<TransferReport> {
   const auditDir = join(dataDir, 'audit');
-  const report: TransferReport = { chains: [], approvals: 0, skipped: [] };
+  const report: TransferReport = { chains: [], approvals: 0, tokens: 0, skipped: [] };
   const ids = (await pool.query<{ id: string }>('SELECT DISTINCT chain AS id FROM tollgate.audit_records ORDER BY 1')).rows.map((r) => r.id);
   for (const id of ids) {
     const dir = join(auditDir, CHAINS_DIR, id);
@@ -114,5 +137,14 @@ export async function exportToFiles(pool: pg.Pool, dataDir: string): Promise<Tra
     if (d.success) await writeFile(join(approvalsDir, `${r.id}.decision.json`), JSON.stringify(d.data, null, 2), { mode: 0o600 });
     report.approvals += 1;
   }
+  // tokens (hashes only) into tokens.json, merged with any already there; under its lock, like `tokens create`
+  const tokensFile = join(dataDir, 'state', 'tokens.json');
+  await withFileLock(tokensFile, async () => {
+    const have = await readTokens(tokensFile);
+    const rows = (await pool.query<{ id: string; identity: string; groups: string[]; hash: string; created: Date; revoked: Date | null }>('SELECT id, identity, groups, hash, created, revoked FROM tollgate.tokens ORDER BY created, id')).rows;
+    const add = rows.filter((r) => !have.some((h) => h.id === r.id || h.hash === r.hash)).map((r) => ({ id: r.id, identity: r.identity, groups: r.groups, hash: r.hash, created: r.created.toISOString(), ...(r.revoked ? { revoked: r.revoked.toISOString() } : {}) }));
+    if (add.length) await writeFileAtomic(tokensFile, `${JSON.stringify({ version: 1, tokens: [...have, ...add] }, null, 2)}\n`);
+    report.tokens = add.length;
+  });
   return report;
 }

@@ -78,30 +78,40 @@ describe('storage import | export', () => {
     for (let i = 0; i < 30; i++) await (i % 2 ? w1! : w2!).record({ name: 'tollgate.tool_decision', callId: `c${i}`, decision: 'approved', source: 'rule', reasons: ['r'] });
     await Promise.all([w1!.close(), w2!.close()]);
     const pending = await new ApprovalQueue({ stateDir: join(dataDir, 'state') }).enqueue({ sessionId: 's', server: 'fs', tool: 'fs__rm', arguments: {}, argsDigest: 'x', policyReasons: [] }, { timeoutMs: 600_000 });
+    const token = (await runCli(['tokens', 'create', 'mover', '--config', filesDir])).stdout.trim();
     const before = await verifyJournal(join(dataDir, 'audit'));
-    expect(before.chains).toHaveLength(2);
+    expect(before.chains.length).toBeGreaterThanOrEqual(2);
+    expect(before.records).toBe(31); // 30 decisions and the tokens.create admin act
 
     const env = { TG_DB: await pg.createDatabase('transfer') };
     const pgDir = dirWith({ kind: 'postgres', url: { env: 'TG_DB' } });
     const imported = await runCli(['storage', 'import', '--from', dataDir, '--config', pgDir], { env });
     expect(imported.code, imported.stderr).toBe(0);
-    expect(imported.stdout).toMatch(/2 chain\(s\), 30 record\(s\), 1 approval item\(s\)/);
+    expect(imported.stdout).toContain(`${before.chains.length} chain(s), ${before.records} record(s), 1 approval item(s), 1 token(s)`);
     const again = await runCli(['storage', 'import', '--from', dataDir, '--config', pgDir], { env });
     expect(again.stdout).toMatch(/0 chain\(s\).*\n(.*\n)*.*skipped chain .*already in the database/);
     const verify = await runCli(['audit', 'verify', '--json', '--config', pgDir], { env });
     expect(verify.code, verify.stdout).toBe(0);
     const inPg = JSON.parse(verify.stdout) as { records: number; chains: Array<{ lastHash: string }> };
-    expect(inPg.records).toBe(30);
+    expect(inPg.records).toBe(before.records);
     expect(inPg.chains.map((c) => c.lastHash).sort()).toEqual(before.chains.map((c) => c.lastHash).sort());
     expect((await runCli(['approvals', 'list', '--json', '--config', pgDir], { env })).stdout).toContain(pending.id);
+
+    // the imported token authenticates against the database
+    const { openPgStorage } = await import('../../gateway/storage/postgres/index.js');
+    const s = await openPgStorage({ url: env.TG_DB, migrate: false });
+    expect(await s.tokens!.verify(token)).toMatchObject({ identity: 'mover' });
+    await s.close();
 
     const outDir = join(configDir({}), 'exported');
     const exported = await runCli(['storage', 'export', '--to', outDir, '--config', pgDir], { env });
     expect(exported.code, exported.stderr).toBe(0);
     const back = await verifyJournal(join(outDir, 'audit'));
     expect(back.ok).toBe(true);
-    expect(back.records).toBe(30);
+    expect(back.records).toBe(before.records);
     expect(back.chains.map((c) => c.lastHash).sort()).toEqual(before.chains.map((c) => c.lastHash).sort());
     expect((await new ApprovalQueue({ stateDir: join(outDir, 'state') }).list()).map((i) => i.id)).toEqual([pending.id]);
+    const { createTokenStore } = await import('../../gateway/server/auth/index.js');
+    expect(await createTokenStore({ stateDir: join(outDir, 'state') }).verify(token)).toMatchObject({ identity: 'mover' });
   }, 120_000);
 });
