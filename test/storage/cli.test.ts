@@ -21,6 +21,11 @@ describe('storage config and commands', () => {
     expect(bad.stderr + bad.stdout).toMatch(/tollgate\.json: storage\.url: expected a postgres:\/\/ or postgresql:\/\/ URL, not mysql:/);
     const none = await runCli(['config', 'validate', '--config', dirWith({ kind: 'postgres' })]);
     expect(none.stderr + none.stdout).toMatch(/storage\.url: expected a postgres:\/\/ URL, \{"env": "NAME"\} or \{"secret": "name"\}/);
+    // config show prints the effective config: never the URL's password
+    const shown = await runCli(['config', 'show', '--origin', '--config', dirWith({ kind: 'postgres', url: 'postgres://u:pa55word@db.example:5432/tg' })]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('postgres://u:***@db.example:5432/tg');
+    expect(shown.stdout).not.toContain('pa55word');
     const kind = await runCli(['config', 'validate', '--config', dirWith({ kind: 'sqlite' })]);
     expect(kind.stderr + kind.stdout).toMatch(/storage\.kind: expected \{"kind": "files"\} or \{"kind": "postgres"/);
   });

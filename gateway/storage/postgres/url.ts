@@ -1,4 +1,5 @@
 // A Postgres URL as Tollgate prints it: never with its password, always naming host and port.
+import { redactUrlPassword } from '../../secrets/known.js';
 
 /** host:port of a postgres:// URL (default port 5432). */
 export function endpointOf(url: string): { host: string; port: number; database: string; user: string } {
@@ -7,14 +8,4 @@ export function endpointOf(url: string): { host: string; port: number; database:
 }
 
 /** The URL with its password (and any password= query parameter) replaced by `***`: safe for logs and errors. */
-export function redactUrl(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return 'postgres://(unparseable URL)';
-  }
-  if (u.password) u.password = '***';
-  for (const k of [...u.searchParams.keys()]) if (/pass|secret|key|token/i.test(k)) u.searchParams.set(k, '***');
-  return u.toString();
-}
+export const redactUrl = (url: string): string => redactUrlPassword(url);
