@@ -113,8 +113,17 @@ describe('replicas on one Postgres', () => {
     expect(id2).not.toBe(id);
   }, 120_000);
 
-  it('SIGKILL of a replica mid-burst: every call it answered has its decision in the trail; verify passes over every chain', async () => {
+  it('SIGKILL of a replica mid-burst: every call it answered has its decision in the trail, its pending approval stays decidable; verify passes over every chain', async () => {
     const answered: string[] = [];
+    // a call waiting for a person on C when it dies: its approval stays visible and decidable from any replica
+    const waiter = await agent(gws.c!, 'queue');
+    void waiter.callTool({ name: DELETE, arguments: { path: 'orphan.txt' } }, undefined, { timeout: 120_000 }).catch((e: Error) => e);
+    type Item = { id: string; arguments: { path?: string } };
+    const listed = async () => {
+      const r = await runCli(['approvals', 'list', '--json', '--config', dirs.a], { env });
+      return r.code === 0 ? (JSON.parse(r.stdout) as Item[]).find((i) => i.arguments.path === 'orphan.txt') : undefined;
+    };
+    const pending = await until(listed, 'the call waiting on C, listed through A', 30_000);
     const callers = await Promise.all([gws.c!, gws.c!, gws.a!].map((g) => agent(g, 'deferred')));
     let killed = false;
     const burst = callers.map(async (c, w) => {
@@ -135,6 +144,8 @@ describe('replicas on one Postgres', () => {
     await Promise.all(burst);
     const fromC = answered.filter((t) => !t.startsWith('burst-2-'));
     expect(fromC.length).toBeGreaterThanOrEqual(30);
+    expect((await listed())?.id).toBe(pending.id);
+    expect((await runCli(['approvals', 'approve', pending.id, '--config', dirs.a], { env })).code).toBe(0);
 
     const records = await trail(dirs.a);
     const callOf = new Map(records.filter((r) => r.name === 'tollgate.tool_call' && r.tool === ECHO).map((r) => [(r.arguments as { text?: string }).text, r.callId]));
