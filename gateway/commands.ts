@@ -9,6 +9,8 @@ import { TOKENS_SPEC } from './server/auth/cli-spec.js';
 import { parseCommand, synopsis, CONFIG_OPTION, UsageError, type CommandSpec, type ParsedArgs } from './cli-args.js';
 import type { AdminActionInput } from './audit/admin.js';
 import { VERSION } from './version.js';
+import { STORAGE_SPEC } from './storage/cli-spec.js';
+import type { Storage } from './storage/index.js';
 import type { Io } from './io.js';
 
 // Each command loads its own module graph when it runs: `--version`, `--help` and a usage error load none, and no
@@ -40,7 +42,7 @@ const TOOLS_SPEC: CommandSpec = {
   },
 };
 
-export const SPECS: CommandSpec[] = [SERVE_SPEC, CHECK_SPEC, AUDIT_SPEC, APPROVALS_SPEC, TOOLS_SPEC, SECRETS_SPEC, TOKENS_SPEC, CONFIG_SPEC];
+export const SPECS: CommandSpec[] = [SERVE_SPEC, CHECK_SPEC, AUDIT_SPEC, APPROVALS_SPEC, TOOLS_SPEC, SECRETS_SPEC, TOKENS_SPEC, CONFIG_SPEC, STORAGE_SPEC];
 
 export const HELP = `tollgate ${VERSION} — an MCP gateway that enforces approvals
 
@@ -69,12 +71,13 @@ function requireConfigDir(config: string | undefined, io: Io): void {
  * recorder. The CLI writes through openAudit, the gateway's own audit API; see openAdminAudit for why that is safe
  * beside a running gateway.
  */
-async function withAdminAudit(io: Io, dirs: Dirs, run: (record: AdminRecorder) => Promise<number>): Promise<number> {
+async function withAdminAudit(io: Io, dirs: Dirs, storage: Storage, run: (record: AdminRecorder) => Promise<number>): Promise<number> {
   const c = dirs.effective.config;
   const { openAdminAudit } = await import('./audit/admin.js');
   let audit: Awaited<ReturnType<typeof openAdminAudit>>;
   try {
     audit = await openAdminAudit({
+      openJournal: () => storage.openJournal({ maxFileBytes: c.audit.journal.maxFileBytes }),
       dataDir: dirs.dataDir,
       serviceVersion: VERSION,
       otlp: c.audit.otlp.enabled ? { endpoint: c.audit.otlp.endpoint, headers: c.audit.otlp.headers } : { enabled: false },
@@ -164,14 +167,32 @@ interface Entry {
   run: (argv: string[], io: Io, parsed: ParsedArgs) => Promise<number>;
 }
 
-/** Resolves the directories, and for an admin act opens the audit trail first. */
+/** Commands that read the shared state (trail, approvals queue) besides the admin acts, which journal. */
+const USES_STORAGE = new Set(['audit', 'approvals', 'tokens']);
+
+/** Opens the configured storage (files, or the shared database) for the length of one command. */
+async function withStorage<T>(io: Io, dirs: Dirs, migrate: boolean, run: (storage: Storage) => Promise<T>): Promise<T> {
+  const [{ openStorage }, { createSecretStore }] = await Promise.all([import('./storage/index.js'), import('./secrets/index.js')]);
+  const storage = await openStorage({ config: dirs.effective.config.storage, dataDir: dirs.dataDir, stateDir: dirs.stateDir, env: io.env, secrets: () => createSecretStore({ stateDir: dirs.stateDir }), migrate });
+  try {
+    return await run(storage);
+  } finally {
+    await storage.close();
+  }
+}
+
+/** Resolves the directories, opens the storage a command needs, and for an admin act opens the audit trail first. */
 const withDirs =
-  (run: (argv: string[], io: Io, dirs: Dirs, parsed: ParsedArgs, record: AdminRecorder | undefined) => Promise<number>) =>
+  (run: (argv: string[], io: Io, dirs: Dirs, parsed: ParsedArgs, record: AdminRecorder | undefined, storage: Storage | undefined) => Promise<number>) =>
   async (argv: string[], io: Io, parsed: ParsedArgs, name: string): Promise<number> => {
     const { resolveDirs } = await import('./dirs.js');
     const dirs = await resolveDirs(parsed.values.config as string | undefined, io);
-    if (!parsed.sub || !MUTATING[name]?.includes(parsed.sub)) return run(argv, io, dirs, parsed, undefined);
-    return withAdminAudit(io, dirs, (record) => run(argv, io, dirs, parsed, record));
+    const mutating = !!parsed.sub && !!MUTATING[name]?.includes(parsed.sub);
+    if (!mutating && !USES_STORAGE.has(name)) return run(argv, io, dirs, parsed, undefined, undefined);
+    // a writer (an admin act journals) brings the schema up to date like serve does; readers only check it
+    return withStorage(io, dirs, mutating, (storage) =>
+      mutating ? withAdminAudit(io, dirs, storage, (record) => run(argv, io, dirs, parsed, record, storage)) : run(argv, io, dirs, parsed, undefined, storage),
+    );
   };
 
 const dirCommand = (name: string, spec: CommandSpec, run: Parameters<typeof withDirs>[0]): Entry => {
@@ -227,17 +248,17 @@ const commands: Record<string, Entry> = {
       });
     },
   },
-  audit: dirCommand('audit', AUDIT_SPEC, async (argv, io, { dataDir, effective }) => {
+  audit: dirCommand('audit', AUDIT_SPEC, async (argv, io, { dataDir, effective }, _p, _r, storage) => {
     const { auditCommand } = await import('./audit/cli.js');
     const r = effective.config.reviewer;
     let apiKey: string | undefined;
     if (r.apiKey && 'env' in r.apiKey) apiKey = io.env[r.apiKey.env];
     const reviewer = r.baseURL && r.model ? { baseURL: r.baseURL, model: r.model, apiKey, timeoutMs: r.timeoutSeconds * 1000 } : undefined;
-    return auditCommand(argv, io, { dataDir, reviewer });
+    return auditCommand(argv, io, { dataDir, reviewer, trail: storage?.trail });
   }),
-  approvals: dirCommand('approvals', APPROVALS_SPEC, async (argv, io, { stateDir }, parsed, record) => {
+  approvals: dirCommand('approvals', APPROVALS_SPEC, async (argv, io, { stateDir }, parsed, record, storage) => {
     const { approvalsCommand } = await import('./review/approvals-cli.js');
-    const code = await approvalsCommand(argv, io, { stateDir });
+    const code = await approvalsCommand(argv, io, { stateDir, queue: storage?.approvals });
     if (code === 0 && record && (parsed.sub === 'approve' || parsed.sub === 'deny')) {
       const v = parsed.values;
       const decision = parsed.sub === 'deny' ? 'deny' : v['tool-session'] ? 'approve_tool_session' : v.session ? 'approve_session' : 'approve_once';
@@ -246,7 +267,11 @@ const commands: Record<string, Entry> = {
     return code;
   }),
   secrets: dirCommand('secrets', SECRETS_SPEC, async (argv, io, { stateDir }, _p, record) => (await import('./secrets/command.js')).secretsCommand(argv, io, { stateDir, audit: record })),
-  tokens: dirCommand('tokens', TOKENS_SPEC, async (argv, io, { stateDir }, _p, record) => (await import('./server/auth/command.js')).tokensCommand(argv, io, { stateDir, audit: record })),
+  storage: dirCommand('storage', STORAGE_SPEC, async (_argv, io, dirs, parsed) => {
+    const [{ storageCommand }, { createSecretStore }] = await Promise.all([import('./storage/command.js'), import('./secrets/index.js')]);
+    return storageCommand(parsed, io, { config: dirs.effective.config.storage, dataDir: dirs.dataDir, stateDir: dirs.stateDir, secrets: () => createSecretStore({ stateDir: dirs.stateDir }) });
+  }),
+  tokens: dirCommand('tokens', TOKENS_SPEC, async (argv, io, { stateDir }, _p, record, storage) => (await import('./server/auth/command.js')).tokensCommand(argv, io, { stateDir, store: storage?.tokens, audit: record })),
 };
 
 export async function main(argv: string[], io: Io): Promise<number> {

@@ -16,7 +16,6 @@ import { ShellServerOptionsSchema, createShellServer } from './upstreams/shell.j
 import { initPolicy, watchEffectiveConfig, evaluate, evaluateRequest, decideHostResolved, type EffectiveConfig } from './policy/index.js';
 import { openAudit, type Audit, type AuditEventInput } from './audit/index.js';
 import {
-  ApprovalQueue,
   DeferredApprovals,
   GrantStore,
   SessionContext,
@@ -34,9 +33,11 @@ import {
   parseChannelList,
   queueEscalation,
   reviewEventFields,
+  type ApprovalStore,
   type Escalation,
   type Reviewer,
 } from './review/index.js';
+import { openStorage, type Storage } from './storage/index.js';
 import { createEgressProxy, type EgressProxy } from './sandbox/index.js';
 import { createSecretStore, resolveSecretRef, type SecretStore } from './secrets/index.js';
 import { authenticator, createTokenStore, localIdentity, protectedResourceMetadata } from './server/auth/index.js';
@@ -86,7 +87,14 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   const listenProblem = listen ? checkListen(listen.host, config) : undefined;
   if (listenProblem) throw new UsageError(listenProblem);
 
+  let secrets: SecretStore | undefined;
+  const secretStore = () => (secrets ??= createSecretStore({ stateDir }));
+  // Shared state (journal chains, approvals): the data dir's files, or the database replicas share (migrated here).
+  const storage: Storage = await openStorage({ config: config.storage, dataDir, stateDir, env: io.env, secrets: secretStore, migrate: true });
+  if (storage.kind === 'postgres') log(`storage: postgres at ${storage.where} (journal, approvals and deferred approvals are shared with every replica on it)`);
+
   const audit: Audit = await openAudit({
+    openJournal: () => storage.openJournal({ maxFileBytes: config.audit.journal.maxFileBytes }),
     dataDir,
     serviceVersion: VERSION,
     otlp: config.audit.otlp.enabled ? { endpoint: config.audit.otlp.endpoint, headers: config.audit.otlp.headers } : { enabled: false },
@@ -126,8 +134,6 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   for (const w of warnings) log(`WARNING: ${w}`);
   for (const spec of registry.servers) if (!serverAllowed(spec, config).allowed) spec.enabled = false;
 
-  let secrets: SecretStore | undefined;
-  const secretStore = () => (secrets ??= createSecretStore({ stateDir }));
   const resolveValue = async (ref: ValueRef, where: string) => {
     if (typeof ref === 'string') return ref;
     try {
@@ -137,7 +143,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     }
   };
 
-  const queue = new ApprovalQueue({ stateDir });
+  const queue = storage.approvals;
   const grants = new GrantStore();
   const approvalTimeoutMs = () => config.approvals.timeoutSeconds * 1000;
   const deferred = new DeferredApprovals({ queue, ttlMs: () => config.approvals.deferredTtlSeconds * 1000 });
@@ -363,7 +369,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   } else {
     if (!listen) throw new UsageError('no listener');
     const required = auth.required ?? true;
-    const tokens = createTokenStore({ stateDir });
+    const tokens = storage.tokens ?? createTokenStore({ stateDir });
     const hostForUrl = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
     const publicUrl = config.listen.publicUrl ? new URL(config.listen.publicUrl) : undefined;
     let base = publicUrl?.origin ?? `http://${hostForUrl}:${listen.port}`;
@@ -397,6 +403,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
           consoleApp({
             queue,
             dataDir,
+            trail: storage.trail,
             pins: gateway.pins,
             tokens,
             adminGroup: auth.consoleGroup,
@@ -449,6 +456,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
         .then(() => serversWatcher.close())
         .then(() => egress?.close())
         .then(() => audit.close())
+        .then(() => storage.close())
         .then(() => {
           clearInterval(exportReporter);
           reportExports(true);
@@ -470,7 +478,7 @@ interface EgressDeps {
   config: () => EffectiveConfig;
   policyVersion: () => string;
   reviewer: () => Reviewer | undefined;
-  queue: ApprovalQueue;
+  queue: ApprovalStore;
   record: (e: AuditEvent) => Promise<void>;
   approvalTimeoutMs: () => number;
 }

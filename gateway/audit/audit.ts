@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { AuditEventInputSchema, type AuditEventInput } from './events.js';
-import { openJournal, type Sync, type TornTail } from './journal.js';
+import { openJournal, type Journal, type Sync, type TornTail } from './journal.js';
 import type { OtlpOptions, OtlpSink } from './otlp.js';
 import { resolveOtlpTarget } from './otlp-target.js';
 import { redact, type RedactOptions } from './redact.js';
@@ -17,6 +17,8 @@ export interface AuditOptions {
   redact?: RedactOptions;
   includeUserPrompt?: boolean;
   journal?: { maxFileBytes?: number };
+  /** Where the chain is written; default the files journal in `<dataDir>/audit` (gateway/storage opens Postgres's). */
+  openJournal?: () => Promise<Journal>;
   /** The gateway's own words (rule ids, justifications) as of now: redaction never rewrites them (read per record, so reloads count). */
   ownText?: () => readonly string[];
 }
@@ -54,7 +56,7 @@ const OWN_WORDS_FIELDS = new Set(['reasons', 'matched', 'policyReasons', 'detail
 export async function openAudit(opts: AuditOptions): Promise<Audit> {
   if (!opts.dataDir) throw new Error('openAudit: dataDir is required (the directory that holds audit/)');
   const target = resolveOtlpTarget(opts.otlp, opts.env ?? process.env);
-  const journal = await openJournal({ dir: path.join(opts.dataDir, 'audit'), maxFileBytes: opts.journal?.maxFileBytes });
+  const journal = opts.openJournal ? await opts.openJournal() : await openJournal({ dir: path.join(opts.dataDir, 'audit'), maxFileBytes: opts.journal?.maxFileBytes });
   // the OpenTelemetry SDK loads only when export is on
   const otlp: OtlpSink | undefined = target ? (await import('./otlp.js')).openOtlpSink({ target, serviceVersion: opts.serviceVersion, instanceId: `${os.hostname()}/${process.pid}/${journal.chain}` }) : undefined;
   // steps after tool_call often know only the call id; fill in who/where so every record stands alone

@@ -5,10 +5,12 @@ import type { JournalRecord } from './events.js';
 import { compileFilter, computeStats, explainCall, formatStats, parseTime, toCsv, describe, type RecordFilter } from './query.js';
 import { parseCommand, usageOf, UsageError } from '../cli-args.js';
 import { AUDIT_SPEC } from './cli-spec.js';
-import { loadRecords, verifyJournal } from './verify.js';
+import { filesTrail, type AuditTrail } from './verify.js';
 
 export interface AuditCommandOptions {
   dataDir: string;
+  /** Where the records are; default the journal files under `<dataDir>/audit`. */
+  trail?: AuditTrail;
   reviewer?: { baseURL: string; model: string; apiKey?: string; timeoutMs?: number };
 }
 
@@ -35,26 +37,27 @@ type Rec = JournalRecord & Record<string, unknown>;
 export async function auditCommand(argv: string[], io: Io, opts: AuditCommandOptions): Promise<number> {
   const out = (s: string) => io.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
   const err = (s: string) => io.stderr.write(`tollgate audit: ${s}\n`);
-  const dir = path.resolve(io.cwd, opts.dataDir, 'audit');
+  const trail = opts.trail ?? filesTrail(path.resolve(io.cwd, opts.dataDir, 'audit'));
+  const dir = trail.where;
   try {
     const parsed = parseCommand(AUDIT_SPEC, argv);
     if ('help' in parsed) { out(parsed.help); return 0; }
     const { sub: cmd, values: flags, positionals: rest } = parsed;
     const json = flags.json === true;
-    const load = async () => (await loadRecords(dir)).map((l) => l.record as Rec);
+    const load = async () => (await trail.load()).map((l) => l.record as Rec);
 
     switch (cmd) {
       case 'verify': {
-        const r = await verifyJournal(dir);
+        const r = await trail.verify();
         if (json) out(JSON.stringify(r));
         else {
-          if (r.files === 0) out(`no journal files in ${dir}`);
+          if (r.chains.length === 0) out(`no journal records in ${dir}`);
           for (const t of r.tornTails) out(`torn tail: ${t.file}:${t.line}: ${t.bytes} bytes after the last complete record (a crash mid-write; not a record, left in place as evidence)`);
           if (r.problem) out(`BROKEN${r.chains.length > 1 ? ` (chain ${r.problem.chain})` : ''} at ${r.problem.file}:${r.problem.line}${r.problem.seq !== undefined ? ` (seq ${r.problem.seq})` : ''}: ${r.problem.why}\n${r.records} records before it verified`);
-          else if (r.chains.length <= 1) out(`OK: ${r.records} records in ${r.files} file(s), chain intact through seq ${r.lastSeq}, head ${r.lastHash}`);
+          else if (r.chains.length <= 1) out(`OK: ${r.records} records${inFiles(r.files)}, chain intact through seq ${r.lastSeq}, head ${r.lastHash}`);
           else {
-            out(`OK: ${r.records} records in ${r.files} file(s) over ${r.chains.length} chains (one per writer), every chain intact`);
-            for (const c of r.chains) out(`  chain ${c.chain}: ${c.records} records in ${c.files} file(s), intact through seq ${c.lastSeq}, head ${c.lastHash}`);
+            out(`OK: ${r.records} records${inFiles(r.files)} over ${r.chains.length} chains (one per writer), every chain intact`);
+            for (const c of r.chains) out(`  chain ${c.chain}: ${c.records} records${inFiles(c.files)}, intact through seq ${c.lastSeq}, head ${c.lastHash}`);
           }
         }
         return r.ok ? 0 : 1;
@@ -135,6 +138,9 @@ export async function auditCommand(argv: string[], io: Io, opts: AuditCommandOpt
     return 1;
   }
 }
+
+// Postgres chains have no files
+const inFiles = (n: number) => (n ? ` in ${n} file(s)` : '');
 
 function table(rows: Rec[]): string {
   if (!rows.length) return '(no matching records)';

@@ -118,7 +118,7 @@ export async function listChains(auditDir: string): Promise<ChainDir[]> {
 }
 
 /** A new chain id: creation time first (so ids sort by age), then host, pid and randomness (so two never collide). */
-function newChainId(): string {
+export function newChainId(): string {
   const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase();
   const host = os.hostname().toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 20) || 'host';
   return `${t}-${host}-${process.pid}-${randomBytes(3).toString('hex')}`;

@@ -44,7 +44,44 @@ export interface VerifyReport {
 
 /** Checks every chain under the audit directory: each must verify on its own (see verifyChain). */
 export async function verifyJournal(dir: string): Promise<VerifyReport> {
-  const chains = await Promise.all((await listChains(dir)).map((c) => verifyChain(dir, c)));
+  return combineReports(await Promise.all((await listChains(dir)).map((c) => verifyChain(dir, c))));
+}
+
+/**
+ * The checks every chain gets, whatever stores it (journal files or Postgres rows): each line valid JSON and a record,
+ * `seq` continuous from 1, `prev` linking to the previous record's hash, `hash` matching the content.
+ */
+export function chainChecker() {
+  const state = { lastSeq: 0, lastHash: GENESIS };
+  return {
+    get lastSeq() { return state.lastSeq; },
+    get lastHash() { return state.lastHash; },
+    /** undefined when the line is the chain's next record (and it becomes the head); otherwise why it is not. */
+    check(text: string): { why: string; seq?: number } | undefined {
+      const raw = safeJson(text);
+      if (raw === undefined) return { why: 'not valid JSON (a line was edited, truncated or inserted)' };
+      const parsed = JournalRecordSchema.safeParse(raw);
+      if (!parsed.success) return { why: `not a journal record: ${parsed.error.issues[0]?.path.join('.') || 'record'} ${parsed.error.issues[0]?.message ?? ''}`.trim() };
+      const rec = parsed.data;
+      if (rec.seq !== state.lastSeq + 1) {
+        const why = state.lastSeq === 0 && rec.seq > 1
+          ? `chain starts at seq ${rec.seq}: records 1..${rec.seq - 1} are missing`
+          : rec.seq <= state.lastSeq
+            ? `seq ${rec.seq} after seq ${state.lastSeq}: records reordered or duplicated`
+            : `seq ${rec.seq} after seq ${state.lastSeq}: ${rec.seq - state.lastSeq - 1} record(s) deleted`;
+        return { why, seq: rec.seq };
+      }
+      if (rec.prev !== state.lastHash) return { why: `prev does not match the hash of seq ${state.lastSeq}: a record before it was changed, removed or moved`, seq: rec.seq };
+      if (recordHash(raw as Record<string, unknown>) !== rec.hash) return { why: 'hash does not match the record content: the record was modified', seq: rec.seq };
+      state.lastSeq = rec.seq;
+      state.lastHash = rec.hash;
+      return undefined;
+    },
+  };
+}
+
+/** Sums per-chain reports into one (verifyJournal's shape, whatever stores the chains). */
+export function combineReports(chains: ChainReport[]): VerifyReport {
   const head = chains[0];
   const broken = chains.find((c) => !c.ok);
   return {
@@ -64,8 +101,11 @@ export async function verifyChain(auditDir: string, chain: ChainDir): Promise<Ch
   const files = await listJournalFiles(chain.dir);
   const report: ChainReport = { chain: chain.id, ok: true, files: files.length, records: 0, lastSeq: 0, lastHash: GENESIS, tornTails: [] };
   const rel = (file: string) => path.relative(auditDir, file);
+  const checker = chainChecker();
   const fail = (file: string, line: number, why: string, seq?: number): ChainReport => {
     report.ok = false;
+    report.lastSeq = checker.lastSeq;
+    report.lastHash = checker.lastHash;
     report.problem = { file: rel(file), line, why, ...(seq !== undefined ? { seq } : {}), chain: chain.id };
     return report;
   };
@@ -75,32 +115,17 @@ export async function verifyChain(auditDir: string, chain: ChainDir): Promise<Ch
     expectedN = f.n + 1;
     const { lines, tail } = splitLines(await fsp.readFile(f.file));
     for (let i = 0; i < lines.length; i++) {
-      const lineNo = i + 1;
-      const raw = safeJson(lines[i]!);
-      if (raw === undefined) return fail(f.file, lineNo, 'not valid JSON (a line was edited, truncated or inserted)');
-      const parsed = JournalRecordSchema.safeParse(raw);
-      if (!parsed.success) return fail(f.file, lineNo, `not a journal record: ${parsed.error.issues[0]?.path.join('.') || 'record'} ${parsed.error.issues[0]?.message ?? ''}`.trim());
-      const rec = parsed.data;
-      if (rec.seq !== report.lastSeq + 1) {
-        const why = report.lastSeq === 0 && rec.seq > 1
-          ? `chain starts at seq ${rec.seq}: records 1..${rec.seq - 1} are missing`
-          : rec.seq <= report.lastSeq
-            ? `seq ${rec.seq} after seq ${report.lastSeq}: records reordered or duplicated`
-            : `seq ${rec.seq} after seq ${report.lastSeq}: ${rec.seq - report.lastSeq - 1} record(s) deleted`;
-        return fail(f.file, lineNo, why, rec.seq);
-      }
-      if (rec.prev !== report.lastHash) return fail(f.file, lineNo, `prev does not match the hash of seq ${report.lastSeq}: a record before it was changed, removed or moved`, rec.seq);
-      const actual = recordHash(raw as Record<string, unknown>);
-      if (actual !== rec.hash) return fail(f.file, lineNo, 'hash does not match the record content: the record was modified', rec.seq);
+      const bad = checker.check(lines[i]!);
+      if (bad) return fail(f.file, i + 1, bad.why, bad.seq);
       report.records += 1;
-      report.lastSeq = rec.seq;
-      report.lastHash = rec.hash;
     }
     if (tail.length > 0) {
       // only the end of a file can be torn; the chain must continue from the last whole record
       report.tornTails.push({ file: rel(f.file), line: lines.length + 1, bytes: tail.length });
     }
   }
+  report.lastSeq = checker.lastSeq;
+  report.lastHash = checker.lastHash;
   return report;
 }
 
@@ -175,4 +200,20 @@ export async function journalSignature(dir: string): Promise<string> {
     }
   }
   return parts.join('|') || 'none';
+}
+
+/** Where the trail is read from: the journal files of a data dir, or the Postgres tables (gateway/storage). */
+export interface AuditTrail {
+  /** For messages: the audit directory, or the database with its password hidden. */
+  readonly where: string;
+  verify(): Promise<VerifyReport>;
+  /** Every record of every chain, merged in time order (see loadRecords). */
+  load(): Promise<LoadedRecord[]>;
+  /** Changes whenever the trail changed: lets a reader cache load(). */
+  signature(): Promise<string>;
+}
+
+/** The trail in `<dataDir>/audit/` (every chain under it). */
+export function filesTrail(auditDir: string): AuditTrail {
+  return { where: auditDir, verify: () => verifyJournal(auditDir), load: () => loadRecords(auditDir), signature: () => journalSignature(auditDir) };
 }

@@ -2,10 +2,10 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
-import { ApprovalQueue, ApprovalQueueError, type PendingApproval } from '../review/index.js';
+import { ApprovalQueueError, type ApprovalStore, type PendingApproval } from '../review/index.js';
 
 export interface ApprovalPageOptions {
-  queue: ApprovalQueue;
+  queue: ApprovalStore;
   /** Who is deciding, e.g. from console auth; defaults to "approval-page". */
   approverOf?: (c: Context) => string | undefined;
   /** The link alone is not enough: a signed-in person (approverOf) must open it; the page links to this sign-in URL. */

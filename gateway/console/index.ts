@@ -5,12 +5,13 @@ import { Hono, type Context } from 'hono';
 import { EVENT_NAMES } from '../audit/index.js';
 // the audit folder's read side (filters, explain, stats); its index does not re-export it yet
 import { compileFilter, computeStats, describe, explainCall, matches, parseTime, type RecordFilter } from '../audit/query.js';
-import { ApprovalQueueError, type ApprovalQueue, type HumanQueueDecision } from '../review/index.js';
+import { ApprovalQueueError, type ApprovalStore, type HumanQueueDecision } from '../review/index.js';
 import type { TokenStore } from '../server/auth/index.js';
 import type { PinStore } from '../upstreams/index.js';
 import { adminSessions, sameOrigin, sameSecret, type Admin } from './admin.js';
 import { approvalPage } from './approval-page.js';
 import { decisionMix, trailReader, type Rec } from './trail.js';
+import type { AuditTrail } from '../audit/verify.js';
 import { approvalsView, auditView, explainView, loginView, messageView, page, serversView, statsView, type AuditFilterForm, type PageFrame, type ServerStatus } from './views.js';
 
 export type { Admin } from './admin.js';
@@ -26,9 +27,11 @@ export interface ConsoleOptions {
   selfApproval?: (callIdentity: string | undefined) => boolean;
   /** Cookies Secure regardless of how the request arrived (listen.publicUrl is https: TLS ends at a proxy). */
   secureCookies?: boolean;
-  queue: ApprovalQueue;
+  queue: ApprovalStore;
   /** The audit journal is read from `<dataDir>/audit`. */
   dataDir: string;
+  /** Where the trail is read from instead (storage kind postgres). */
+  trail?: AuditTrail;
   pins: PinStore;
   /** Admin tokens: any active token in `adminGroup` may sign in. */
   tokens: TokenStore;
@@ -71,7 +74,7 @@ export function consoleApp(opts: ConsoleOptions): Hono {
   if (!opts.tokens) throw new Error('consoleApp: pass tokens (the TokenStore of <dataDir>/state) so admins can sign in');
   const adminGroup = opts.adminGroup ?? 'admin';
   const admins = adminSessions({ tokens: opts.tokens, adminGroup, basePath: base, idleMs: opts.sessionIdleMs ?? 30 * 60_000, maxAgeMs: opts.sessionMaxAgeMs ?? 12 * 3600_000, secureCookies: opts.secureCookies });
-  const records = trailReader(opts.dataDir);
+  const records = trailReader(opts.dataDir, opts.trail);
   const signedIn = new WeakMap<Request, Admin>();
   const app = new Hono();
   // Console forms are a few fields: anything larger is refused before it is read (sign-in is reachable unauthenticated).

@@ -5,7 +5,7 @@ import type { JournalRecord } from '../audit/index.js';
 import { JournalRecordSchema } from '../audit/events.js';
 import { listChains, listJournalFiles, safeJson } from '../audit/journal.js';
 // query/verify are the audit folder's read side; its index does not re-export them yet
-import { mergeByTime } from '../audit/verify.js';
+import { mergeByTime, type AuditTrail } from '../audit/verify.js';
 import type { Bucket } from './charts.js';
 
 export type Rec = JournalRecord & Record<string, unknown>;
@@ -49,7 +49,8 @@ async function readLines(file: string, from: number, to: number): Promise<{ reco
  * (measured on 100,000 records in 2 chains: a reload after one new record went from 1.37 s to the cost of the
  * merge; bench/console-trail.ts).
  */
-export function trailReader(dataDir: string) {
+export function trailReader(dataDir: string, trail?: AuditTrail) {
+  if (trail) return storedTrailReader(trail);
   const dir = join(dataDir, 'audit');
   const files = new Map<string, FileState>();
   let cached: { key: string; records: Rec[] } | undefined;
@@ -94,6 +95,18 @@ export function trailReader(dataDir: string) {
     const merged = perChain.length <= 1 ? (perChain[0] ?? []) : mergeByTime(perChain.map((l) => l.map((record) => ({ record })))).map((x) => x.record);
     cached = { key: k, records: merged };
     return merged;
+  };
+}
+
+/** A trail kept elsewhere (the shared database): re-read whenever its signature (every chain's head) changed. */
+function storedTrailReader(trail: AuditTrail) {
+  let cached: { key: string; records: Rec[] } | undefined;
+  return async function records(): Promise<Rec[]> {
+    const key = await trail.signature();
+    if (cached?.key === key) return cached.records;
+    const records = (await trail.load()).map((l) => l.record as Rec);
+    cached = { key, records };
+    return records;
   };
 }
 

@@ -1,4 +1,5 @@
 // `tollgate check` and `tollgate config`: explain decisions and show/validate the effective config.
+import { redactUrlPassword } from '../secrets/known.js';
 import type { Io } from '../io.js';
 import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
@@ -173,6 +174,9 @@ function redactShown(config: EffectiveConfig): Record<string, unknown> {
   const shown = structuredClone(rest) as Record<string, unknown> & { audit: EffectiveConfig['audit'] };
   // header values are usually bearer tokens; show that they are set, never what they are
   shown.audit.otlp.headers = Object.fromEntries(Object.keys(shown.audit.otlp.headers).map((k) => [k, '[redacted]']));
+  // a database URL's password is never printed (docs/storage.md)
+  const storage = shown.storage as { kind: string; url?: unknown } | undefined;
+  if (storage?.kind === 'postgres' && typeof storage.url === 'string') storage.url = redactUrlPassword(storage.url);
   return { ...shown, requirements: requirements ? requirements.source : null };
 }
 

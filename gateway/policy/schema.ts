@@ -270,6 +270,33 @@ const AuthSchema = z.strictObject({
   consoleGroup: nonEmpty.default('admin'),
 });
 
+/** A literal Postgres URL must at least name a host; the password in it is never printed (see gateway/storage). */
+const PostgresUrlSchema = nonEmpty.superRefine((u, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(u);
+  } catch {
+    return void ctx.addIssue({ code: 'custom', message: 'expected a URL like postgres://user@host:5432/db' });
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') ctx.addIssue({ code: 'custom', message: `expected a postgres:// or postgresql:// URL, not ${url.protocol}//…` });
+  else if (!url.hostname) ctx.addIssue({ code: 'custom', message: 'the URL names no host (postgres://user@host:5432/db)' });
+});
+
+/**
+ * Where shared state lives: `files` under dataDir (default; one machine), or `postgres`, which replicas share
+ * (journal chains, approvals, deferred grants). The url is literal or a reference to the environment or keyring.
+ */
+export const StorageSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('files') }),
+  z.strictObject({
+    kind: z.literal('postgres'),
+    url: z.union([PostgresUrlSchema, SecretRefSchema], { error: 'expected a postgres:// URL, {"env": "NAME"} or {"secret": "name"}' }),
+    /** Connections per process (default 10). */
+    poolSize: z.number().int().min(1).max(100).default(10),
+  }),
+], { error: 'expected {"kind": "files"} or {"kind": "postgres", "url": …}' });
+export type StorageConfig = z.infer<typeof StorageSchema>;
+
 export const TollgateConfigSchema = z.strictObject({
   $schema: z.string().optional(),
   approvals: ApprovalsSchema.prefault({}),
@@ -281,6 +308,7 @@ export const TollgateConfigSchema = z.strictObject({
   listen: ListenSchema.prefault({}),
   auth: AuthSchema.prefault({}),
   dataDir: nonEmpty.optional(),
+  storage: StorageSchema.default({ kind: 'files' }),
   toolSeparator: nonEmpty.default('__'),
 });
 export type TollgateConfig = z.infer<typeof TollgateConfigSchema>;

@@ -1,14 +1,14 @@
 // `tollgate approvals list | approve ID [--session] | deny ID [--reason TEXT]` — decides queued calls from another process.
 import { userInfo } from 'node:os';
 import type { Io } from '../io.js';
-import { ApprovalQueue, ApprovalQueueError } from './queue.js';
+import { ApprovalQueue, ApprovalQueueError, type ApprovalStore } from './queue.js';
 import { clientLabel, reviewerSentence } from './escalation.js';
 import { parseCommand, usageOf, UsageError, type CommandSpec } from '../cli-args.js';
 import { APPROVALS_SPEC } from './cli-spec.js';
 
 /** Runs the approvals subcommand; argv is what follows `approvals`. Returns the exit code (0 ok, 1 failed, 2 usage). */
-export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir: string }): Promise<number> {
-  const queue = new ApprovalQueue({ stateDir: opts.stateDir });
+export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir: string; queue?: ApprovalStore }): Promise<number> {
+  const queue = opts.queue ?? new ApprovalQueue({ stateDir: opts.stateDir });
   const usage = (msg: string, text = usageOf(APPROVALS_SPEC)) => {
     io.stderr.write(`tollgate approvals: ${msg}\n${text}`);
     return 2;
@@ -69,7 +69,7 @@ export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir:
       io.stderr.write(`tollgate approvals: ${err.message}\n`);
       return 1;
     }
-    io.stderr.write(`tollgate approvals: cannot use the approvals queue in ${queue.dir} (${(err as NodeJS.ErrnoException).code ?? 'error'})\n`);
+    io.stderr.write(`tollgate approvals: cannot use the approvals queue in ${queue.where} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})\n`);
     return 1;
   }
 }

@@ -1,7 +1,6 @@
 // Deferred approvals: a call no person can be asked about inline is parked in the approvals queue and returns at
 // once; a person decides it later (console, CLI), and the agent's retry of the same call claims that decision once.
-import { readdir } from 'node:fs/promises';
-import type { ApprovalQueue, EnqueueRequest, PendingApproval, QueueDecision } from './queue.js';
+import type { ApprovalStore, EnqueueRequest, PendingApproval, QueueDecision } from './queue.js';
 
 /** What binds a retry to an approval: who asks, and exactly which call. */
 export interface DeferredKey {
@@ -18,15 +17,15 @@ export type DeferredState =
   | { kind: 'decided'; item: PendingApproval; decision: QueueDecision };
 
 export interface DeferredApprovalsOptions {
-  queue: ApprovalQueue;
+  queue: ApprovalStore;
   /** How long an item waits for a person, and how long an approval waits for the retry (`approvals.deferredTtlSeconds`). */
   ttlMs: () => number;
   now?: () => number;
 }
 
-/** Deferred items of one data dir, shared by every gateway process on it (the queue's files are the only state). */
+/** Deferred items of one queue, shared by every gateway process on it (the queue's items are the only state). */
 export class DeferredApprovals {
-  readonly #queue: ApprovalQueue;
+  readonly #queue: ApprovalStore;
   readonly #ttlMs: () => number;
   readonly #now: () => number;
 
@@ -52,6 +51,8 @@ export class DeferredApprovals {
       const decision = await this.#queue.decisionOf(item.id);
       const now = this.#now();
       if (!decision) {
+        // claimed by another retry since the list was read: gone, not pending
+        if (!(await this.#queue.get(item.id))) continue;
         if (Date.parse(item.expiresAt) <= now) await this.#queue.decide(item.id, { decision: 'timeout', channel: 'gateway' }).then(() => this.#queue.claim(item.id)).catch(() => undefined);
         else pending ??= item;
         continue;
@@ -66,20 +67,7 @@ export class DeferredApprovals {
     return pending ? { kind: 'pending', item: pending } : { kind: 'none' };
   }
 
-  async #items(): Promise<PendingApproval[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.#queue.dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
-    const items: PendingApproval[] = [];
-    for (const n of names) {
-      if (!n.endsWith('.json') || n.endsWith('.decision.json') || n.startsWith('.')) continue;
-      const item = await this.#queue.get(n.slice(0, -'.json'.length));
-      if (item?.deferred) items.push(item);
-    }
-    return items.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  #items(): Promise<PendingApproval[]> {
+    return this.#queue.items({ deferred: true });
   }
 }

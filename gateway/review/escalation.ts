@@ -2,7 +2,7 @@
 // deferred approval the agent's retry claims — tried in the session's channel order.
 import type { ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import { summarizeArguments } from './messages.js';
-import type { ApprovalQueue, QueueDecision } from './queue.js';
+import type { ApprovalStore, QueueDecision } from './queue.js';
 import type { DeferredApprovals } from './deferred.js';
 import type { ApprovalChannel } from './channels.js';
 
@@ -151,7 +151,7 @@ export function formElicitation(elicit: ElicitForm, wo: WaitingOptions & { minHu
  * URL-mode elicitation: the client opens Tollgate's approval page for this one call (an
  * unguessable token in the URL); the decision arrives through the queue.
  */
-export function urlElicitation(elicitUrl: ElicitUrl, queue: ApprovalQueue, approvalPageBaseUrl: string, wo: WaitingOptions & { onComplete?: (elicitationId: string) => void; minHumanResponseMs?: number } = {}): Escalation {
+export function urlElicitation(elicitUrl: ElicitUrl, queue: ApprovalStore, approvalPageBaseUrl: string, wo: WaitingOptions & { onComplete?: (elicitationId: string) => void; minHumanResponseMs?: number } = {}): Escalation {
   const base = approvalPageBaseUrl.replace(/\/+$/, '');
   return {
     async decide(req, opts) {
@@ -191,7 +191,7 @@ export function urlElicitation(elicitUrl: ElicitUrl, queue: ApprovalQueue, appro
 }
 
 /** The call waits in the approvals queue until `tollgate approvals` or the console decides, or it times out. */
-export function queueEscalation(queue: ApprovalQueue, wo: WaitingOptions = {}): Escalation {
+export function queueEscalation(queue: ApprovalStore, wo: WaitingOptions = {}): Escalation {
   return {
     async decide(req, opts) {
       const started = performance.now();
@@ -244,7 +244,7 @@ export const noHuman: Escalation = {
 export interface EscalationDeps {
   elicit?: ElicitForm;
   elicitUrl?: ElicitUrl;
-  queue?: ApprovalQueue;
+  queue?: ApprovalStore;
   deferred?: DeferredApprovals;
   /** e.g. `http://127.0.0.1:7777/console` — the approval page lives at `<base>/approve/<token>`. */
   approvalPageBaseUrl?: string;

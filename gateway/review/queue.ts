@@ -58,12 +58,63 @@ const newId = () => Array.from(randomBytes(10), (b) => ID_ALPHABET[b % ID_ALPHAB
 
 export class ApprovalQueueError extends Error {}
 
+export type DecideInput = { decision: QueueDecision['decision']; approver?: string; reason?: string; channel: QueueDecision['channel'] };
+export type WaitOptions = { signal: AbortSignal; timeoutMs: number; onWaiting?: (elapsedMs: number) => void; waitingIntervalMs?: number };
+
+/**
+ * The approvals queue as every consumer sees it, whatever stores it: files under `<stateDir>/approvals/` (this file)
+ * or Postgres (gateway/storage). Exactly one decision per item wins, and a decided item is claimed at most once.
+ */
+export interface ApprovalStore {
+  /** For messages: the queue's directory, or the database with its password hidden. */
+  readonly where: string;
+  enqueue(req: EnqueueRequest, opts: { timeoutMs: number; deferred?: boolean }): Promise<PendingApproval & { token: string }>;
+  list(): Promise<PendingApproval[]>;
+  /** Every item, decided or not, expired or not, oldest first (deferred approvals look through them). */
+  items(filter?: { deferred?: boolean }): Promise<PendingApproval[]>;
+  get(id: string): Promise<PendingApproval | undefined>;
+  getByToken(token: string): Promise<PendingApproval | undefined>;
+  decisionOf(id: string): Promise<QueueDecision | undefined>;
+  decide(id: string, d: DecideInput): Promise<QueueDecision>;
+  wait(id: string, opts: WaitOptions): Promise<QueueDecision>;
+  prune(graceMs?: number): Promise<number>;
+  claim(id: string): Promise<QueueDecision | undefined>;
+  remove(id: string): Promise<void>;
+}
+
+/** A fresh item for the queue (id, token and its hash, deadline, redacted arguments). */
+export function newItem(req: EnqueueRequest, opts: { timeoutMs: number; deferred?: boolean }): PendingApproval & { token: string } {
+  const now = Date.now();
+  const token = randomBytes(32).toString('base64url');
+  const item: PendingApproval = {
+    version: 1,
+    id: newId(),
+    tokenHash: hashToken(token),
+    createdAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + opts.timeoutMs).toISOString(),
+    sessionId: req.sessionId,
+    ...(req.identity ? { identity: req.identity } : {}),
+    server: req.server,
+    tool: req.tool,
+    arguments: redactValue(req.arguments) as Record<string, unknown>,
+    argsDigest: req.argsDigest,
+    ...(req.reviewer ? { reviewer: req.reviewer } : {}),
+    ...(req.client?.name ? { client: { name: req.client.name.slice(0, 200), ...(req.client.version ? { version: req.client.version.slice(0, 100) } : {}) } } : {}),
+    ...(req.intent ? { intent: String(redactValue(req.intent)).slice(0, 2000) } : {}),
+    policyReasons: req.policyReasons,
+    ...(opts.deferred ? { deferred: true as const } : {}),
+  };
+  return { ...item, token };
+}
+
+export { hashToken as approvalTokenHash };
+
 /**
  * File protocol: the gateway writes `<id>.json` (atomic rename). Whoever decides first creates
  * `<id>.decision.json` with an exclusive hard link, so exactly one decision wins — a human's or the
  * gateway's own timeout/cancel. The gateway then removes both files.
  */
-export class ApprovalQueue {
+export class ApprovalQueue implements ApprovalStore {
   readonly dir: string;
   readonly #pollMs: number;
 
@@ -72,33 +123,35 @@ export class ApprovalQueue {
     this.#pollMs = opts.pollMs ?? 500;
   }
 
+  get where(): string {
+    return this.dir;
+  }
+
   /** The returned `token` (for the approval page link) exists only in memory; the file keeps its hash. */
   async enqueue(req: EnqueueRequest, opts: { timeoutMs: number; deferred?: boolean }): Promise<PendingApproval & { token: string }> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const now = Date.now();
-    const token = randomBytes(32).toString('base64url');
-    const item: PendingApproval = {
-      version: 1,
-      id: newId(),
-      tokenHash: hashToken(token),
-      createdAt: new Date(now).toISOString(),
-      expiresAt: new Date(now + opts.timeoutMs).toISOString(),
-      sessionId: req.sessionId,
-      ...(req.identity ? { identity: req.identity } : {}),
-      server: req.server,
-      tool: req.tool,
-      arguments: redactValue(req.arguments) as Record<string, unknown>,
-      argsDigest: req.argsDigest,
-      ...(req.reviewer ? { reviewer: req.reviewer } : {}),
-      ...(req.client?.name ? { client: { name: req.client.name.slice(0, 200), ...(req.client.version ? { version: req.client.version.slice(0, 100) } : {}) } } : {}),
-      ...(req.intent ? { intent: String(redactValue(req.intent)).slice(0, 2000) } : {}),
-      policyReasons: req.policyReasons,
-      ...(opts.deferred ? { deferred: true as const } : {}),
-    };
+    const { token, ...item } = newItem(req, opts);
     const tmp = join(this.dir, `.${item.id}.${process.pid}.tmp`);
     await writeFile(tmp, JSON.stringify(item, null, 2), { mode: 0o600 });
     await rename(tmp, this.#itemPath(item.id));
     return { ...item, token };
+  }
+
+  async items(filter: { deferred?: boolean } = {}): Promise<PendingApproval[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const items: PendingApproval[] = [];
+    for (const n of names) {
+      if (!n.endsWith('.json') || n.endsWith('.decision.json') || n.startsWith('.')) continue;
+      const item = await this.get(n.slice(0, -'.json'.length));
+      if (item && (filter.deferred === undefined || !!item.deferred === filter.deferred)) items.push(item);
+    }
+    return items.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   /** Undecided, unexpired items, oldest first. */
@@ -151,7 +204,7 @@ export class ApprovalQueue {
    * Records a decision; the first one wins. Throws ApprovalQueueError when the item does not
    * exist, expired, or was already decided.
    */
-  async decide(id: string, d: { decision: QueueDecision['decision']; approver?: string; reason?: string; channel: QueueDecision['channel'] }): Promise<QueueDecision> {
+  async decide(id: string, d: DecideInput): Promise<QueueDecision> {
     const item = await this.get(id);
     if (!item) throw new ApprovalQueueError(`no pending approval with id "${id}"`);
     if (d.channel !== 'gateway' && Date.parse(item.expiresAt) <= Date.now()) throw new ApprovalQueueError(`approval "${id}" has expired`);
@@ -174,7 +227,7 @@ export class ApprovalQueue {
    * records `timeout`/`cancel` itself — unless a human won the race, whose decision is returned.
    * The item's files are removed afterwards.
    */
-  async wait(id: string, opts: { signal: AbortSignal; timeoutMs: number; onWaiting?: (elapsedMs: number) => void; waitingIntervalMs?: number }): Promise<QueueDecision> {
+  async wait(id: string, opts: WaitOptions): Promise<QueueDecision> {
     const started = Date.now();
     let watcher: FSWatcher | undefined;
     let poll: NodeJS.Timeout | undefined;

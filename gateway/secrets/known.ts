@@ -38,3 +38,16 @@ export function redactKnownSecretsDeep<T>(value: T, depth = 0): T {
   for (const [k, v] of Object.entries(value)) out[redactKnownSecrets(k)] = redactKnownSecretsDeep(v, depth + 1);
   return out as T;
 }
+
+/** A URL with its password (and password-like query parameters) shown as `***`: safe to print. */
+export function redactUrlPassword(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return '[unparseable URL]';
+  }
+  if (u.password) u.password = '***';
+  for (const k of [...u.searchParams.keys()]) if (/pass|secret|key|token/i.test(k)) u.searchParams.set(k, '***');
+  return u.toString();
+}

@@ -88,7 +88,7 @@ export interface HttpGateway {
 
 /** `tollgate serve --http 127.0.0.1:0` as a process; resolves once it prints its URL. */
 export async function httpGateway(config: string, env: Record<string, string> = {}): Promise<HttpGateway> {
-  const created = await runCli(['tokens', 'create', 'test-agent', '--config', config]);
+  const created = await runCli(['tokens', 'create', 'test-agent', '--config', config], { env });
   const token = created.stdout.trim();
   if (created.code !== 0 || !token.startsWith('tg_')) throw new Error(`tokens create failed: ${created.stderr}`);
   const proc = spawn(process.execPath, gatewayArgs('serve', '--http', '127.0.0.1:0', '--config', config), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,12 +1,14 @@
 import type { Io } from '../../io.js';
 import { parseCommand, usageOf, UsageError, type CommandSpec } from '../../cli-args.js';
 import { TOKENS_SPEC } from './cli-spec.js';
-import { createTokenStore, TokenInputError, type TokenInfo } from './tokens.js';
+import { createTokenStore, TokenInputError, type TokenInfo, type TokenStore } from './tokens.js';
 
 /** What a CLI command may touch: its streams, environment and working directory. */
 
 export interface TokensCommandOptions {
   stateDir: string;
+  /** The store to use (storage kind postgres); default `<stateDir>/tokens.json`. */
+  store?: TokenStore;
   /** Journals an admin act once it is done (tokens change who agents are). */
   audit?: (e: { action: 'tokens.create' | 'tokens.revoke'; target: string; detail?: string }) => Promise<void>;
 }
@@ -38,7 +40,7 @@ export async function tokensCommand(argv: string[], io: Io, opts: TokensCommandO
     return 0;
   }
   const { sub: verb, values, positionals: rest } = parsed;
-  const store = createTokenStore({ stateDir: opts.stateDir });
+  const store = opts.store ?? createTokenStore({ stateDir: opts.stateDir });
   try {
     switch (verb) {
       case 'create': {

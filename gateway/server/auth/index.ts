@@ -8,7 +8,7 @@ export {
   type AuthResult,
   type OidcOptions,
 } from './authenticator.js';
-export { createTokenStore, TokenInputError, TOKEN_PREFIX, type TokenStore, type TokenInfo } from './tokens.js';
+export { createTokenStore, TokenInputError, TOKEN_PREFIX, checkTokenInput, newBearerToken, tokenHash, type TokenStore, type TokenInfo } from './tokens.js';
 export { requireAuth, protectedResourceMetadata, type AuthVariables, type ProtectedResourceOptions } from './http.js';
 export { tokensCommand, type TokensCommandOptions } from './command.js';
 export { TOKENS_SPEC } from './cli-spec.js';

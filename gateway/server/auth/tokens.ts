@@ -45,6 +45,30 @@ export class TokenInputError extends Error {
   override name = 'TokenInputError';
 }
 
+/** Checks a token's name and groups (any store): the groups deduplicated, or a TokenInputError naming the bad one. */
+export function checkTokenInput(identity: string, groupsIn: string[] | undefined): string[] {
+  if (!IDENTITY.test(identity)) {
+    throw new TokenInputError(
+      `invalid token name ${JSON.stringify(identity.slice(0, 70))}: expected 1-64 letters, digits, ".", "_", "@" or "-"`,
+    );
+  }
+  const groups = [...new Set(groupsIn ?? [])];
+  for (const g of groups) {
+    if (!GROUP.test(g)) {
+      throw new TokenInputError(`invalid group ${JSON.stringify(g.slice(0, 70))}: expected 1-64 letters, digits, ".", "_", ":" or "-"`);
+    }
+  }
+  return groups;
+}
+
+/** A new bearer token and the hash a store keeps of it (`sha256:<hex>`). */
+export function newBearerToken(): { token: string; hash: string } {
+  const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+  return { token, hash: tokenHash(token) };
+}
+
+export const tokenHash = (token: string) => 'sha256:' + digest(token).toString('hex');
+
 function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
@@ -141,22 +165,12 @@ export function createTokenStore(opts: { stateDir: string; now?: () => Date }): 
 
   return {
     async create(identity, createOpts) {
-      if (!IDENTITY.test(identity)) {
-        throw new TokenInputError(
-          `invalid token name ${JSON.stringify(identity.slice(0, 70))}: expected 1-64 letters, digits, ".", "_", "@" or "-"`,
-        );
-      }
-      const groups = [...new Set(createOpts?.groups ?? [])];
-      for (const g of groups) {
-        if (!GROUP.test(g)) {
-          throw new TokenInputError(`invalid group ${JSON.stringify(g.slice(0, 70))}: expected 1-64 letters, digits, ".", "_", ":" or "-"`);
-        }
-      }
+      const groups = checkTokenInput(identity, createOpts?.groups);
       await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
       // read-modify-write under a lock: two `tokens create` at once must both land
       return withFileLock(path, async () => {
         const records = await load();
-        const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+        const { token, hash } = newBearerToken();
         let id: string;
         do id = 'tok_' + randomBytes(5).toString('hex');
         while (records.some((r) => r.id === id));
@@ -164,7 +178,7 @@ export function createTokenStore(opts: { stateDir: string; now?: () => Date }): 
           id,
           identity,
           groups,
-          hash: 'sha256:' + digest(token).toString('hex'),
+          hash,
           created: now().toISOString(),
         };
         await save([...records, record]);

@@ -1,0 +1,136 @@
+// The journal in Postgres: one hash chain per writer process (rows of audit_records), group-committed.
+import * as os from 'node:os';
+import type pg from 'pg';
+import { GENESIS, sealRecord } from '../../audit/chain.js';
+import { newChainId, type Journal, type Sync } from '../../audit/journal.js';
+import { describeDbError } from './db.js';
+
+interface Pending {
+  row: [seq: number, time: string, name: string, sessionId: string | null, callId: string | null, line: string];
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+export interface PgJournalOptions {
+  pool: pg.Pool;
+  host: string;
+  port: number;
+  /** First wait before re-reading the chain's head after the database was lost (doubles up to 2 s; default 100 ms). */
+  retryMs?: number;
+}
+
+/**
+ * Same record format and hashing as the files journal (sealRecord), so one verifier checks both. Durable before acted
+ * on: a record's promise resolves only once the INSERT that carries it has committed (synchronous_commit, Postgres's
+ * default, means committed = flushed to its WAL). Records arriving while an INSERT is in flight share the next one.
+ *
+ * Fails closed and recovers: when a write fails, it and every record queued behind it (whose `prev` depends on it) are
+ * rejected, and so is every append until the chain's head has been read back from the database — so the chain never
+ * forks, whether or not the failed commit reached the disk. Then appends continue from that head.
+ */
+export async function openPgJournal(opts: PgJournalOptions): Promise<Journal> {
+  const { pool } = opts;
+  const chain = newChainId();
+  try {
+    await pool.query('INSERT INTO tollgate.audit_chains (id, host, pid) VALUES ($1, $2, $3)', [chain, os.hostname(), process.pid]);
+  } catch (e) {
+    throw new Error(`cannot open a journal chain in the database: ${describeDbError(e, opts.host, opts.port)}`);
+  }
+  let seq = 0;
+  let prev = GENESIS;
+  let pending: Pending[] = [];
+  let writing: Promise<void> | undefined;
+  let broken: Error | undefined;
+  let recovering: Promise<void> | undefined;
+  let records = 0;
+  let closed = false;
+  const retryMs = opts.retryMs ?? 100;
+
+  async function insert(batch: Pending[]): Promise<void> {
+    const cols: unknown[][] = [[], [], [], [], [], []];
+    for (const p of batch) p.row.forEach((v, i) => cols[i]!.push(v));
+    await pool.query(
+      `INSERT INTO tollgate.audit_records (chain, seq, time, name, session_id, call_id, line)
+       SELECT $1, * FROM unnest($2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[])`,
+      [chain, ...cols],
+    );
+  }
+
+  function fail(e: unknown, batch: Pending[]): void {
+    broken = new Error(`the audit database is unavailable (${describeDbError(e, opts.host, opts.port)}); refusing to act on what cannot be recorded`);
+    for (const p of [...batch, ...pending]) p.reject(broken);
+    pending = [];
+    recover();
+  }
+
+  /** Reads the chain's head back (whatever the failed write left there), then lets appends continue from it. */
+  function recover(): void {
+    recovering ??= (async () => {
+      for (let wait = retryMs; !closed; wait = Math.min(wait * 2, 2000)) {
+        try {
+          const r = await pool.query<{ seq: string; line: string }>('SELECT seq, line FROM tollgate.audit_records WHERE chain = $1 ORDER BY seq DESC LIMIT 1', [chain]);
+          const head = r.rows[0];
+          seq = head ? Number(head.seq) : 0;
+          prev = head ? (JSON.parse(head.line) as { hash: string }).hash : GENESIS;
+          broken = undefined;
+          return;
+        } catch {
+          await new Promise((ok) => setTimeout(ok, wait).unref());
+        }
+      }
+    })().finally(() => (recovering = undefined));
+  }
+
+  async function writeLoop(): Promise<void> {
+    try {
+      while (pending.length) {
+        const batch = pending;
+        pending = [];
+        try {
+          await insert(batch);
+        } catch (e) {
+          fail(e, batch);
+          return;
+        }
+        records += batch.length;
+        for (const p of batch) p.resolve();
+      }
+    } finally {
+      writing = undefined;
+    }
+  }
+
+  return {
+    append(fields, _sync: Sync = 'now') {
+      if (closed) throw new Error('audit journal is closed');
+      if (broken) {
+        // nothing is assigned: the head is not known until the database answers again
+        const durable = Promise.reject(broken);
+        durable.catch(() => undefined);
+        return { record: { ...fields, seq: 0, hash: '' }, durable };
+      }
+      seq += 1;
+      const record = { ...fields, seq, prev, hash: '' } as Record<string, unknown> & { seq: number; hash: string };
+      const sealed = sealRecord(record);
+      record.hash = sealed.hash;
+      prev = record.hash;
+      const str = (v: unknown) => (typeof v === 'string' ? v : null);
+      const durable = new Promise<void>((resolve, reject) => {
+        pending.push({ row: [seq, String(record.time), String(record.name), str(record.sessionId), str(record.callId), sealed.line], resolve, reject });
+      });
+      // the INSERT starts in a microtask: appends made in the same tick share it; later ones wait for the next
+      writing ??= Promise.resolve().then(writeLoop);
+      return { record, durable };
+    },
+    get records() {
+      return records;
+    },
+    tornTail: undefined,
+    chain,
+    async close() {
+      while (writing) await writing;
+      closed = true;
+      await recovering;
+    },
+  };
+}
