@@ -1,5 +1,6 @@
 // Shell-script analysis: parse with tree-sitter-bash, split into simple commands, flag anything not provably plain.
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import { dirname, join } from 'node:path';
 import { Language, Parser, type Node } from 'web-tree-sitter';
 import { COMMAND_ROWS, type CommandRow } from './optables.js';
@@ -11,6 +12,10 @@ let loading: Promise<void> | null = null;
 /** Loads the bash grammar once; evaluate() refuses to run before this resolves. */
 export function initPolicy(): Promise<void> {
   loading ??= (async () => {
+    // The grammar is 1.4 MB of wasm: V8's optimising tier-up compiles all of it in the background (~1 s of CPU) and
+    // Node blocks the event loop on that work whenever the loop goes briefly idle — `serve --stdio` answered
+    // `initialize` a second late. The baseline compiler alone parses scripts as fast here (measured, docs/performance.md).
+    setFlagsFromString('--liftoff-only');
     await Parser.init();
     const require = createRequire(import.meta.url);
     const wasm = join(dirname(require.resolve('tree-sitter-bash/package.json')), 'tree-sitter-bash.wasm');
