@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { TokenStore } from './tokens.js';
 import { TOKEN_PREFIX } from './tokens.js';
 
@@ -64,6 +64,7 @@ function oidcVerifier(o: OidcOptions): (token: string) => Promise<{ identity: st
   let jwks: Promise<JWTVerifyGetKey> | undefined;
   const keySet = (): Promise<JWTVerifyGetKey> => {
     jwks ??= (async () => {
+      const { createRemoteJWKSet } = await jose();
       const base = issuerUrl.href.endsWith('/') ? issuerUrl.href : issuerUrl.href + '/';
       const res = await fetch(new URL('.well-known/openid-configuration', base), { signal: AbortSignal.timeout(5_000) });
       if (!res.ok) throw new Error(`issuer discovery returned HTTP ${res.status}`);
@@ -77,11 +78,14 @@ function oidcVerifier(o: OidcOptions): (token: string) => Promise<{ identity: st
     });
     return jwks;
   };
-  const fixed = o.jwksUri ? createRemoteJWKSet(checkUrl('oidc.jwksUri', o.jwksUri)) : undefined;
+  const fixedUrl = o.jwksUri ? checkUrl('oidc.jwksUri', o.jwksUri) : undefined;
+  let fixed: JWTVerifyGetKey | undefined;
   const groupsClaim = o.groupsClaim ?? 'groups';
   const identityClaim = o.identityClaim ?? 'sub';
 
   return async (token) => {
+    const { jwtVerify, createRemoteJWKSet } = await jose();
+    if (fixedUrl) fixed ??= createRemoteJWKSet(fixedUrl);
     const { payload } = await jwtVerify(token, fixed ?? (await keySet()), {
       issuer: o.issuer,
       audience: o.audience,
@@ -107,8 +111,14 @@ function oidcVerifier(o: OidcOptions): (token: string) => Promise<{ identity: st
 
 class ClaimError extends Error {}
 
+// jose (46 files) loads with the first OIDC token, not with every gateway and CLI command that imports auth.
+let joseModule: typeof import('jose') | undefined;
+const jose = async () => (joseModule ??= await import('jose'));
+
 /** A short reason for the audit trail; never contains the token. */
 function jwtReason(err: unknown): string {
+  const joseErrors = joseModule?.errors;
+  if (!joseErrors) return err instanceof ClaimError ? err.message : `token not verifiable: ${String((err as Error)?.message ?? err).slice(0, 120)}`;
   if (err instanceof joseErrors.JWTExpired) return 'token expired';
   if (err instanceof joseErrors.JWTClaimValidationFailed) return `claim "${err.claim}" rejected: ${err.reason}`;
   if (err instanceof joseErrors.JWKSNoMatchingKey) return 'token signed by an unknown key';
