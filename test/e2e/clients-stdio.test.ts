@@ -71,9 +71,9 @@ function timeStdioStart(dir: string): Promise<{ initializeMs: number; toolsListM
 const steps = (records: JournalRecord[], callId: unknown) => records.filter((r) => r.callId === callId);
 
 describe.each([
-  ['Codex CLI (codex exec)', codexClient, '@openai/codex'],
-  ['Claude Code (claude -p)', claudeClient, '@anthropic-ai/claude-code'],
-] as const)('%s over stdio, starting its own `tollgate serve --stdio` as its only MCP server', (_label, make, pkg) => {
+  ['Codex CLI (codex exec)', codexClient, '@openai/codex', 'codex-mcp-client'],
+  ['Claude Code (claude -p)', claudeClient, '@anthropic-ai/claude-code', 'claude-code'],
+] as const)('%s over stdio, starting its own `tollgate serve --stdio` as its only MCP server', (_label, make, pkg, clientName) => {
   let dir: string;
   let model: ModelServer;
   let client: AgentClient;
@@ -120,7 +120,8 @@ describe.each([
     // two gateway processes, one per client run, both the OS user's stdio sessions
     const sessions = records.filter((r) => r.name === 'tollgate.session_start');
     expect(new Set(calls.map((c) => c.sessionId)).size).toBe(2);
-    for (const c of calls) expect(sessions.find((s) => s.sessionId === c.sessionId)).toMatchObject({ transport: 'stdio', identity: `local:${ME}` });
+    // the session knows its client (learnt from the initialize the gateway had answered before it loaded)
+    for (const c of calls) expect(sessions.find((s) => s.sessionId === c.sessionId)).toMatchObject({ transport: 'stdio', identity: `local:${ME}`, clientName, capabilities: { elicitationForm: true } });
 
     const humans1 = first!.filter((r) => r.name === 'tollgate.human_decision');
     expect(humans1.length).toBeGreaterThanOrEqual(2);
@@ -181,7 +182,8 @@ describe('two real clients at once on one config dir, beside a running HTTP gate
     const byClient = (text: string) => records.find((r) => r.name === 'tollgate.tool_call' && (r.arguments as { text?: string } | undefined)?.text === text);
     const starts = records.filter((r) => r.name === 'tollgate.session_start');
     const clientOf = (text: string) => starts.find((s) => s.sessionId === byClient(text)?.sessionId)?.clientName;
-    expect(clientOf('from codex')).toBe('codex-mcp-client');
+    const seen = JSON.stringify({ starts: starts.map((s) => [s.sessionId, s.clientName, s.transport]), calls: records.filter((r) => r.name === 'tollgate.tool_call').map((r) => [r.sessionId, r.arguments]) });
+    expect(clientOf('from codex'), seen).toBe('codex-mcp-client');
     expect(clientOf('from claude')).toBe('claude-code');
     expect(clientOf('from http')).toBe('test-http-agent');
     expect(results).toHaveLength(3);
