@@ -28,7 +28,7 @@ export {
   type ElicitForm,
   type ElicitUrl,
 } from './escalation.js';
-export { ApprovalQueue, ApprovalQueueError, PendingApprovalSchema, type PendingApproval, type QueueDecision, type HumanQueueDecision, type EnqueueRequest } from './queue.js';
+export { ApprovalQueue, ApprovalQueueError, PendingApprovalSchema, type NotifyOutcome, type PendingApproval, type QueueDecision, type HumanQueueDecision, type EnqueueRequest } from './queue.js';
 export { approvalsCommand, APPROVALS_SPEC } from './approvals-cli.js';
 export { denialMessage, deferredMessage, summarizeArguments, type Denial, type DenialSource, type DeferredNotice } from './messages.js';
 export { DeferredApprovals, type DeferredKey, type DeferredState } from './deferred.js';
