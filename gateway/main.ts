@@ -1,7 +1,13 @@
 // CLI entry: `tollgate serve | check | audit | approvals | tools | secrets | tokens | config` (gateway/commands.ts).
 import { resolve } from 'node:path';
-import { main } from './commands.js';
 import type { Io } from './io.js';
+import { takeOverStdio } from './server/initialize.js';
+
+// `serve --stdio`: answer the client's initialize now, before the gateway's modules load (clients give a stdio
+// server about a second). Only this tiny module and node: built-ins are loaded at this point.
+const argv = process.argv.slice(2);
+const early = argv[0] === 'serve' && argv.includes('--stdio') && !argv.includes('--help') ? takeOverStdio(process.stdin, process.stdout) : undefined;
+const { main } = await import('./commands.js');
 
 // A reader that stops early (`tollgate audit export | head`) is not an error.
 for (const stream of [process.stdout, process.stderr]) {
@@ -11,8 +17,8 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-const io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: resolve('.') };
-const code = await main(process.argv.slice(2), io);
+const io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: resolve('.'), ...(early ? { early } : {}) };
+const code = await main(argv, io);
 process.exitCode = code;
 // serve keeps watchers and upstream processes alive: once it has returned, leave.
 if (process.argv[2] === 'serve') process.stderr.write('', () => process.exit(code));

@@ -147,7 +147,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   const grants = new GrantStore();
   const approvalTimeoutMs = () => config.approvals.timeoutSeconds * 1000;
   const deferred = new DeferredApprovals({ queue, ttlMs: () => config.approvals.deferredTtlSeconds * 1000 });
-  const notifier = createNotifier(() => config.approvals.notify, { log, env: io.env });
+  const notifier = createNotifier(() => config.approvals.notify, { log, env: io.env, onOutcome: (id, o) => queue.noteNotified(id, o) });
   const approveCommand = (id: string) => `tollgate approvals approve ${id}${configDir === resolve(io.cwd) ? '' : ` --config ${configDir}`}`;
 
   let reviewer: Reviewer | undefined;
@@ -363,7 +363,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
 
   let stop: () => Promise<void>;
   if (values.stdio) {
-    await gateway.serveStdio({ identity: localIdentity(), groups: [], mode: stdioMode as 'auto-review' | 'human' | 'never-ask' | undefined, channels: stdioChannels });
+    await gateway.serveStdio({ identity: localIdentity(), groups: [], mode: stdioMode as 'auto-review' | 'human' | 'never-ask' | undefined, channels: stdioChannels }, io.early);
     stop = () => gateway.close();
     log('serving MCP on stdio');
   } else {
@@ -467,7 +467,8 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     };
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
-    if (values.stdio) process.stdin.once('end', () => shutdown('stdin closed'));
+    // stdin taken over at start may have ended before this line ran: its `ended` promise still resolves
+    if (values.stdio) void (io.early?.ended ?? new Promise((r) => process.stdin.once('end', r))).then(() => shutdown('stdin closed'));
   });
   return 0;
 }

@@ -143,9 +143,10 @@ export function consoleApp(opts: ConsoleOptions): Hono {
   app.get('/approvals', async (c) => {
     const admin = signedIn.get(c.req.raw)!;
     const items = await opts.queue.list();
+    const notified = new Map(await Promise.all(items.map(async (i) => [i.id, await opts.queue.notifiedOf(i.id)] as const)));
     const done = c.req.query('done');
     const notice = done && DONE[done] ? { text: `${DONE[done]}: ${str(c.req.query('tool'), 200)}` } : c.req.query('gone') !== undefined ? { text: 'That call was already decided, expired, or the agent stopped waiting.', error: true } : undefined;
-    return render(c, { title: 'Approvals', current: 'approvals', refreshSeconds: opts.refreshSeconds ?? 5 }, () => approvalsView({ base, csrf: admin.csrf, items, now: Date.now(), notice }));
+    return render(c, { title: 'Approvals', current: 'approvals', refreshSeconds: opts.refreshSeconds ?? 5 }, () => approvalsView({ base, csrf: admin.csrf, items, notified, now: Date.now(), notice }));
   });
 
   app.post('/approvals/:id', async (c) => {

@@ -1,7 +1,7 @@
 // Console pages as pure functions of their data; hono/html escapes every interpolated value unless wrapped in raw().
 import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
-import type { PendingApproval } from '../review/index.js';
+import type { NotifyOutcome, PendingApproval } from '../review/index.js';
 import type { PinRecord } from '../upstreams/index.js';
 import { diffDefinitions, type DefinitionChange, type TextPart } from '../upstreams/pin-diff.js';
 import { barList, stackedColumns, type Series } from './charts.js';
@@ -109,7 +109,13 @@ function reviewerLine(r: PendingApproval['reviewer']): Markup {
   return html`<span class="risk-${r.riskLevel}">${r.riskLevel} risk</span> — ${r.rationale}`;
 }
 
-export function approvalsView(o: { base: string; csrf: string; items: PendingApproval[]; now: number; notice?: { text: string; error?: boolean } }): Markup {
+function notifiedLine(n: NotifyOutcome | undefined): Markup | string {
+  if (!n) return '';
+  if (n.failed) return html`<dt>Notified</dt><dd><span class="risk-high" data-notify="failed">not notified: ${n.failed} notification(s) failed${n.lastError ? ` (${n.lastError})` : ''}</span>${n.sent ? ` — ${n.sent} sent` : ''}</dd>`;
+  return html`<dt>Notified</dt><dd data-notify="sent">${n.sent} notification(s) sent</dd>`;
+}
+
+export function approvalsView(o: { base: string; csrf: string; items: PendingApproval[]; notified?: Map<string, NotifyOutcome | undefined>; now: number; notice?: { text: string; error?: boolean } }): Markup {
   const cards = o.items.map((i) => {
     const action = `${o.base}/approvals/${i.id}`;
     const hidden = html`<input type="hidden" name="csrf" value="${o.csrf}">`;
@@ -123,6 +129,7 @@ ${i.intent ? html`<dt>The user asked</dt><dd><q>${i.intent}</q></dd>` : ''}
 <dt>Waiting</dt><dd><span data-since="${i.createdAt}">${fmtWait(o.now - Date.parse(i.createdAt))}</span> <progress data-from="${i.createdAt}" data-to="${i.expiresAt}" max="1" value="${Math.min(1, (o.now - Date.parse(i.createdAt)) / Math.max(1, Date.parse(i.expiresAt) - Date.parse(i.createdAt))).toFixed(3)}"></progress> <small class="muted">denied automatically at ${i.expiresAt.replace('T', ' ').slice(0, 19)} UTC</small></dd>
 <dt>Automated reviewer</dt><dd>${reviewerLine(i.reviewer)}</dd>
 <dt>Why a person is asked</dt><dd>${i.policyReasons.length ? html`<ul style="margin:0;padding-left:1.1rem">${i.policyReasons.map((r) => html`<li>${r}</li>`)}</ul>` : html`<span class="muted">no reason recorded</span>`}</dd>
+${notifiedLine(o.notified?.get(i.id))}
 </dl>
 <div><span class="lbl">Arguments</span> <small class="muted">(secrets are hidden)</small><pre class="args">${JSON.stringify(i.arguments, null, 2)}</pre></div>
 <form method="post" action="${action}">${hidden}

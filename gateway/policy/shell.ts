@@ -12,9 +12,9 @@ let loading: Promise<void> | null = null;
 /** Loads the bash grammar once; evaluate() refuses to run before this resolves. */
 export function initPolicy(): Promise<void> {
   loading ??= (async () => {
-    // The grammar runs on V8's baseline wasm compiler only: optimising the 1.3 MB grammar in the background stalled the
-    // main thread for about a second after every start (measured: a 100 ms import took 900–1,050 ms right after init;
-    // 100 ms with this flag), while a script is analysed in ~125 µs instead of ~105 µs. Set before any wasm compiles.
+    // The grammar is 1.4 MB of wasm: V8's optimising tier-up compiles all of it in the background (~1 s of CPU) and
+    // Node blocks the event loop on that work whenever the loop goes briefly idle — `serve --stdio` answered
+    // `initialize` a second late. The baseline compiler alone parses scripts as fast here (measured, docs/performance.md).
     setFlagsFromString('--liftoff-only');
     await Parser.init();
     const require = createRequire(import.meta.url);

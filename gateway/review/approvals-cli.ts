@@ -31,9 +31,10 @@ export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir:
     switch (cmd) {
       case 'list': {
         const items = await queue.list();
+        const notified = new Map(await Promise.all(items.map(async (i) => [i.id, await queue.notifiedOf(i.id)] as const)));
         if (values.json) {
           // the page token is a bearer secret for the approval page, so it is never printed
-          io.stdout.write(`${JSON.stringify(items.map(({ tokenHash: _t, ...i }) => i))}\n`);
+          io.stdout.write(`${JSON.stringify(items.map(({ tokenHash: _t, ...i }) => ({ ...i, ...(notified.get(i.id) ? { notified: notified.get(i.id) } : {}) })))}\n`);
           return 0;
         }
         if (items.length === 0) {
@@ -42,7 +43,9 @@ export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir:
         }
         for (const i of items) {
           const client = clientLabel(i.client);
-          io.stdout.write(`${i.id}  ${i.createdAt}  ${i.deferred ? 'deferred (the agent retries once approved)' : `session ${i.sessionId}`}${i.identity ? ` (${i.identity})` : ''}${client ? ` via ${client}` : ''}\n  ${i.tool} on ${i.server}\n  args ${truncate(JSON.stringify(i.arguments), 200)}\n  ${reviewerSentence(i.reviewer)}\n${i.intent ? `  the user asked: ${truncate(JSON.stringify(i.intent), 200)}\n` : ''}`);
+          const n = notified.get(i.id);
+          const told = !n ? '' : n.failed ? `  NOT NOTIFIED: ${n.failed} notification(s) failed${n.lastError ? ` (${n.lastError})` : ''}${n.sent ? `, ${n.sent} sent` : ''}\n` : `  notified (${n.sent})\n`;
+          io.stdout.write(`${i.id}  ${i.createdAt}  ${i.deferred ? 'deferred (the agent retries once approved)' : `session ${i.sessionId}`}${i.identity ? ` (${i.identity})` : ''}${client ? ` via ${client}` : ''}\n  ${i.tool} on ${i.server}\n  args ${truncate(JSON.stringify(i.arguments), 200)}\n  ${reviewerSentence(i.reviewer)}\n${i.intent ? `  the user asked: ${truncate(JSON.stringify(i.intent), 200)}\n` : ''}${told}`);
         }
         return 0;
       }

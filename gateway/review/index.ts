@@ -29,7 +29,7 @@ export {
   type ElicitForm,
   type ElicitUrl,
 } from './escalation.js';
-export { ApprovalQueue, ApprovalQueueError, PendingApprovalSchema, QueueDecisionSchema, newItem, approvalTokenHash, type ApprovalStore, type DecideInput, type WaitOptions, type PendingApproval, type QueueDecision, type HumanQueueDecision, type EnqueueRequest } from './queue.js';
+export { ApprovalQueue, ApprovalQueueError, PendingApprovalSchema, QueueDecisionSchema, newItem, approvalTokenHash, type ApprovalStore, type DecideInput, type NotifyOutcome, type WaitOptions, type PendingApproval, type QueueDecision, type HumanQueueDecision, type EnqueueRequest } from './queue.js';
 export { approvalsCommand } from './approvals-cli.js';
 export { APPROVALS_SPEC } from './cli-spec.js';
 export { denialMessage, deferredMessage, summarizeArguments, type Denial, type DenialSource, type DeferredNotice } from './messages.js';

@@ -56,20 +56,26 @@ function findNotifySend(env: NodeJS.ProcessEnv): string | undefined {
   return undefined;
 }
 
-export function createNotifier(config: () => NotifyConfig, opts: { log: (line: string) => void; env?: NodeJS.ProcessEnv }): Notifier {
+export function createNotifier(
+  config: () => NotifyConfig,
+  opts: { log: (line: string) => void; env?: NodeJS.ProcessEnv; /** How this item's notifications went (shown by `approvals list`). */ onOutcome?: (id: string, outcome: NotifyCounters) => void | Promise<void> },
+): Notifier {
   const c: NotifyCounters = { sent: 0, failed: 0 };
   const env = opts.env ?? process.env;
   let notifySend: string | undefined | null = null;
-  const fail = (what: string, why: string) => {
-    c.failed++;
-    c.lastError = `${what}: ${why}`;
-    opts.log(`notify: ${what} failed (${why}); ${c.failed} notification(s) failed so far — the approval still waits in \`tollgate approvals list\``);
-  };
   return {
     counters: () => ({ ...c }),
     async pending(item, links) {
       const cfg = config();
       const jobs: Promise<void>[] = [];
+      const mine: NotifyCounters = { sent: 0, failed: 0 };
+      const fail = (what: string, why: string) => {
+        c.failed++;
+        mine.failed++;
+        c.lastError = mine.lastError = `${what}: ${why}`;
+        opts.log(`notify: ${what} failed (${why}); ${c.failed} notification(s) failed so far — the approval still waits in \`tollgate approvals list\``);
+      };
+      const sent = () => (c.sent++, mine.sent++);
       if (cfg.webhook) {
         const w = cfg.webhook;
         jobs.push(
@@ -82,7 +88,7 @@ export function createNotifier(config: () => NotifyConfig, opts: { log: (line: s
           }).then(
             async (res) => {
               await res.body?.cancel().catch(() => undefined);
-              if (res.ok) c.sent++;
+              if (res.ok) sent();
               else fail('webhook', `HTTP ${res.status}`);
             },
             // the URL may carry a secret (Slack's do): only the error's kind is logged
@@ -99,12 +105,13 @@ export function createNotifier(config: () => NotifyConfig, opts: { log: (line: s
             new Promise<void>((done) => {
               const p = spawn(bin, ['--app-name=Tollgate', `Tollgate: approve ${item.tool}?`, `${links.command}${links.consoleUrl ? `\n${links.consoleUrl}` : ''}`], { stdio: 'ignore', env });
               p.once('error', (e) => (fail('desktop notification', (e as NodeJS.ErrnoException).code ?? e.message), done()));
-              p.once('exit', (code) => (code === 0 ? c.sent++ : fail('desktop notification', `notify-send exited ${code}`), done()));
+              p.once('exit', (code) => (code === 0 ? sent() : fail('desktop notification', `notify-send exited ${code}`), done()));
             }),
           );
         }
       }
       await Promise.all(jobs);
+      if (cfg.webhook || cfg.desktop) await Promise.resolve(opts.onOutcome?.(item.id, mine)).catch(() => undefined);
     },
   };
 }

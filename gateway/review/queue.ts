@@ -40,6 +40,10 @@ export const PendingApprovalSchema = z.strictObject({
 });
 export type PendingApproval = z.infer<typeof PendingApprovalSchema>;
 
+/** How the notifications about one pending item went: counts, and the last failure (never a URL or argument text). */
+export const NotifyOutcomeSchema = z.strictObject({ sent: z.number().int().nonnegative(), failed: z.number().int().nonnegative(), lastError: z.string().max(500).optional() });
+export type NotifyOutcome = z.infer<typeof NotifyOutcomeSchema>;
+
 /** What the queue stores about a call: the escalation request without its call id (the queue gives its own). */
 export type EnqueueRequest = Omit<EscalationRequest, 'id'>;
 
@@ -80,6 +84,9 @@ export interface ApprovalStore {
   prune(graceMs?: number): Promise<number>;
   claim(id: string): Promise<QueueDecision | undefined>;
   remove(id: string): Promise<void>;
+  /** Records how telling a person about an item went (the gateway that parked it); shown wherever the item is. */
+  noteNotified(id: string, outcome: NotifyOutcome): Promise<void>;
+  notifiedOf(id: string): Promise<NotifyOutcome | undefined>;
 }
 
 /** A fresh item for the queue (id, token and its hash, deadline, redacted arguments). */
@@ -166,7 +173,7 @@ export class ApprovalQueue implements ApprovalStore {
     const decided = new Set(names.filter((n) => n.endsWith('.decision.json')).map((n) => n.slice(0, -'.decision.json'.length)));
     const items: PendingApproval[] = [];
     for (const n of names) {
-      if (!n.endsWith('.json') || n.endsWith('.decision.json') || n.startsWith('.')) continue;
+      if (!n.endsWith('.json') || n.endsWith('.decision.json') || n.endsWith('.notify.json') || n.startsWith('.')) continue;
       const id = n.slice(0, -'.json'.length);
       if (decided.has(id)) continue;
       const item = await this.get(id);
@@ -293,7 +300,7 @@ export class ApprovalQueue implements ApprovalStore {
     }
     let removed = 0;
     for (const n of names) {
-      if (!n.endsWith('.json') || n.endsWith('.decision.json') || n.startsWith('.')) continue;
+      if (!n.endsWith('.json') || n.endsWith('.decision.json') || n.endsWith('.notify.json') || n.startsWith('.')) continue;
       const id = n.slice(0, -'.json'.length);
       const item = await this.get(id);
       if (item && Date.parse(item.expiresAt) + graceMs < Date.now()) {
@@ -329,6 +336,25 @@ export class ApprovalQueue implements ApprovalStore {
   async remove(id: string): Promise<void> {
     await unlink(this.#itemPath(id)).catch(() => {});
     await unlink(this.#decisionPath(id)).catch(() => {});
+    await unlink(this.#notifyPath(id)).catch(() => {});
+  }
+
+  /** Records how telling a person about an item went (written by the gateway that parked it; read by `approvals list`). */
+  async noteNotified(id: string, outcome: NotifyOutcome): Promise<void> {
+    if (!/^[a-z0-9]{6,32}$/.test(id)) return;
+    const tmp = join(this.dir, `.${id}.notify.${process.pid}.tmp`);
+    await writeFile(tmp, JSON.stringify(outcome), { mode: 0o600 });
+    await rename(tmp, this.#notifyPath(id));
+  }
+
+  /** How telling a person about an item went, if notifications are configured and were tried. */
+  async notifiedOf(id: string): Promise<NotifyOutcome | undefined> {
+    try {
+      const parsed = NotifyOutcomeSchema.safeParse(JSON.parse(await readFile(this.#notifyPath(id), 'utf8')));
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   #itemPath(id: string) {
@@ -336,6 +362,9 @@ export class ApprovalQueue implements ApprovalStore {
   }
   #decisionPath(id: string) {
     return join(this.dir, `${id}.decision.json`);
+  }
+  #notifyPath(id: string) {
+    return join(this.dir, `${id}.notify.json`);
   }
 }
 

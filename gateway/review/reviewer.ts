@@ -66,11 +66,14 @@ export function createReviewer(opts: ReviewerOptions): Reviewer {
     throw new Error('reviewer.circuitBreaker.maxConsecutiveDenials must be an integer ≥ 1.');
   }
 
-  // The SDK's own retries are off: exactly one retry, for transient errors only, happens below. The SDK loads on the first
-  // review, not at start: a gateway whose calls are all decided by rules never pays for it.
-  let sdk: Promise<{ OpenAI: typeof OpenAI; client: OpenAI }> | undefined;
+  // The SDK's own retries are off: exactly one retry, for transient errors only, happens below. The openai module
+  // (150 files) loads with the first review, not with every `serve`: a stdio gateway answers its client sooner.
+  let client: Promise<{ sdk: typeof OpenAI; client: OpenAI }> | undefined;
   const openai = () =>
-    (sdk ??= import('openai').then(({ default: OpenAI }) => ({ OpenAI, client: new OpenAI({ baseURL: opts.baseURL, apiKey: opts.apiKey ?? 'tollgate-no-key', maxRetries: 0, timeout: opts.timeoutMs }) })));
+    (client ??= import('openai').then(({ default: sdk }) => ({ sdk, client: new sdk({ baseURL: opts.baseURL, apiKey: opts.apiKey ?? 'tollgate-no-key', maxRetries: 0, timeout: opts.timeoutMs }) }))).catch((e) => {
+      client = undefined;
+      throw e;
+    });
   const ttl = opts.cacheTtlMs ?? 10 * 60_000;
   const cache = ttl > 0 ? new LRUCache<string, Verdict>({ max: 10_000, ttl }) : undefined;
   const denials = new Map<string, number>();
@@ -79,9 +82,11 @@ export function createReviewer(opts: ReviewerOptions): Reviewer {
   const model = opts.model;
 
   async function attempt(action: PlannedAction, context: SessionContext, signal: AbortSignal): Promise<Attempt> {
-    const { OpenAI, client } = await openai();
+    let sdk: typeof OpenAI | undefined;
     try {
-      const completion = await client.chat.completions.create(
+      const loaded = await openai();
+      sdk = loaded.sdk;
+      const completion = await loaded.client.chat.completions.create(
         {
           model,
           messages: [
@@ -97,7 +102,7 @@ export function createReviewer(opts: ReviewerOptions): Reviewer {
       if (!choice) return { ok: false, reason: 'malformed', detail: 'the reviewer returned no choices', transient: false };
       return { ok: true, content: choice.message?.content ?? null, refusal: choice.message?.refusal ?? null, finishReason: choice.finish_reason ?? null };
     } catch (err) {
-      return classify(OpenAI, err, signal);
+      return classify(err, signal, sdk);
     }
   }
 
@@ -149,8 +154,9 @@ export function createReviewer(opts: ReviewerOptions): Reviewer {
   };
 }
 
-/** Maps an SDK/transport error to a failure; never includes the URL or key. */
-function classify(OpenAI: typeof import('openai').default, err: unknown, signal: AbortSignal): Attempt {
+/** Maps an SDK/transport error to a failure; never includes the URL or key. `OpenAI` is unset if the SDK did not load. */
+function classify(err: unknown, signal: AbortSignal, OpenAI: typeof import('openai').default | undefined): Attempt {
+  if (!OpenAI) return { ok: false, reason: 'transport', detail: `the reviewer client could not load (${err instanceof Error ? err.name : 'unknown error'})`, transient: false };
   if (signal.aborted || err instanceof OpenAI.APIUserAbortError) return { ok: false, reason: 'timeout', detail: 'aborted', transient: false };
   if (err instanceof OpenAI.APIConnectionTimeoutError) return { ok: false, reason: 'timeout', detail: 'the reviewer connection timed out', transient: false };
   if (err instanceof OpenAI.APIConnectionError) {

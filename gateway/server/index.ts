@@ -7,6 +7,9 @@ import { Upstreams, PinStore, type Registry, type ServerSpec, type UpstreamEvent
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { Session } from './session.js';
 import type { HttpOptions, Identity } from './http.js';
+import type { EarlyStdio } from './initialize.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
 export { Session } from './session.js';
 export { isLoopbackHost } from './loopback.js';
@@ -150,9 +153,11 @@ export class Gateway {
     await s.close();
   }
 
-  async serveStdio(who: Identity): Promise<Session> {
+  /** One agent on stdin/stdout; with `early`, stdin as taken over at process start (its initialize already answered). */
+  async serveStdio(who: Identity, early?: EarlyStdio): Promise<Session> {
     const s = this.newSession('stdio', who);
-    const transport = new StdioServerTransport();
+    const stdio = new StdioServerTransport(early?.input);
+    const transport = early ? preAnswered(stdio, early, this.opts.log) : stdio;
     transport.onclose = () => void this.endSession(s, 'closed');
     await s.connect(transport);
     return s;
@@ -172,4 +177,43 @@ export class Gateway {
     await Promise.allSettled([...this.sessions.values()].map((s) => this.endSession(s, 'shutdown')));
     await this.upstreams.close();
   }
+}
+
+/**
+ * The session's transport when `initialize` was answered before the gateway loaded: the Server still processes that
+ * request (it learns the client's capabilities from it) but its answer is not sent twice. What the client sent after
+ * it (it already had its answer) reaches the Server only once the Server has answered too, as it would have arrived
+ * — else `notifications/initialized` overtakes the initialize still being handled. Said out loud if the two answers
+ * ever differ (the early one is built from the same constants, server/initialize.ts).
+ */
+function preAnswered(inner: Transport, early: EarlyStdio, log: (line: string) => void): Transport {
+  let answered = false;
+  let held: Parameters<NonNullable<Transport['onmessage']>>[] | undefined;
+  const isEarly = (m: JSONRPCMessage) => early.answeredId() !== undefined && 'id' in m && m.id === early.answeredId();
+  const outer: Transport = {
+    start: () => inner.start(),
+    close: () => inner.close(),
+    send: (message: JSONRPCMessage, options) => {
+      if (!answered && isEarly(message) && !('method' in message)) {
+        answered = true;
+        const mine = JSON.stringify((message as { result?: unknown }).result ?? message);
+        if (mine !== JSON.stringify(early.answered())) log(`stdio: the early initialize answer differed from the session's: sent ${JSON.stringify(early.answered())}, the session would have sent ${mine}`);
+        const release = held ?? [];
+        held = undefined;
+        for (const args of release) outer.onmessage?.(...args);
+        return Promise.resolve();
+      }
+      return inner.send(message, options);
+    },
+  };
+  inner.onmessage = (m, extra) => {
+    if (held) held.push([m, extra]);
+    else {
+      if (!answered && isEarly(m) && 'method' in m) held = [];
+      outer.onmessage?.(m, extra);
+    }
+  };
+  inner.onerror = (e) => outer.onerror?.(e);
+  inner.onclose = () => outer.onclose?.();
+  return outer;
 }

@@ -30,7 +30,7 @@ import { UnknownToolError, UpstreamError, type AgentPeer, type Upstreams } from 
 import type { ApprovalMode, SessionContextPort, SessionView } from '../ports.js';
 import { RequestRefused, type CallContext, type ToolCallRequest, type UpstreamRequest } from '../pipeline.js';
 import type { RequestView } from '../ports.js';
-import { VERSION } from '../version.js';
+import { INSTRUCTIONS, SERVER_CAPABILITIES, SERVER_INFO } from './initialize.js';
 
 export interface SessionDeps {
   upstreams: Upstreams;
@@ -77,21 +77,7 @@ export class Session implements AgentPeer, SessionView {
   ) {
     this.id = id ?? randomUUID();
     this.context = deps.newContext();
-    this.server = new Server(
-      { name: 'tollgate', version: VERSION, title: 'Tollgate MCP gateway' },
-      {
-        capabilities: {
-          tools: { listChanged: true },
-          resources: { subscribe: true, listChanged: true },
-          prompts: { listChanged: true },
-          completions: {},
-          logging: {},
-        },
-        instructions:
-          deps.instructions ??
-          'Tollgate is an approval gateway. Tools are named <server>__<tool>. Some calls are reviewed or need a person to approve them; a denied call returns an error that explains why — do not try to work around a denial.',
-      },
-    );
+    this.server = new Server(SERVER_INFO, { capabilities: SERVER_CAPABILITIES, instructions: deps.instructions ?? INSTRUCTIONS });
     this.server.oninitialized = () => deps.onInitialized(this);
     this.install();
   }

@@ -167,6 +167,10 @@ describe('pending approvals', () => {
     expect(text).toContain('/etc/hosts');
     expect(text).not.toContain('sk-live-abcdefghijklmnopqrstuvwxyz123456');
     await expect(card.locator('[data-since]').textContent()).resolves.toMatch(/\d+ s/);
+    // a notification that failed is shown on the card (the gateway that parked the call notes it beside the item)
+    await queue.noteNotified(item.id, { sent: 0, failed: 1, lastError: 'webhook: HTTP 503' });
+    await page.reload();
+    await expect(card.locator('[data-notify=failed]').textContent()).resolves.toContain('not notified: 1 notification(s) failed (webhook: HTTP 503)');
     await shot(page, 'approvals');
     expect(settled).toBe(false); // still blocked until someone decides
 

@@ -1,17 +1,17 @@
 // The real clients people use, headless, against a scripted model endpoint of our own, with Tollgate as their only
-// MCP server: Codex CLI (`codex exec`) and Claude Code (`claude -p`). Both declare elicitation and answer it
-// themselves in milliseconds; an `ask` call must come back as a deferred approval (not "denied by a person"), a person
+// MCP server over Streamable HTTP, configured with the README's snippets (test/e2e/clients-kit.ts; stdio:
+// clients-stdio.test.ts): Codex CLI (`codex exec`) and Claude Code (`claude -p`, its tool search left on). Both
+// declare elicitation and answer it themselves in milliseconds; an `ask` call must come back as a deferred approval (not "denied by a person"), a person
 // approves it with `tollgate approvals approve ID`, and a second headless run retries the same call and it runs once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, configDir, httpGateway, runCli, tempDir, upstreams, type HttpGateway } from '../helpers/gateway.js';
-import { runProcess } from '../helpers/process.js';
+import { ROOT, configDir, httpGateway, runCli, upstreams, type HttpGateway } from '../helpers/gateway.js';
 import { startModelServer, type ModelServer } from '../fixtures/model-server.js';
+import { approvalIdIn, claudeClient, codexClient, toolsShown, type AgentClient } from './clients-kit.js';
 import { journal, type JournalRecord } from './review-kit/kit.js';
 
-const BIN = join(ROOT, 'node_modules', '.bin');
 const DELETE = 'fixture__delete_file';
 const TOLLGATE = {
   // channels and client budgets: the defaults; minHumanResponseMs set to its default (the test helper sets 0 otherwise)
@@ -23,69 +23,16 @@ const TOLLGATE = {
   audit: { otlp: { enabled: false } },
 };
 
-/** A clean, non-interactive environment: no inherited HOME (CI's may be /root), CI=true, no stdin. */
-function cleanEnv(home: string, extra: Record<string, string>): NodeJS.ProcessEnv {
-  const keep = ['PATH', 'LANG', 'TZ', 'TMPDIR', 'SYSTEMROOT'];
-  const env: NodeJS.ProcessEnv = Object.fromEntries(keep.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]));
-  return { ...env, HOME: home, CI: 'true', NO_COLOR: '1', ...extra };
-}
-
-interface Client {
-  name: string;
-  /** One headless turn; resolves with what the client printed. */
-  run(prompt: string): Promise<{ code: number; stdout: string; stderr: string }>;
-}
-
-function codex(gw: HttpGateway, model: ModelServer): Client {
-  const home = tempDir('tollgate-codex-');
-  const codexHome = join(home, '.codex');
-  mkdirSync(codexHome);
-  // The snippet the README gives: Tollgate over HTTP, Codex waiting for the catalog, Tollgate doing the approving.
-  writeFileSync(
-    join(codexHome, 'config.toml'),
-    [
-      'model = "scripted"',
-      'model_provider = "scripted"',
-      '',
-      '[model_providers.scripted]',
-      'name = "scripted"',
-      `base_url = "${model.url}/v1"`,
-      'wire_api = "responses"',
-      '',
-      '[mcp_servers.tollgate]',
-      `url = "${gw.url}"`,
-      'bearer_token_env_var = "TOLLGATE_TOKEN"',
-      'startup_readiness = "catalog"',
-      'default_tools_approval_mode = "approve"',
-      '',
-    ].join('\n'),
-  );
-  const env = cleanEnv(home, { CODEX_HOME: codexHome, TOLLGATE_TOKEN: gw.token });
-  return { name: 'codex', run: (prompt) => runProcess(join(BIN, 'codex'), ['exec', '--skip-git-repo-check', prompt], { cwd: home, env }) };
-}
-
-function claude(gw: HttpGateway, model: ModelServer): Client {
-  const home = tempDir('tollgate-claude-');
-  const mcpConfig = join(home, 'mcp.json');
-  writeFileSync(mcpConfig, JSON.stringify({ mcpServers: { tollgate: { type: 'http', url: gw.url, headers: { Authorization: `Bearer ${gw.token}` } } } }));
-  const env = cleanEnv(home, { CLAUDE_CONFIG_DIR: join(home, '.claude'), ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'sk-ant-scripted', ENABLE_TOOL_SEARCH: 'false', DISABLE_AUTOUPDATER: '1' });
-  return {
-    name: 'claude',
-    run: (prompt) => runProcess(join(BIN, 'claude'), ['-p', prompt, '--mcp-config', mcpConfig, '--strict-mcp-config', '--allowedTools', `mcp__tollgate__${DELETE}`], { cwd: home, env }),
-  };
-}
-
-const approvalIdIn = (text: string) => /waiting as approval ([a-z0-9]{10})/.exec(text)?.[1];
 const steps = (records: JournalRecord[], callId: unknown) => records.filter((r) => r.callId === callId);
 
 describe.each([
-  ['Codex CLI (codex exec)', codex, '@openai/codex'],
-  ['Claude Code (claude -p)', claude, '@anthropic-ai/claude-code'],
+  ['Codex CLI (codex exec)', codexClient, '@openai/codex'],
+  ['Claude Code (claude -p)', claudeClient, '@anthropic-ai/claude-code'],
 ] as const)('%s, headless, with Tollgate as its only MCP server', (_label, make, pkg) => {
   let dir: string;
   let gw: HttpGateway;
   let model: ModelServer;
-  let client: Client;
+  let client: AgentClient;
   const path = `notes/${pkg.replace(/\W/g, '-')}.txt`;
 
   beforeAll(async () => {
@@ -93,7 +40,7 @@ describe.each([
     dir = configDir({ fixture: upstreams.fixture() }, TOLLGATE);
     gw = await httpGateway(dir);
     model = await startModelServer({ tool: DELETE, arguments: { path } });
-    client = make(gw, model);
+    client = make({ kind: 'http', url: gw.url, token: gw.token, configDir: dir }, model);
   }, 120_000);
   afterAll(async () => {
     await gw?.stop();
@@ -105,8 +52,7 @@ describe.each([
   it('lists Tollgate’s tools with the client’s own settings, and an `ask` call comes back at once as a deferred approval', async () => {
     const first = await client.run(`Delete ${path}`);
     expect(first.code, first.stderr).toBe(0);
-    const offered = model.requests.flatMap((r) => r.tools);
-    expect(offered.some((t) => t.endsWith(DELETE))).toBe(true);
+    expect(toolsShown(model).some((t) => t.endsWith(DELETE)), `tools shown: ${toolsShown(model).join(', ')}`).toBe(true);
     const result = model.requests.flatMap((r) => r.toolResults).join('\n');
     approvalId = approvalIdIn(result);
     expect(approvalId, result).toBeDefined();

@@ -239,7 +239,10 @@ describe('tool names clients can take', () => {
     const [w] = toolNameWarnings([long]);
     expect(w).toContain(`"mcp__tollgate__${long}"`);
     expect(w).toMatch(/75 > 64/);
+    expect(w).toContain(`VS Code / Gemini CLI would call it "mcp_tollgate_${long}" (73 > 64)`);
+    expect(w).not.toContain('Codex'); // 60 characters fit Codex's namespace
     expect(toolNameWarnings(['a'.repeat(49)])).toHaveLength(0); // 15 + 49 = 64: fits
-    expect(toolNameWarnings(['a'.repeat(50)])).toHaveLength(1);
+    expect(toolNameWarnings(['a'.repeat(50)])).toEqual([expect.stringMatching(/^tool "a{50}" is 50 characters; Claude Code would call it "mcp__tollgate__a{50}" \(65 > 64\) — /)]);
+    expect(toolNameWarnings(['a'.repeat(65)])[0]).toContain('Codex CLI would call it');
   });
 });

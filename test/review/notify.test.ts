@@ -100,4 +100,30 @@ describe('approvals.notify', () => {
     expect(none.counters()).toMatchObject({ sent: 0, failed: 1, lastError: 'desktop notification: notify-send is not installed' });
     await rm(bin, { recursive: true, force: true });
   });
+
+  it('failures are shown where a person looks: `approvals list` (text and --json) says the pending call was not notified', async () => {
+    const { approvalsCommand } = await import('../../gateway/review/approvals-cli.js');
+    status = 503;
+    const queue = new ApprovalQueue({ stateDir });
+    const n = createNotifier(() => cfg({ webhook: { url: hookUrl, format: 'json', headers: {}, timeoutSeconds: 5 } }), { log: () => undefined, onOutcome: (id, o) => queue.noteNotified(id, o) });
+    const failed = await item();
+    await n.pending(failed, links);
+    status = 200;
+    const told = await item();
+    await n.pending(told, links);
+    const run = async (...argv: string[]) => {
+      let out = '';
+      const code = await approvalsCommand(argv, { stdin: process.stdin, stdout: { write: (c: string) => (out += c) }, stderr: { write: () => true }, env: {}, cwd: stateDir }, { stateDir });
+      return { code, out };
+    };
+    const text = await run('list');
+    expect(text.code).toBe(0);
+    const blocks = text.out.split(/\n(?=\S)/);
+    expect(blocks.find((b) => b.startsWith(failed.id))).toMatch(/NOT NOTIFIED: 1 notification\(s\) failed \(webhook: HTTP 503\)/);
+    expect(blocks.find((b) => b.startsWith(told.id))).toMatch(/notified \(1\)/);
+    const json = JSON.parse((await run('list', '--json')).out) as Array<{ id: string; notified?: unknown }>;
+    expect(json.find((i) => i.id === failed.id)?.notified).toEqual({ sent: 0, failed: 1, lastError: 'webhook: HTTP 503' });
+    await queue.remove(failed.id);
+    expect(await queue.notifiedOf(failed.id)).toBeUndefined();
+  });
 });

@@ -1,7 +1,4 @@
-// jose loads with the first OIDC token, not at start: a gateway with bearer tokens only never pays for it.
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
-
-const jose = () => import('jose');
 import type { TokenStore } from './tokens.js';
 import { TOKEN_PREFIX } from './tokens.js';
 
@@ -67,13 +64,14 @@ function oidcVerifier(o: OidcOptions): (token: string) => Promise<{ identity: st
   let jwks: Promise<JWTVerifyGetKey> | undefined;
   const keySet = (): Promise<JWTVerifyGetKey> => {
     jwks ??= (async () => {
+      const { createRemoteJWKSet } = await jose();
       const base = issuerUrl.href.endsWith('/') ? issuerUrl.href : issuerUrl.href + '/';
       const res = await fetch(new URL('.well-known/openid-configuration', base), { signal: AbortSignal.timeout(5_000) });
       if (!res.ok) throw new Error(`issuer discovery returned HTTP ${res.status}`);
       const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
       if (doc.issuer !== o.issuer) throw new Error('issuer discovery document names a different issuer');
       if (typeof doc.jwks_uri !== 'string') throw new Error('issuer discovery document has no jwks_uri');
-      return (await jose()).createRemoteJWKSet(checkUrl('jwks_uri', doc.jwks_uri));
+      return createRemoteJWKSet(checkUrl('jwks_uri', doc.jwks_uri));
     })().catch((err) => {
       jwks = undefined;
       throw err;
@@ -81,14 +79,14 @@ function oidcVerifier(o: OidcOptions): (token: string) => Promise<{ identity: st
     return jwks;
   };
   const fixedUrl = o.jwksUri ? checkUrl('oidc.jwksUri', o.jwksUri) : undefined;
-  let fixed: Promise<JWTVerifyGetKey> | undefined;
+  let fixed: JWTVerifyGetKey | undefined;
   const groupsClaim = o.groupsClaim ?? 'groups';
   const identityClaim = o.identityClaim ?? 'sub';
 
   return async (token) => {
     const { jwtVerify, createRemoteJWKSet } = await jose();
-    if (fixedUrl) fixed ??= Promise.resolve(createRemoteJWKSet(fixedUrl));
-    const { payload } = await jwtVerify(token, fixed ? await fixed : await keySet(), {
+    if (fixedUrl) fixed ??= createRemoteJWKSet(fixedUrl);
+    const { payload } = await jwtVerify(token, fixed ?? (await keySet()), {
       issuer: o.issuer,
       audience: o.audience,
       algorithms: ALGORITHMS,
@@ -113,19 +111,23 @@ function oidcVerifier(o: OidcOptions): (token: string) => Promise<{ identity: st
 
 class ClaimError extends Error {}
 
+// jose (46 files) loads with the first OIDC token, not with every gateway and CLI command that imports auth.
+let joseModule: typeof import('jose') | undefined;
+const jose = async () => (joseModule ??= await import('jose'));
+
 /** A short reason for the audit trail; never contains the token. */
 function jwtReason(err: unknown): string {
-  // jose's errors carry stable codes; matching them needs no jose module loaded.
-  const code = (err as { code?: unknown } | null)?.code;
+  const joseErrors = joseModule?.errors;
+  if (!joseErrors) return err instanceof ClaimError ? err.message : `token not verifiable: ${String((err as Error)?.message ?? err).slice(0, 120)}`;
+  if (err instanceof joseErrors.JWTExpired) return 'token expired';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return `claim "${err.claim}" rejected: ${err.reason}`;
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return 'token signed by an unknown key';
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'token signature invalid';
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'token algorithm not allowed';
+  if (err instanceof joseErrors.JWTInvalid || err instanceof joseErrors.JWSInvalid) return 'token malformed';
+  if (err instanceof joseErrors.JWKSTimeout) return 'issuer keys unreachable (timeout)';
   if (err instanceof ClaimError) return err.message;
-  if (code === 'ERR_JWT_EXPIRED') return 'token expired';
-  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') return `claim "${(err as { claim?: string }).claim}" rejected: ${(err as { reason?: string }).reason}`;
-  if (code === 'ERR_JWKS_NO_MATCHING_KEY') return 'token signed by an unknown key';
-  if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') return 'token signature invalid';
-  if (code === 'ERR_JOSE_ALG_NOT_ALLOWED') return 'token algorithm not allowed';
-  if (code === 'ERR_JWT_INVALID' || code === 'ERR_JWS_INVALID') return 'token malformed';
-  if (code === 'ERR_JWKS_TIMEOUT') return 'issuer keys unreachable (timeout)';
-  if (typeof code === 'string' && /^ERR_J(OSE|WT|WS|WKS?|WE)_/.test(code)) return `token rejected (${code})`;
+  if (err instanceof joseErrors.JOSEError) return `token rejected (${err.code})`;
   return `token not verifiable: ${String((err as Error)?.message ?? err).slice(0, 120)}`;
 }
 

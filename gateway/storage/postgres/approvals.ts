@@ -1,7 +1,8 @@
 // The approvals queue in Postgres: rows decided once (a conditional UPDATE), woken across replicas by LISTEN/NOTIFY.
 import type pg from 'pg';
 import {
-  ApprovalQueueError, PendingApprovalSchema, QueueDecisionSchema, approvalTokenHash, newItem,
+  ApprovalQueueError, NotifyOutcomeSchema, PendingApprovalSchema, QueueDecisionSchema, approvalTokenHash, newItem,
+  type NotifyOutcome,
   type ApprovalStore, type DecideInput, type EnqueueRequest, type PendingApproval, type QueueDecision, type WaitOptions,
 } from '../../review/queue.js';
 import type { Db } from './db.js';
@@ -235,5 +236,16 @@ export class PgApprovalQueue implements ApprovalStore {
 
   async remove(id: string): Promise<void> {
     await this.#pool.query('DELETE FROM tollgate.approvals WHERE id = $1', [id]);
+  }
+
+  async noteNotified(id: string, outcome: NotifyOutcome): Promise<void> {
+    await this.#pool.query('UPDATE tollgate.approvals SET notified = $2 WHERE id = $1', [id, JSON.stringify(outcome)]);
+  }
+
+  async notifiedOf(id: string): Promise<NotifyOutcome | undefined> {
+    if (!/^[a-z0-9]{6,32}$/.test(id)) return undefined;
+    const r = await this.#pool.query<{ notified: unknown }>('SELECT notified FROM tollgate.approvals WHERE id = $1', [id]);
+    const parsed = NotifyOutcomeSchema.safeParse(r.rows[0]?.notified);
+    return parsed.success ? parsed.data : undefined;
   }
 }

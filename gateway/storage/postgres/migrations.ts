@@ -60,6 +60,11 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; what: string; sql: str
       CREATE INDEX tokens_identity ON tollgate.tokens (identity);
     `,
   },
+  {
+    version: 3,
+    what: 'how notifying a person about a pending approval went',
+    sql: `ALTER TABLE tollgate.approvals ADD COLUMN notified jsonb`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
