@@ -43,7 +43,7 @@ describe('schema migrations', () => {
       await migrate(db.pool);
       await db.pool.query("INSERT INTO tollgate.schema_migrations (version, what, tollgate_version) VALUES (99, 'future', '9.0.0')");
       await expect(migrate(db.pool)).rejects.toThrow(new RegExp(String.raw`schema is at version 99 \(migrated by Tollgate 9\.0\.0\); this Tollgate 0\.1\.0 knows schema versions up to ${SCHEMA_VERSION}`));
-      await expect(openPgStorage({ url, migrate: false })).rejects.toThrow(/version 99, newer than this Tollgate 0\.1\.0 knows \(2\)/);
+      await expect(openPgStorage({ url, migrate: false })).rejects.toThrow(/version 99, newer than this Tollgate 0\.1\.0 knows \(3\)/);
     } finally {
       await db.close();
     }
@@ -172,6 +172,15 @@ describe('the approvals queue in postgres', () => {
     expect(d).toMatchObject({ decision: 'approve_once', approver: 'cli:root' });
     expect(Date.now() - t0).toBeLessThan(5_000);
     expect(await a.approvals.get(item.id)).toBeUndefined(); // removed once acted on
+  });
+
+  it('how notifying a person went is seen from every replica, with the client and intent the card shows', async () => {
+    const item = await a.approvals.enqueue({ ...req(), client: { name: 'codex-mcp-client', version: '0.171.0' }, intent: 'tidy the repo' }, { timeoutMs: 60_000 });
+    expect(await b.approvals.notifiedOf(item.id)).toBeUndefined();
+    await a.approvals.noteNotified(item.id, { sent: 0, failed: 1, lastError: 'webhook: HTTP 503' });
+    expect(await b.approvals.notifiedOf(item.id)).toEqual({ sent: 0, failed: 1, lastError: 'webhook: HTTP 503' });
+    expect(await b.approvals.get(item.id)).toMatchObject({ client: { name: 'codex-mcp-client', version: '0.171.0' }, intent: 'tidy the repo' });
+    await b.approvals.decide(item.id, { decision: 'deny', channel: 'cli' });
   });
 
   it('timeout and cancel are decided by the waiting gateway', async () => {
