@@ -144,14 +144,18 @@ export class ApprovalQueue implements ApprovalStore {
     return { ...item, token };
   }
 
-  async items(filter: { deferred?: boolean } = {}): Promise<PendingApproval[]> {
-    let names: string[];
+  /** The queue directory's entries; none while it does not exist yet. */
+  async #names(): Promise<string[]> {
     try {
-      names = await readdir(this.dir);
+      return await readdir(this.dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
+  }
+
+  async items(filter: { deferred?: boolean } = {}): Promise<PendingApproval[]> {
+    const names = await this.#names();
     const items: PendingApproval[] = [];
     for (const n of names) {
       if (!n.endsWith('.json') || n.endsWith('.decision.json') || n.startsWith('.')) continue;
@@ -163,13 +167,7 @@ export class ApprovalQueue implements ApprovalStore {
 
   /** Undecided, unexpired items, oldest first. */
   async list(): Promise<PendingApproval[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
+    const names = await this.#names();
     const decided = new Set(names.filter((n) => n.endsWith('.decision.json')).map((n) => n.slice(0, -'.decision.json'.length)));
     const items: PendingApproval[] = [];
     for (const n of names) {
