@@ -256,10 +256,11 @@ const commands: Record<string, Entry> = {
     const reviewer = r.baseURL && r.model ? { baseURL: r.baseURL, model: r.model, apiKey, timeoutMs: r.timeoutSeconds * 1000 } : undefined;
     return auditCommand(argv, io, { dataDir, reviewer, trail: storage?.trail });
   }),
-  approvals: dirCommand('approvals', APPROVALS_SPEC, async (argv, io, { stateDir }, parsed, record, storage) => {
+  approvals: dirCommand('approvals', APPROVALS_SPEC, async (argv, io, { stateDir, configDir }, parsed, record, storage) => {
     const { approvalsCommand } = await import('./review/approvals-cli.js');
-    const code = await approvalsCommand(argv, io, { stateDir, queue: storage?.approvals });
-    if (code === 0 && record && (parsed.sub === 'approve' || parsed.sub === 'deny')) {
+    const code = await approvalsCommand(argv, io, { stateDir, configDir, queue: storage?.approvals, record });
+    // --add-rule journals its approval and its rule itself
+    if (code === 0 && !parsed.values['add-rule'] && record && (parsed.sub === 'approve' || parsed.sub === 'deny')) {
       const v = parsed.values;
       const decision = parsed.sub === 'deny' ? 'deny' : v['tool-session'] ? 'approve_tool_session' : v.session ? 'approve_session' : 'approve_once';
       await record({ action: parsed.sub === 'deny' ? 'approvals.deny' : 'approvals.approve', target: parsed.positionals[0]!, detail: `${decision}${typeof v.reason === 'string' ? `: ${v.reason}` : ''}` });

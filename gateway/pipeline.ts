@@ -4,7 +4,7 @@ import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol
 import { SANDBOX_PROFILE_META_KEY, UnknownToolError, UpstreamError, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
 import { canonicalJson } from './audit/index.js';
 import { reviewEventFields, type ReviewerState } from './review/index.js';
-import type { PolicyVerdict, DecisionSource, DenialKind, Ports, SessionView, HumanDecision, Elicit, RequestView, SandboxProfile } from './ports.js';
+import type { PolicyCallView, EscalationRequest, PolicyVerdict, DecisionSource, DenialKind, Ports, SessionView, HumanDecision, Elicit, RequestView, SandboxProfile } from './ports.js';
 
 export type { Ports } from './ports.js';
 
@@ -162,10 +162,8 @@ export function createPipeline(opts: PipelineOptions) {
     }
 
     // policy: pure rules, strictest wins
-    let verdict: PolicyVerdict = ports.policy.evaluate(
-      { server: routed.spec.name, tool: routed.name, namespaced: req.name, kind: routed.spec.kind === 'shell' ? 'shell' : 'mcp', args, definition: routed.definition, toolDecisions: routed.spec.toolDecisions },
-      session,
-    );
+    const view: PolicyCallView = { server: routed.spec.name, tool: routed.name, namespaced: req.name, kind: routed.spec.kind === 'shell' ? 'shell' : 'mcp', args, definition: routed.definition, toolDecisions: routed.spec.toolDecisions };
+    let verdict: PolicyVerdict = ports.policy.evaluate(view, session);
     // Hostnames in URL arguments: names that resolve to private or metadata addresses are not what they seem.
     if (verdict.hosts?.length && verdict.decision !== 'deny') {
       const net = await ports.policy.checkHosts(verdict.hosts);
@@ -185,7 +183,8 @@ export function createPipeline(opts: PipelineOptions) {
       await decide('denied', source, verdict.reasons);
       return refusal(ports.denialMessage({ kind: source === 'requirements' ? 'requirements' : 'rule', tool: req.name, reasons: verdict.reasons }));
     } else {
-      const subject = { server: routed.spec.name, tool: req.name, description: routed.definition.description, annotations: routed.definition.annotations as Record<string, unknown> | undefined };
+      const proposal = ports.policy.propose?.(view, session);
+      const subject = { server: routed.spec.name, tool: req.name, description: routed.definition.description, annotations: routed.definition.annotations as Record<string, unknown> | undefined, ...(proposal ? { proposal } : {}) };
       const outcome = await reviewAndEscalate(verdict, subject, args, argsDigest, ctx, call, decide);
       if (!outcome.approved) return outcome.result;
     }
@@ -225,7 +224,7 @@ export function createPipeline(opts: PipelineOptions) {
 
   async function reviewAndEscalate(
     verdict: PolicyVerdict,
-    routed: { server: string; tool: string; description?: string; annotations?: Record<string, unknown> },
+    routed: { server: string; tool: string; description?: string; annotations?: Record<string, unknown>; proposal?: EscalationRequest['proposal'] },
     args: Record<string, unknown>,
     argsDigest: string,
     ctx: CallContext,
@@ -234,9 +233,9 @@ export function createPipeline(opts: PipelineOptions) {
   ): Promise<{ approved: true } | { approved: false; result: CallToolResult }> {
     const { session } = ctx;
     const decision = verdict.decision;
-    const deny = async (source: DecisionSource, kind: DenialKind, reasons: string[], approver?: string) => {
+    const deny = async (source: DecisionSource, kind: DenialKind, reasons: string[], approver?: string, personReason?: string) => {
       await decide('denied', source, reasons);
-      return { approved: false as const, result: refusal(ports.denialMessage({ kind, tool: call.tool, reasons, approver })) };
+      return { approved: false as const, result: refusal(ports.denialMessage({ kind, tool: call.tool, reasons, approver, personReason })) };
     };
 
     const grant = ports.grants.consume(session.id, routed.server, call.tool, argsDigest);
@@ -252,6 +251,7 @@ export function createPipeline(opts: PipelineOptions) {
       id: call.callId, sessionId: session.id, identity: session.identity, server: routed.server, tool: call.tool, arguments: args, argsDigest, policyReasons: verdict.reasons,
       ...(session.clientInfo?.name ? { client: session.clientInfo } : {}),
       ...(intent ? { intent: intent.length > 500 ? `${intent.slice(0, 500)}…` : intent } : {}),
+      ...(routed.proposal ? { proposal: routed.proposal } : {}),
     };
 
     // resume: a person already answered this exact call out of band (a deferred approval): that answer, used once
@@ -292,6 +292,10 @@ export function createPipeline(opts: PipelineOptions) {
         if (human.decision !== 'approve_once') {
           ports.grants.grant({ sessionId: session.id, server: routed.server, tool: call.tool, argsDigest: human.decision === 'approve_session' ? argsDigest : undefined, scope: 'session' });
         }
+        // "approve and add a rule" from the elicitation form: written before the call runs, the call runs either way
+        if (human.addRule && routed.proposal && ports.policy.addRule) {
+          await ports.policy.addRule(routed.proposal.rule, { actor: human.approver ?? session.identity, callId: call.callId, via: `the ${human.channel} channel` }).catch(() => undefined);
+        }
         // through decide(), which also gives an approved shell call its sandbox profile (a person's approval: writable roots)
         await decide('approved', 'user', [`approved by ${human.approver ?? 'a person'} via ${via}${human.decision === 'approve_once' ? '' : ' for this session'}`], human.approvalId);
         return { approved: true as const };
@@ -320,7 +324,7 @@ export function createPipeline(opts: PipelineOptions) {
       reasons.push(why);
       const kind: DenialKind =
         human.decision === 'deny' ? 'user' : human.decision === 'timeout' ? 'timeout' : human.decision === 'cancel' || human.decision === 'client_cancelled' || human.decision === 'disconnected' ? 'cancelled' : 'no_human';
-      return deny('user', kind, reasons, human.approver);
+      return deny('user', kind, reasons, human.approver, human.decision === 'deny' ? human.wrote : undefined);
     }
   }
 

@@ -97,6 +97,10 @@ export interface Ports {
     /** Resolves hostnames found in arguments and applies the network policy (private targets, domains). */
     checkHosts(hosts: string[]): Promise<{ decision: 'allow' | 'ask' | 'deny'; reasons: string[] }>;
     version(): string;
+    /** The rule offered beside approving this call ("approve and add a rule"), when one would let it through. */
+    propose?(call: PolicyCallView, session: SessionView): { rule: Record<string, unknown>; text: string } | undefined;
+    /** Writes an offered rule to tollgate.json (validated as `serve` loads it) and journals the admin act. */
+    addRule?(rule: Record<string, unknown>, by: { actor: string; approvalId?: string; callId?: string; via: string }): Promise<void>;
   };
   /** `sync: 'soon'`: nothing is acted on because of this record, so its fdatasync may ride on the next one (≤ 20 ms). */
   audit: { record(event: AuditEvent, opts?: { sync?: 'now' | 'soon' }): Promise<void> };
@@ -116,5 +120,5 @@ export interface Ports {
   resume(req: EscalationRequest, ctx: EscalationContext): Promise<HumanDecision | undefined>;
   /** The agent-facing text for a call parked as a deferred approval: its id, where a person approves it, call again. */
   deferredMessage(d: { approvalId: string; tool: string; server: string; arguments: Record<string, unknown>; reasons: string[] }): string;
-  denialMessage(d: { kind: DenialKind; tool: string; reasons: string[]; approver?: string }): string;
+  denialMessage(d: { kind: DenialKind; tool: string; reasons: string[]; approver?: string; personReason?: string }): string;
 }

@@ -42,6 +42,9 @@ import { createEgressProxy, type EgressProxy } from './sandbox/index.js';
 import { createSecretStore, resolveSecretRef, type SecretStore } from './secrets/index.js';
 import { authenticator, createTokenStore, localIdentity, protectedResourceMetadata } from './server/auth/index.js';
 import type { CallContext } from './pipeline.js';
+import { proposeRule } from './policy/amend.js';
+import { addRule } from './policy/amend-file.js';
+import type { Rule } from './policy/schema.js';
 import type { AuditEvent, EscalationContext, Ports } from './ports.js';
 import { VERSION } from './version.js';
 import { UsageError } from './cli-args.js';
@@ -279,16 +282,44 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     return e;
   };
 
+  const policyCall = (call: Parameters<Ports['policy']['evaluate']>[0]) => ({
+    server: call.server, tool: call.tool, namespaced: call.namespaced, args: call.args, kind: call.kind,
+    toolDef: { description: call.definition.description, inputSchema: call.definition.inputSchema, annotations: call.definition.annotations },
+    serverOverrides: { toolDecisions: call.toolDecisions },
+  });
+  /** "Approve and add a rule", from any channel: the rule written to tollgate.json, then journaled as an admin act. */
+  const amendPolicy = async (rule: Record<string, unknown>, by: { actor: string; approvalId?: string; callId?: string; sessionId?: string; tool?: string; via: string; channel: 'console' | 'gateway' }) => {
+    try {
+      const r = await addRule({ configDir, rule: rule as Rule, env: io.env });
+      log(`policy: ${by.actor} added rule ${r.ruleId} to ${r.file} (via ${by.via})`);
+      await record({
+        name: 'tollgate.admin_action', action: 'policy.rule_added', actor: by.actor, channel: by.channel, target: `${r.file} rule ${r.ruleId}`,
+        ...(r.before ? { before: r.before } : {}), after: r.after, ...(by.callId ? { callId: by.callId } : {}), ...(by.sessionId ? { sessionId: by.sessionId } : {}), ...(by.tool ? { tool: by.tool } : {}),
+        detail: `approved ${by.approvalId ? `approval ${by.approvalId}` : 'a call'} via ${by.via} and added ${JSON.stringify(rule)}`,
+      });
+    } catch (e) {
+      log(`policy: the rule offered to ${by.actor} was not added: ${(e as Error).message}`);
+      await record({ name: 'tollgate.admin_action', action: 'policy.rule_refused', actor: by.actor, channel: by.channel, target: join(configDir, 'tollgate.json'), ...(by.callId ? { callId: by.callId } : {}), detail: (e as Error).message.slice(0, 500) }).catch(() => undefined);
+      throw e;
+    }
+  };
+
   const ports: Ports = {
     policy: {
       evaluate: (call, session) => {
-        const v = evaluate(
-          { server: call.server, tool: call.tool, namespaced: call.namespaced, args: call.args, kind: call.kind, toolDef: { description: call.definition.description, inputSchema: call.definition.inputSchema, annotations: call.definition.annotations }, serverOverrides: { toolDecisions: call.toolDecisions } },
-          config,
-          { identity: session.identity, groups: session.groups },
-        );
+        const v = evaluate(policyCall(call), config, { identity: session.identity, groups: session.groups });
         return { ...v, fromRequirements: v.decision === 'deny' && v.matched.some((m) => m.startsWith('requirements')) };
       },
+      propose: (call, session) => {
+        try {
+          const p = proposeRule(policyCall(call), config, { identity: session.identity, groups: session.groups });
+          return 'rule' in p ? { rule: p.rule as Record<string, unknown>, text: p.text } : undefined;
+        } catch (e) {
+          log(`policy: no rule offered for ${call.namespaced}: ${(e as Error).message}`);
+          return undefined;
+        }
+      },
+      addRule: (rule, by) => amendPolicy(rule, { ...by, channel: 'gateway' }),
       evaluateRequest: (req, session) => {
         const v = evaluateRequest({ method: req.method, target: req.target, serverTools: req.serverTools, serverOverrides: { toolDecisions: req.toolDecisions } }, config, { identity: session.identity, groups: session.groups });
         return { ...v, fromRequirements: v.decision === 'deny' && v.matched.some((m) => m.startsWith('requirements')) };
@@ -325,7 +356,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       }
     },
     resume: async (req) => (deferredAllowed() ? resumer.resume!(req) : undefined),
-    denialMessage: ({ kind, tool, reasons, approver }) => denialMessage({ source: kind, tool, reasons, approver }),
+    denialMessage: ({ kind, tool, reasons, approver, personReason }) => denialMessage({ source: kind, tool, reasons, approver, personReason }),
     deferredMessage: (d) => deferredMessage({ ...d, consoleUrl: approvalPageBase && `${approvalPageBase}/approvals`, configDir: configDir === resolve(io.cwd) ? undefined : configDir }),
   };
 
@@ -410,6 +441,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
             selfApproval: (identity) => config.approvals.selfApproval ?? (identity?.startsWith('local:') === true),
             secureCookies: publicUrl?.protocol === 'https:',
             servers: () => gateway.upstreams.status(),
+            addRule: (item, actor, via) => amendPolicy(item.proposal!.rule, { actor, approvalId: item.id, sessionId: item.sessionId, tool: item.tool, via, channel: 'console' }),
             onDecision: (e) => {
               log(e.kind === 'pin' ? `console: ${e.approver} ${e.decision === 'deny' ? 'kept blocked' : 're-approved'} ${e.tool}` : `console: ${e.approver} decided ${e.decision} for ${e.tool}`);
               void record({

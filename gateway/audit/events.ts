@@ -203,7 +203,7 @@ const ConfigLoaded = z.object({
 const AdminAction = z.object({
   name: z.literal('tollgate.admin_action'),
   ...CommonFields,
-  /** `tools.approve`, `tokens.create`, `tokens.revoke`, `secrets.set`, `secrets.delete`, `approvals.approve`, `approvals.deny`, `config.reloaded`, `config.reload_rejected`, `requirements.changed`. */
+  /** `tools.approve`, `tokens.create`, `tokens.revoke`, `secrets.set`, `secrets.delete`, `approvals.approve`, `approvals.deny`, `config.reloaded`, `config.reload_rejected`, `requirements.changed`, `policy.rule_added`, `policy.rule_refused`. */
   action: z.string().regex(/^[a-z]+\.[a-z_]+$/, 'expected AREA.VERB, e.g. "tokens.create"'),
   /** Who did it: `local:<OS user>` for the CLI (from the OS, never $USER), the console's signed-in identity, or `gateway`. */
   actor: z.string().min(1),

@@ -2,7 +2,9 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
-import { ApprovalQueueError, type ApprovalStore, type PendingApproval } from '../review/index.js';
+import { ADD_RULE_CHOICE, ApprovalQueueError, clientLabel, type ApprovalStore, type PendingApproval } from '../review/index.js';
+import { proposalFits } from '../policy/amend-file.js';
+import type { Rule } from '../policy/schema.js';
 
 export interface ApprovalPageOptions {
   queue: ApprovalStore;
@@ -12,11 +14,13 @@ export interface ApprovalPageOptions {
   requireSignIn?: { loginUrl: string };
   /** Whether the identity a call runs for may approve it itself (approvals.selfApproval); default: never. */
   selfApproval?: (callIdentity: string | undefined) => boolean;
+  /** "Approve and add a rule": writes the item's offered rule; throws why not. Without it the choice is not offered. */
+  addRule?: (item: PendingApproval, actor: string, via: string) => Promise<void>;
 }
 
 const CSRF_COOKIE = 'tollgate_csrf';
-const DECISIONS = { approve_once: 'Approve once', approve_session: 'Approve for this session', approve_tool_session: 'Approve this tool for the session', deny: 'Deny' } as const;
-type PageDecision = keyof typeof DECISIONS;
+const DECISIONS = { approve_once: 'Approve once', approve_session: 'Approve for this session', approve_tool_session: 'Approve this tool for the session', deny: 'Deny', [ADD_RULE_CHOICE]: 'Approve and add the rule' } as const;
+type PageDecision = Exclude<keyof typeof DECISIONS, typeof ADD_RULE_CHOICE>;
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
@@ -33,7 +37,7 @@ function layout(title: string, body: string): string {
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}pre{background:#f4f4f4;padding:.75rem;overflow:auto;white-space:pre-wrap;word-break:break-word}dt{font-weight:600}dd{margin:0 0 .6rem 0}button{font:inherit;padding:.4rem .9rem;margin:.2rem .3rem .2rem 0;cursor:pointer}.deny{background:#b00020;color:#fff;border:0}.risk{font-weight:600}</style></head><body>${body}</body></html>`;
 }
 
-function pendingPage(item: PendingApproval, csrf: string, action: string): string {
+function pendingPage(item: PendingApproval, csrf: string, action: string, canAddRule: boolean): string {
   const review = !item.reviewer
     ? '<p>Automated review: not run.</p>'
     : 'failure' in item.reviewer
@@ -45,13 +49,16 @@ function pendingPage(item: PendingApproval, csrf: string, action: string): strin
   const hidden = `<input type="hidden" name="csrf" value="${esc(csrf)}">`;
   const approveButtons = (['approve_once', 'approve_session', 'approve_tool_session'] as const)
     .map((d) => `<button type="submit" name="decision" value="${d}">${esc(DECISIONS[d])}</button>`)
-    .join('');
+    .join('') + (item.proposal && canAddRule ? `<button type="submit" name="decision" value="${ADD_RULE_CHOICE}">${esc(DECISIONS[ADD_RULE_CHOICE])}</button>` : '');
+  const client = clientLabel(item.client);
+  const proposal = item.proposal && canAddRule ? `<dt>Offered rule</dt><dd>${esc(item.proposal.text)}<pre>${esc(JSON.stringify(item.proposal.rule, null, 2))}</pre></dd>` : '';
   return layout(
     `Approve ${item.tool}?`,
     `<h1>Approve this tool call?</h1>
 <dl><dt>Tool</dt><dd><code>${esc(item.tool)}</code> on server <code>${esc(item.server)}</code></dd>
 <dt>Session</dt><dd><code>${esc(item.sessionId)}</code>${item.identity ? ` (${esc(item.identity)})` : ''}</dd>
-<dt>Arguments</dt><dd><pre>${esc(JSON.stringify(item.arguments, null, 2))}</pre></dd>${reasons}</dl>
+<dt>Client</dt><dd>${client ? esc(client) : 'did not say'}</dd>${item.intent ? `<dt>The user asked</dt><dd><q>${esc(item.intent)}</q></dd>` : ''}
+<dt>Arguments</dt><dd><pre>${esc(JSON.stringify(item.arguments, null, 2))}</pre></dd>${reasons}${proposal}</dl>
 ${review}
 <form method="post" action="${esc(action)}">${hidden}${approveButtons}</form>
 <form method="post" action="${esc(action)}">${hidden}<p><label>Reason (shown to the agent)<br><input type="text" name="reason" maxlength="500" size="50"></label></p><button class="deny" type="submit" name="decision" value="deny">Deny</button></form>
@@ -92,7 +99,7 @@ export function approvalPage(opts: ApprovalPageOptions): Hono {
     if (opts.requireSignIn && !opts.approverOf?.(c)) return c.html(signInFirst(opts.requireSignIn.loginUrl), 401);
     const csrf = getCookie(c, CSRF_COOKIE) ?? randomBytes(24).toString('base64url');
     setCookie(c, CSRF_COOKIE, csrf, { httpOnly: true, sameSite: 'Strict', path: '/', secure: new URL(c.req.url).protocol === 'https:' });
-    return c.html(pendingPage(item, csrf, c.req.path));
+    return c.html(pendingPage(item, csrf, c.req.path, !!opts.addRule));
   });
 
   app.post('/approve/:token', async (c) => {
@@ -112,14 +119,26 @@ export function approvalPage(opts: ApprovalPageOptions): Hono {
     if (decision !== 'deny' && approver !== undefined && approver === item.identity && !(opts.selfApproval?.(item.identity) ?? false)) {
       return c.html(message('Refused', `${approver} cannot approve its own call; another person must decide (approvals.selfApproval is off for this identity).`), 403);
     }
+    const withRule = decision === ADD_RULE_CHOICE;
+    if (withRule) {
+      const unfit = !item.proposal || !opts.addRule ? 'no rule is offered for this call' : proposalFits(item.proposal.rule as Rule, item);
+      if (unfit) return c.html(message('Refused', `Nothing was decided: ${unfit}. Approve or deny it without a rule.`), 400);
+    }
     const reason = typeof form.reason === 'string' && form.reason.trim() ? form.reason.trim().slice(0, 500) : undefined;
     try {
-      await queue.decide(item.id, { decision: decision as PageDecision, channel: 'url', approver: approver ?? 'approval-page', ...(reason ? { reason } : {}) });
+      await queue.decide(item.id, { decision: withRule ? 'approve_once' : (decision as PageDecision), channel: 'url', approver: approver ?? 'approval-page', ...(reason ? { reason } : {}) });
     } catch (err) {
       if (err instanceof ApprovalQueueError) return c.html(message('Already decided', 'Someone else decided this call first, or it expired.'), 409);
       throw err;
     }
-    return c.html(message('Decision recorded', `${DECISIONS[decision as PageDecision]}: ${item.tool}. You can close this page.`));
+    if (withRule) {
+      try {
+        await opts.addRule!(item, approver ?? 'approval-page', 'the approval page');
+      } catch (e) {
+        return c.html(message('Approved; the rule was not added', `The call was approved once. The rule was not written: ${(e as Error).message}`), 409);
+      }
+    }
+    return c.html(message('Decision recorded', `${DECISIONS[decision as keyof typeof DECISIONS]}: ${item.tool}. You can close this page.`));
   });
 
   return app;

@@ -5,7 +5,9 @@ import { Hono, type Context } from 'hono';
 import { EVENT_NAMES } from '../audit/index.js';
 // the audit folder's read side (filters, explain, stats); its index does not re-export it yet
 import { compileFilter, computeStats, describe, explainCall, matches, parseTime, type RecordFilter } from '../audit/query.js';
-import { ApprovalQueueError, type ApprovalStore, type HumanQueueDecision } from '../review/index.js';
+import { ADD_RULE_CHOICE, ApprovalQueueError, type ApprovalStore, type HumanQueueDecision, type PendingApproval } from '../review/index.js';
+import { proposalFits } from '../policy/amend-file.js';
+import type { Rule } from '../policy/schema.js';
 import type { TokenStore } from '../server/auth/index.js';
 import type { PinStore } from '../upstreams/index.js';
 import { adminSessions, sameOrigin, sameSecret, type Admin } from './admin.js';
@@ -41,6 +43,8 @@ export interface ConsoleOptions {
   basePath?: string;
   servers: () => ServerStatus[];
   onDecision?: (e: ConsoleDecision) => void;
+  /** "Approve and add a rule": writes the item's offered rule (validated and journaled by the integrator); throws why not. */
+  addRule?: (item: PendingApproval, actor: string, via: string) => Promise<void>;
   /** Sign-in session lifetime: idle (default 30 min) and absolute (default 12 h). */
   sessionIdleMs?: number;
   sessionMaxAgeMs?: number;
@@ -48,9 +52,9 @@ export interface ConsoleOptions {
   refreshSeconds?: number;
 }
 
-const HUMAN: readonly HumanQueueDecision[] = ['approve_once', 'approve_session', 'approve_tool_session', 'deny'];
+const HUMAN: readonly string[] = ['approve_once', 'approve_session', 'approve_tool_session', 'deny', ADD_RULE_CHOICE];
 const DONE: Record<string, string> = {
-  approve_once: 'Approved once', approve_session: 'Approved for the session', approve_tool_session: 'Approved this tool for the session', deny: 'Denied',
+  approve_once: 'Approved once', [ADD_RULE_CHOICE]: 'Approved once and added the rule', approve_session: 'Approved for the session', approve_tool_session: 'Approved this tool for the session', deny: 'Denied',
 };
 const WINDOWS = ['1h', '6h', '24h', '7d', '30d'] as const;
 
@@ -96,7 +100,7 @@ export function consoleApp(opts: ConsoleOptions): Hono {
     if (a) signedIn.set(c.req.raw, a);
     await next();
   });
-  app.route('/', approvalPage({ queue: opts.queue, approverOf: (c) => signedIn.get(c.req.raw)?.identity, requireSignIn: { loginUrl: `${base}/login` }, selfApproval: opts.selfApproval }));
+  app.route('/', approvalPage({ queue: opts.queue, approverOf: (c) => signedIn.get(c.req.raw)?.identity, requireSignIn: { loginUrl: `${base}/login` }, selfApproval: opts.selfApproval, addRule: opts.addRule }));
 
   app.get('/login', async (c) => {
     const csrf = admins.loginCsrf(c);
@@ -152,19 +156,32 @@ export function consoleApp(opts: ConsoleOptions): Hono {
   app.post('/approvals/:id', async (c) => {
     const admin = signedIn.get(c.req.raw)!;
     const form = await c.req.parseBody();
-    const decision = form.decision;
-    if (typeof decision !== 'string' || !HUMAN.includes(decision as HumanQueueDecision)) return refuse(c, 400, 'Unknown decision', 'Choose one of the buttons on the approvals page.');
+    const choice = form.decision;
+    if (typeof choice !== 'string' || !HUMAN.includes(choice)) return refuse(c, 400, 'Unknown decision', 'Choose one of the buttons on the approvals page.');
     const item = await opts.queue.get(c.req.param('id'));
     if (!item) return c.redirect(`${base}/approvals?gone`, 303);
+    const withRule = choice === ADD_RULE_CHOICE;
+    if (withRule) {
+      const unfit = !item.proposal || !opts.addRule ? 'no rule is offered for this call' : proposalFits(item.proposal.rule as Rule, item);
+      if (unfit) return refuse(c, 400, 'No rule to add', `Nothing was decided: ${unfit}. Approve or deny it without a rule.`);
+    }
+    const decision: HumanQueueDecision = withRule ? 'approve_once' : (choice as HumanQueueDecision);
     const reason = decision === 'deny' ? str(form.reason) || undefined : undefined;
     try {
-      await opts.queue.decide(item.id, { decision: decision as HumanQueueDecision, channel: 'console', approver: admin.identity, ...(reason ? { reason } : {}) });
+      await opts.queue.decide(item.id, { decision, channel: 'console', approver: admin.identity, ...(reason ? { reason } : {}) });
     } catch (err) {
       if (err instanceof ApprovalQueueError) return c.redirect(`${base}/approvals?gone`, 303);
       throw err;
     }
-    opts.onDecision?.({ kind: 'approval', id: item.id, decision: decision as HumanQueueDecision, approver: admin.identity, ...(reason ? { reason } : {}), sessionId: item.sessionId, server: item.server, tool: item.tool });
-    return c.redirect(`${base}/approvals?done=${decision}&tool=${encodeURIComponent(item.tool)}`, 303);
+    opts.onDecision?.({ kind: 'approval', id: item.id, decision, approver: admin.identity, ...(reason ? { reason } : {}), sessionId: item.sessionId, server: item.server, tool: item.tool });
+    if (withRule) {
+      try {
+        await opts.addRule!(item, admin.identity, 'the console');
+      } catch (e) {
+        return refuse(c, 409, 'Approved; the rule was not added', `The call was approved once. The rule was not written: ${(e as Error).message}`);
+      }
+    }
+    return c.redirect(`${base}/approvals?done=${choice}&tool=${encodeURIComponent(item.tool)}`, 303);
   });
 
   app.get('/audit', async (c) => {

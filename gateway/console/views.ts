@@ -130,10 +130,11 @@ ${i.intent ? html`<dt>The user asked</dt><dd><q>${i.intent}</q></dd>` : ''}
 <dt>Automated reviewer</dt><dd>${reviewerLine(i.reviewer)}</dd>
 <dt>Why a person is asked</dt><dd>${i.policyReasons.length ? html`<ul style="margin:0;padding-left:1.1rem">${i.policyReasons.map((r) => html`<li>${r}</li>`)}</ul>` : html`<span class="muted">no reason recorded</span>`}</dd>
 ${notifiedLine(o.notified?.get(i.id))}
+${i.proposal ? html`<dt>Offered rule</dt><dd data-proposal>${i.proposal.text}<pre class="args">${JSON.stringify(i.proposal.rule, null, 2)}</pre></dd>` : ''}
 </dl>
 <div><span class="lbl">Arguments</span> <small class="muted">(secrets are hidden)</small><pre class="args">${JSON.stringify(i.arguments, null, 2)}</pre></div>
 <form method="post" action="${action}">${hidden}
-<button class="go" type="submit" name="decision" value="approve_once">Approve once</button><button type="submit" name="decision" value="approve_session">Approve for this session</button><button type="submit" name="decision" value="approve_tool_session">Approve this tool for the session</button></form>
+<button class="go" type="submit" name="decision" value="approve_once">Approve once</button><button type="submit" name="decision" value="approve_session">Approve for this session</button><button type="submit" name="decision" value="approve_tool_session">Approve this tool for the session</button>${i.proposal ? html`<button type="submit" name="decision" value="approve_add_rule" title="Approves this call once and writes the offered rule to tollgate.json">Approve and add the rule</button>` : ''}</form>
 <form method="post" action="${action}" class="row">${hidden}
 <label style="flex:1 1 14rem">Reason for denying (shown to the agent)<input type="text" name="reason" maxlength="500"></label><button class="deny" type="submit" name="decision" value="deny">Deny</button></form>
 </article>`;

@@ -20,7 +20,12 @@ export class ConfigError extends Error {
   }
 }
 
-export type LoadOptions = { configDir: string; env?: NodeJS.ProcessEnv };
+export type LoadOptions = {
+  configDir: string;
+  env?: NodeJS.ProcessEnv;
+  /** Validate this text as tollgate.json instead of reading the file (an edit checked before it is written). */
+  tollgateJsonText?: string;
+};
 export type EffectiveConfigResult = {
   config: EffectiveConfig;
   /** Dotted path → "default" | tollgate.json path | "requirements:<source>". */
@@ -118,7 +123,7 @@ export async function loadEffectiveConfig(opts: LoadOptions): Promise<EffectiveC
   const env = opts.env ?? process.env;
   const configDir = resolve(opts.configDir);
   const file = join(configDir, 'tollgate.json');
-  const local = (await readJsonFile(file)) ?? {};
+  const local = (opts.tollgateJsonText !== undefined ? parseJson(file, opts.tollgateJsonText) : await readJsonFile(file)) ?? {};
   const parsed = TollgateConfigSchema.safeParse(local);
   if (!parsed.success) throw new ConfigError(file, zodIssues(parsed.error));
   const base: TollgateConfig = parsed.data;

@@ -5,9 +5,14 @@ import { ApprovalQueue, ApprovalQueueError, type ApprovalStore } from './queue.j
 import { clientLabel, reviewerSentence } from './escalation.js';
 import { parseCommand, usageOf, UsageError, type CommandSpec } from '../cli-args.js';
 import { APPROVALS_SPEC } from './cli-spec.js';
+import type { Rule } from '../policy/schema.js';
 
 /** Runs the approvals subcommand; argv is what follows `approvals`. Returns the exit code (0 ok, 1 failed, 2 usage). */
-export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir: string; queue?: ApprovalStore }): Promise<number> {
+export async function approvalsCommand(
+  argv: string[],
+  io: Io,
+  opts: { stateDir: string; queue?: ApprovalStore; configDir?: string; record?: (e: { action: string; target: string; before?: string; after?: string; detail?: string; sessionId?: string; tool?: string }) => Promise<void> },
+): Promise<number> {
   const queue = opts.queue ?? new ApprovalQueue({ stateDir: opts.stateDir });
   const usage = (msg: string, text = usageOf(APPROVALS_SPEC)) => {
     io.stderr.write(`tollgate approvals: ${msg}\n${text}`);
@@ -45,17 +50,42 @@ export async function approvalsCommand(argv: string[], io: Io, opts: { stateDir:
           const client = clientLabel(i.client);
           const n = notified.get(i.id);
           const told = !n ? '' : n.failed ? `  NOT NOTIFIED: ${n.failed} notification(s) failed${n.lastError ? ` (${n.lastError})` : ''}${n.sent ? `, ${n.sent} sent` : ''}\n` : `  notified (${n.sent})\n`;
-          io.stdout.write(`${i.id}  ${i.createdAt}  ${i.deferred ? 'deferred (the agent retries once approved)' : `session ${i.sessionId}`}${i.identity ? ` (${i.identity})` : ''}${client ? ` via ${client}` : ''}\n  ${i.tool} on ${i.server}\n  args ${truncate(JSON.stringify(i.arguments), 200)}\n  ${reviewerSentence(i.reviewer)}\n${i.intent ? `  the user asked: ${truncate(JSON.stringify(i.intent), 200)}\n` : ''}${told}`);
+          io.stdout.write(`${i.id}  ${i.createdAt}  ${i.deferred ? 'deferred (the agent retries once approved)' : `session ${i.sessionId}`}${i.identity ? ` (${i.identity})` : ''}${client ? ` via ${client}` : ''}\n  ${i.tool} on ${i.server}\n  args ${truncate(JSON.stringify(i.arguments), 200)}\n  ${reviewerSentence(i.reviewer)}\n${i.intent ? `  the user asked: ${truncate(JSON.stringify(i.intent), 200)}\n` : ''}${i.proposal ? `  offered rule (approve with --add-rule): ${i.proposal.text}\n` : ''}${told}`);
         }
         return 0;
       }
       case 'approve': {
         const id = positionals[0]!;
-        if (values.session && values['tool-session']) return usage('pass either --session or --tool-session, not both', usageOf(APPROVALS_SPEC, 'approve'));
+        if ([values.session, values['tool-session'], values['add-rule']].filter(Boolean).length > 1) return usage('pass one of --session, --tool-session, --add-rule', usageOf(APPROVALS_SPEC, 'approve'));
         const decision = values['tool-session'] ? 'approve_tool_session' : values.session ? 'approve_session' : 'approve_once';
-        await queue.decide(id, { decision, approver, channel: 'cli' });
-        io.stdout.write(`Approved ${id} (${decision.replace(/_/g, ' ')}).\n`);
-        return 0;
+        if (!values['add-rule']) {
+          await queue.decide(id, { decision, approver, channel: 'cli' });
+          io.stdout.write(`Approved ${id} (${decision.replace(/_/g, ' ')}).\n`);
+          return 0;
+        }
+        // --add-rule: the offered rule must fit this item and the config must still load with it — checked before deciding
+        const item = await queue.get(id);
+        if (!item) throw new ApprovalQueueError(`no pending approval ${id} (see \`tollgate approvals list\`)`);
+        const { addRule, proposalFits } = await import('../policy/amend-file.js');
+        const unfit = !item.proposal ? 'no rule is offered for this call (see `tollgate approvals list`)' : proposalFits(item.proposal.rule as Rule, item);
+        if (unfit) {
+          io.stderr.write(`tollgate approvals: nothing was decided: ${unfit}; approve it without --add-rule, or add a rule to tollgate.json yourself\n`);
+          return 1;
+        }
+        if (!opts.configDir) throw new Error('--add-rule needs the config directory');
+        await queue.decide(id, { decision: 'approve_once', approver, channel: 'cli' });
+        await opts.record?.({ action: 'approvals.approve', target: id, detail: 'approve_once, adding the offered rule' });
+        io.stdout.write(`Approved ${id} (approve once).\n`);
+        try {
+          const r = await addRule({ configDir: opts.configDir, rule: item.proposal!.rule as Rule, env: io.env });
+          await opts.record?.({ action: 'policy.rule_added', target: `${r.file} rule ${r.ruleId}`, ...(r.before ? { before: r.before } : {}), after: r.after, sessionId: item.sessionId, tool: item.tool, detail: `approved approval ${id} via the CLI and added ${JSON.stringify(item.proposal!.rule)}` });
+          io.stdout.write(`Added rule ${r.ruleId} to ${r.file}: ${item.proposal!.text}. A running gateway reloads it by itself.\n`);
+          return 0;
+        } catch (e) {
+          await opts.record?.({ action: 'policy.rule_refused', target: opts.configDir, detail: (e as Error).message.slice(0, 500) }).catch(() => undefined);
+          io.stderr.write(`tollgate approvals: the call was approved once, but the rule was not added: ${(e as Error).message}\n`);
+          return 1;
+        }
       }
       case 'deny': {
         const id = positionals[0]!;

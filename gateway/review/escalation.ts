@@ -23,6 +23,8 @@ export interface EscalationRequest {
   /** What the user asked the agent, when the agent shared it (`_meta["tollgate/userPrompt"]`), clipped. */
   intent?: string;
   policyReasons: string[];
+  /** "Approve and add a rule": the rule Tollgate offers beside approving (policy/amend.ts), when there is one. */
+  proposal?: { rule: Record<string, unknown>; text: string };
 }
 
 /**
@@ -55,6 +57,10 @@ export interface HumanDecision {
   answeredBy?: 'person' | 'client' | 'gateway';
   /** The deferred (or queued) approval's id. */
   approvalId?: string;
+  /** What the person wrote themselves (a denial's reason), as opposed to a reason Tollgate or the client supplied. */
+  wrote?: string;
+  /** The person approved and asked for the proposed rule to be added (elicitation form; other channels add it themselves). */
+  addRule?: boolean;
   /** Channels tried before this one that did not reach a person (each is journaled as its own step). */
   steps?: HumanDecision[];
 }
@@ -95,7 +101,8 @@ export function approvalMessage(req: EscalationRequest): string {
   const reasons = req.policyReasons.length ? `\nWhy approval is needed: ${req.policyReasons.join('; ')}` : '';
   const client = clientLabel(req.client);
   const intent = req.intent ? `\nThe user asked: "${req.intent}"` : '';
-  return `${client ? `${client} (the agent)` : 'An agent'} wants to call ${req.tool} on server "${req.server}".\nArguments:\n${summarizeArguments(req.arguments)}\n${reviewerSentence(req.reviewer)}${reasons}${intent}`;
+  const proposal = req.proposal ? `\nOffered rule (choose "Approve and add a rule" to write it to tollgate.json): ${req.proposal.text}` : '';
+  return `${client ? `${client} (the agent)` : 'An agent'} wants to call ${req.tool} on server "${req.server}".\nArguments:\n${summarizeArguments(req.arguments)}\n${reviewerSentence(req.reviewer)}${reasons}${intent}${proposal}`;
 }
 
 /** `codex-mcp-client 0.171.0`, or undefined when the client did not say. */
@@ -120,6 +127,15 @@ export const APPROVAL_FORM_SCHEMA: ElicitRequestFormParams['requestedSchema'] = 
   required: ['decision'],
 };
 
+/** The form for one call: the standard choices, plus "approve and add a rule" when a rule is offered. */
+export function approvalFormSchema(req: EscalationRequest): ElicitRequestFormParams['requestedSchema'] {
+  if (!req.proposal) return APPROVAL_FORM_SCHEMA;
+  const choices = [...APPROVAL_CHOICES.slice(0, 1), { const: ADD_RULE_CHOICE, title: `Approve and add a rule: ${req.proposal.text}` }, ...APPROVAL_CHOICES.slice(1)];
+  return { ...APPROVAL_FORM_SCHEMA, properties: { ...APPROVAL_FORM_SCHEMA.properties, decision: { type: 'string', title: 'Decision', oneOf: choices.map((c) => ({ const: c.const, title: c.title })) } } };
+}
+/** The form's value for "approve once, and write the offered rule to tollgate.json". */
+export const ADD_RULE_CHOICE = 'approve_add_rule';
+
 export interface WaitingOptions {
   /** How often onWaiting fires (default 5 s). */
   waitingIntervalMs?: number;
@@ -135,7 +151,7 @@ export function formElicitation(elicit: ElicitForm, wo: WaitingOptions & { minHu
       const started = performance.now();
       const waitMs = () => Math.round(performance.now() - started);
       const outcome = await withLimits(opts, wo, (signal) =>
-        elicit({ mode: 'form', message: approvalMessage(req), requestedSchema: APPROVAL_FORM_SCHEMA }, { timeoutMs: opts.timeoutMs, signal }),
+        elicit({ mode: 'form', message: approvalMessage(req), requestedSchema: approvalFormSchema(req) }, { timeoutMs: opts.timeoutMs, signal }),
       );
       if (outcome.kind !== 'done') return { decision: outcome.kind, channel: 'form', waitMs: waitMs(), answeredBy: outcome.kind === 'timeout' || outcome.kind === 'unavailable' ? 'gateway' : 'client', ...(outcome.detail ? { reason: outcome.detail } : {}) };
       const ms = waitMs();
@@ -231,7 +247,7 @@ function fromDeferred(d: QueueDecision, approvalId: string, waitMs: number): Hum
   const person = d.channel !== 'gateway';
   // A deferred approval is a single-use grant for one retry, whatever scope the person picked.
   const decision: HumanDecisionKind = d.decision.startsWith('approve') ? 'approve_once' : d.decision;
-  return { decision, channel: 'deferred', waitMs, approvalId, answeredBy: person ? 'person' : 'gateway', ...(d.approver ? { approver: d.approver } : {}), ...(d.reason ? { reason: d.reason } : {}) };
+  return { decision, channel: 'deferred', waitMs, approvalId, answeredBy: person ? 'person' : 'gateway', ...(d.approver ? { approver: d.approver } : {}), ...(d.reason ? { reason: d.reason, ...(person ? { wrote: d.reason } : {}) } : {}) };
 }
 
 /** No human can be reached (e.g. `never-ask` mode): always `unavailable`, which denies. */
@@ -428,14 +444,15 @@ function fromElicitResult(r: ElicitResult, req: EscalationRequest, channel: 'for
   const decision = r.content?.decision;
   const rawReason = r.content?.reason;
   const reason = typeof rawReason === 'string' && rawReason.trim() ? rawReason.trim().slice(0, 500) : undefined;
+  if (decision === ADD_RULE_CHOICE && req.proposal) return { ...base, decision: 'approve_once', addRule: true, ...(reason ? { reason } : {}) };
   // Fail closed: an accept without a recognised choice is a denial.
   if (typeof decision !== 'string' || !APPROVE_KINDS.has(decision)) return { ...base, decision: 'deny', reason: 'the answer did not contain a valid choice' };
-  return { ...base, decision: decision as HumanDecisionKind, ...(reason ? { reason } : {}) };
+  return { ...base, decision: decision as HumanDecisionKind, ...(reason ? { reason, wrote: reason } : {}) };
 }
 
 function fromQueueDecision(d: QueueDecision, channel: 'url' | 'queue', waitMs: number, approvalId: string): HumanDecision {
   // The gateway's own `cancel` means the agent's client gave up on the call, not that a person cancelled.
   const gateway = d.channel === 'gateway';
   const decision: HumanDecisionKind = gateway && d.decision === 'cancel' ? 'client_cancelled' : d.decision;
-  return { decision, channel, waitMs, approvalId, answeredBy: gateway ? (decision === 'client_cancelled' ? 'client' : 'gateway') : 'person', ...(d.approver ? { approver: d.approver } : {}), ...(d.reason ? { reason: d.reason } : {}) };
+  return { decision, channel, waitMs, approvalId, answeredBy: gateway ? (decision === 'client_cancelled' ? 'client' : 'gateway') : 'person', ...(d.approver ? { approver: d.approver } : {}), ...(d.reason ? { reason: d.reason, ...(gateway ? {} : { wrote: d.reason }) } : {}) };
 }

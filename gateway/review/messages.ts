@@ -36,6 +36,8 @@ export interface Denial {
   reasons?: string[];
   /** Who decided, when a person did. */
   approver?: string;
+  /** What the person who denied it wrote: it may suggest another way, which the agent may take. */
+  personReason?: string;
 }
 
 const WHO: Record<DenialSource, string> = {
@@ -55,8 +57,18 @@ export function denialMessage(d: Denial): string {
   const who = d.source === 'user' && d.approver ? `a person (${d.approver}) reviewing the call denied it` : WHO[d.source];
   const reasons = (d.reasons ?? []).map((r) => r.trim()).filter(Boolean);
   const why = reasons.length ? ` Reason: ${reasons.join('; ')}` : '';
+  const head = `Tollgate denied the call to ${d.tool}: ${who}.${why && (why.endsWith('.') ? why : `${why}.`)}`;
+  const said = d.source === 'user' ? d.personReason?.trim() : undefined;
+  if (said) {
+    // The person's own words come first: an alternative they suggest is not a workaround.
+    return (
+      `${head} The person wrote: "${said}". Follow that: if it suggests another way, you may take it (each call is still checked by Tollgate).` +
+      ' Apart from what the person suggested, do not try to reach the same result another way (another tool, a shell command, split or reworded arguments).' +
+      ' If the action is still needed as it was, ask the user.'
+    );
+  }
   return (
-    `Tollgate denied the call to ${d.tool}: ${who}.${why && (why.endsWith('.') ? why : `${why}.`)}` +
+    head +
     ' Do not try to reach the same result another way (another tool, a shell command, split or reworded arguments) — workarounds are not allowed.' +
     ' If the action is needed, stop and ask the user to approve it or change the policy.'
   );

@@ -37,6 +37,8 @@ export const PendingApprovalSchema = z.strictObject({
   policyReasons: z.array(z.string()),
   /** A deferred approval: nobody waits on it; the decision is claimed by the agent's retry (see deferred.ts). */
   deferred: z.literal(true).optional(),
+  /** The rule offered beside approving ("approve and add a rule"), as it would be written to tollgate.json. */
+  proposal: z.strictObject({ rule: z.record(z.string(), z.unknown()), text: z.string().max(1000) }).optional(),
 });
 export type PendingApproval = z.infer<typeof PendingApprovalSchema>;
 
@@ -110,6 +112,7 @@ export function newItem(req: EnqueueRequest, opts: { timeoutMs: number; deferred
     ...(req.intent ? { intent: String(redactValue(req.intent)).slice(0, 2000) } : {}),
     policyReasons: req.policyReasons,
     ...(opts.deferred ? { deferred: true as const } : {}),
+    ...(req.proposal ? { proposal: req.proposal } : {}),
   };
   return { ...item, token };
 }

@@ -1,6 +1,6 @@
 // A real agent waits on a call through the real gateway; a person approves or denies it in the console, in Chromium.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -73,8 +73,8 @@ describe('console approvals for an agent waiting on the gateway', () => {
     const result = await call;
     expect(result.isError).toBe(true);
     expect(textOf(result)).toContain('token:alice');
-    expect(textOf(result)).toContain('that file is still in use');
-    expect(textOf(result)).toMatch(/workarounds are not allowed/);
+    expect(textOf(result)).toContain('The person wrote: "that file is still in use"');
+    expect(textOf(result)).not.toMatch(/workarounds are not allowed/);
     await page.screenshot({ path: join(SHOTS, 'denied.png'), fullPage: true });
   });
 
@@ -90,5 +90,20 @@ describe('console approvals for an agent waiting on the gateway', () => {
     // nothing pending is left behind
     const left = readdirSync(join(dir, '.tollgate', 'state', 'approvals')).filter((f) => f.endsWith('.json'));
     expect(left).toEqual([]);
+  });
+
+  // last: the rule it adds lets later delete_file calls through
+  it('approve and add the rule in the console: the card shows the rule, tollgate.json gets it, the journal says who', async () => {
+    const call = agent.callTool({ name: 'fixture__delete_file', arguments: { path: 'notes/rule.txt' } });
+    const card = await pendingCard('notes/rule.txt');
+    expect(await card.locator('[data-proposal]').textContent()).toContain('always allow fixture__delete_file with any arguments for token:test-agent');
+    await Promise.all([page.waitForURL(/done=approve_add_rule/), card.locator('button[value=approve_add_rule]').click()]);
+    expect(textOf(await call)).toBe('deleted notes/rule.txt');
+    const rules = (JSON.parse(readFileSync(join(dir, 'tollgate.json'), 'utf8')) as { rules: Array<Record<string, unknown>> }).rules;
+    expect(rules.at(-1)).toMatchObject({ tool: 'fixture__delete_file', decision: 'allow', identities: ['token:test-agent'] });
+    const q = await runCli(['audit', 'query', '--json', '--event', 'admin_action', '--config', dir]);
+    const acts = q.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(acts.find((a) => a.action === 'policy.rule_added')).toMatchObject({ actor: 'token:alice', channel: 'console', tool: 'fixture__delete_file' });
+    await page.screenshot({ path: join(SHOTS, 'rule-added.png'), fullPage: true });
   });
 });

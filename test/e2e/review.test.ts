@@ -203,7 +203,9 @@ describe('auto-review mode through the gateway (stdio, form elicitation)', () =>
     expect(text).toMatch(/a person \(local:[^)]+\) reviewing the call denied it/);
     expect(text).toContain('not the production config');
     expect(text).toContain('high risk');
-    expect(text).toMatch(/workarounds are not allowed/);
+    // the person's words come first (issue 16 item 8): no blanket "workarounds" sentence over what they said
+    expect(text).toContain('The person wrote: "not the production config"');
+    expect(text).not.toMatch(/workarounds are not allowed/);
 
     agent.answer = () => ({ action: 'decline' });
     const declined = textOf(await del('/etc/prod2.conf'));

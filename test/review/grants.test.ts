@@ -52,13 +52,24 @@ describe('GrantStore', () => {
 });
 
 describe('denialMessage', () => {
+  it("puts a person's own words first: an alternative they suggest is not forbidden as a workaround", () => {
+    const m = denialMessage({ source: 'user', tool: 'db__drop', approver: 'alice', reasons: ['denied by alice: use the staging database instead'], personReason: 'use the staging database instead' });
+    expect(m).toContain('The person wrote: "use the staging database instead"');
+    expect(m).toMatch(/if it suggests another way, you may take it/);
+    expect(m).not.toMatch(/workarounds are not allowed/);
+    expect(m).toMatch(/Apart from what the person suggested, do not try to reach the same result another way/);
+    // without words of their own (a decline), the usual sentence stays
+    expect(denialMessage({ source: 'user', tool: 'db__drop', approver: 'alice', reasons: ['declined in the client'] })).toMatch(/workarounds are not allowed/);
+  });
+
   it('says who denied, why, and that workarounds are not allowed', () => {
-    const m = denialMessage({ source: 'user', tool: 'sh__exec', approver: 'alice', reasons: ['not on a Friday'] });
+    const m = denialMessage({ source: 'rule', tool: 'sh__exec', reasons: ['not on a Friday'] });
     expect(m).toContain('sh__exec');
-    expect(m).toContain('alice');
+    expect(m).toContain('policy rule');
     expect(m).toContain('not on a Friday');
     expect(m).toMatch(/workarounds are not allowed/);
     expect(denialMessage({ source: 'timeout', tool: 't' })).toMatch(/nobody answered in time/);
+    expect(denialMessage({ source: 'timeout', tool: 't' })).toMatch(/workarounds are not allowed/);
     expect(denialMessage({ source: 'automated_reviewer', tool: 't', reasons: ['Deletes data.'] })).toMatch(/automated reviewer.*Deletes data\./);
   });
 });

@@ -1,0 +1,106 @@
+// Writing an offered rule to tollgate.json ("approve and add a rule"), through the same validation `serve` applies.
+// Light on purpose: the console and `tollgate approvals` load it without the shell analyser.
+import { createHash, randomBytes } from 'node:crypto';
+import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { applyEdits, modify, parseTree, findNodeAtLocation } from 'jsonc-parser';
+import { ConfigError, loadEffectiveConfig } from './layers.js';
+import type { Rule } from './schema.js';
+
+/** Whether a stored proposal is one Tollgate would make for this item: an allow rule for exactly its tool or command. */
+export function proposalFits(rule: Rule, item: { tool: string; arguments: Record<string, unknown> }): string | undefined {
+  if (rule.decision !== 'allow') return 'the proposed rule does not allow';
+  if (rule.shell) {
+    const cmd = item.arguments.command;
+    const words = rule.shell.map((t) => (Array.isArray(t) ? null : t));
+    if (typeof cmd !== 'string' || words.some((w) => w === null || w === '*')) return 'the proposed shell rule is not a plain prefix';
+    if (!cmd.trim().startsWith(words.join(' '))) return 'the proposed shell rule does not name this command';
+    return undefined;
+  }
+  if (rule.tool !== item.tool || rule.server !== undefined || rule.args !== undefined) return 'the proposed rule does not name exactly this tool';
+  return undefined;
+}
+
+export interface AddRuleOptions {
+  configDir: string;
+  rule: Rule;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface AddRuleResult {
+  file: string;
+  ruleId: string;
+  /** sha256 of tollgate.json before (absent: there was no file) and after. */
+  before?: string;
+  after: string;
+}
+
+const digest = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
+const LOCK_STALE_MS = 30_000;
+
+/**
+ * Appends a rule to tollgate.json's `rules` (comments and layout kept), refusing the edit unless the whole config
+ * still loads exactly as `serve` would load it (schema, requirements, rule examples). Written atomically under a
+ * lock file; an edit made by someone else between our read and our write makes us start over (never overwritten).
+ */
+export async function addRule(opts: AddRuleOptions): Promise<AddRuleResult> {
+  const configDir = resolve(opts.configDir);
+  const file = join(configDir, 'tollgate.json');
+  const lock = `${file}.lock`;
+  const release = await takeLock(lock);
+  try {
+    const before = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw new Error(`${file}: cannot be read (${e.code ?? e.message})`);
+    });
+    const text = withRule(before, opts.rule, file);
+    try {
+      await loadEffectiveConfig({ configDir, env: opts.env, tollgateJsonText: text });
+    } catch (e) {
+      const detail = e instanceof ConfigError ? e.message : (e as Error).message;
+      throw new Error(`the rule was not added: tollgate.json with it would not load (${detail})`);
+    }
+    const mode = before === undefined ? 0o644 : (await stat(file)).mode & 0o777;
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, text, { mode, flush: true });
+    const now = await readFile(file, 'utf8').catch(() => undefined);
+    if (now !== before) {
+      await unlink(tmp).catch(() => undefined);
+      throw new Error(`${file} changed while the rule was being added; nothing was written — decide again`);
+    }
+    await rename(tmp, file);
+    return { file, ruleId: opts.rule.id ?? '(no id)', ...(before !== undefined ? { before: digest(before) } : {}), after: digest(text) };
+  } finally {
+    await release();
+  }
+}
+
+/** tollgate.json's text with the rule appended to `rules` (created when missing). */
+function withRule(before: string | undefined, rule: Rule, file: string): string {
+  const fmt = { formattingOptions: { insertSpaces: true, tabSize: 2, eol: '\n' } };
+  if (before === undefined || before.trim() === '') return `${JSON.stringify({ rules: [rule] }, null, 2)}\n`;
+  const tree = parseTree(before);
+  if (!tree || tree.type !== 'object') throw new Error(`${file}: not a JSON object; the rule was not added`);
+  const rules = findNodeAtLocation(tree, ['rules']);
+  if (rules && rules.type !== 'array') throw new Error(`${file}: "rules" is not a list; the rule was not added`);
+  const edits = rules ? modify(before, ['rules', rules.children?.length ?? 0], rule, { ...fmt, isArrayInsertion: true }) : modify(before, ['rules'], [rule], fmt);
+  return applyEdits(before, edits);
+}
+
+async function takeLock(lock: string): Promise<() => Promise<void>> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      const h = await open(lock, 'wx', 0o600);
+      await h.writeFile(`${process.pid}\n`);
+      await h.close();
+      return () => unlink(lock).catch(() => undefined);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot lock ${lock} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age > LOCK_STALE_MS) await unlink(lock).catch(() => undefined);
+      else if (Date.now() > deadline) throw new Error(`${lock} is held by another process; try again`);
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
