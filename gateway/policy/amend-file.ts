@@ -7,17 +7,28 @@ import { applyEdits, modify, parseTree, findNodeAtLocation } from 'jsonc-parser'
 import { ConfigError, loadEffectiveConfig } from './layers.js';
 import type { Rule } from './schema.js';
 
-/** Whether a stored proposal is one Tollgate would make for this item: an allow rule for exactly its tool or command. */
-export function proposalFits(rule: Rule, item: { tool: string; arguments: Record<string, unknown> }): string | undefined {
+/** Keys a proposal Tollgate makes can have; anything else in a stored proposal means it was not made by proposeRule. */
+const PROPOSAL_KEYS = new Set(['id', 'tool', 'shell', 'decision', 'identities', 'match', 'sandbox', 'description']);
+
+/**
+ * Whether a stored proposal is one Tollgate would make for this item: an allow rule for exactly its tool or command
+ * and exactly its identity, nothing more. Checked before any channel writes it (the queue item is data on disk).
+ */
+export function proposalFits(rule: Rule, item: { tool: string; identity?: string; arguments: Record<string, unknown> }): string | undefined {
   if (rule.decision !== 'allow') return 'the proposed rule does not allow';
+  const extra = Object.keys(rule).filter((k) => !PROPOSAL_KEYS.has(k));
+  if (extra.length) return `the proposed rule has keys Tollgate does not propose (${extra.join(', ')})`;
+  if (item.identity ? rule.identities?.length !== 1 || rule.identities[0] !== item.identity : rule.identities !== undefined) return 'the proposed rule does not name exactly the identity of this call';
+  if (rule.sandbox !== undefined && rule.sandbox !== 'workspace-write') return 'the proposed rule names an unknown sandbox';
   if (rule.shell) {
     const cmd = item.arguments.command;
     const words = rule.shell.map((t) => (Array.isArray(t) ? null : t));
     if (typeof cmd !== 'string' || words.some((w) => w === null || w === '*')) return 'the proposed shell rule is not a plain prefix';
-    if (!cmd.trim().startsWith(words.join(' '))) return 'the proposed shell rule does not name this command';
+    const given = cmd.trim().split(/\s+/);
+    if (!words.every((w, i) => given[i] === w)) return 'the proposed shell rule does not name this command';
     return undefined;
   }
-  if (rule.tool !== item.tool || rule.server !== undefined || rule.args !== undefined) return 'the proposed rule does not name exactly this tool';
+  if (rule.tool !== item.tool) return 'the proposed rule does not name exactly this tool';
   return undefined;
 }
 

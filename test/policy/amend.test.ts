@@ -75,6 +75,13 @@ describe('proposeRule', () => {
     expect(proposalFits({ shell: ['npm', 'test'], decision: 'allow' }, { tool: 'shell__run', arguments: { command: 'npm test' } })).toBeUndefined();
     expect(proposalFits({ shell: ['npm', '*'], decision: 'allow' }, { tool: 'shell__run', arguments: { command: 'npm test' } })).toMatch(/plain prefix/);
     expect(proposalFits({ shell: ['rm'], decision: 'allow' }, { tool: 'shell__run', arguments: { command: 'npm test' } })).toMatch(/does not name/);
+    expect(proposalFits({ shell: ['npm', 'test'], decision: 'allow' }, { tool: 'shell__run', arguments: { command: 'npm testevil' } })).toMatch(/does not name/);
+    // a planted item cannot widen who or what the rule covers
+    expect(proposalFits({ tool: 'gh__x', decision: 'allow', identities: ['token:alice'] }, { tool: 'gh__x', identity: 'token:alice', arguments: {} })).toBeUndefined();
+    expect(proposalFits({ tool: 'gh__x', decision: 'allow' }, { tool: 'gh__x', identity: 'token:alice', arguments: {} })).toMatch(/identity/);
+    expect(proposalFits({ tool: 'gh__x', decision: 'allow', identities: ['*'] }, { tool: 'gh__x', identity: 'token:alice', arguments: {} })).toMatch(/identity/);
+    expect(proposalFits({ tool: 'gh__x', decision: 'allow', server: 'gh' }, { tool: 'gh__x', arguments: {} })).toMatch(/keys Tollgate does not propose \(server\)/);
+    expect(proposalFits({ tool: 'gh__x', decision: 'allow', groups: ['admins'] }, { tool: 'gh__x', arguments: {} })).toMatch(/groups/);
   });
 });
 
