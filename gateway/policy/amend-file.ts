@@ -1,7 +1,8 @@
 // Writing an offered rule to tollgate.json ("approve and add a rule"), through the same validation `serve` applies.
 // Light on purpose: the console and `tollgate approvals` load it without the shell analyser.
 import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { withFileLock } from '../state/index.js';
 import { join, resolve } from 'node:path';
 import { applyEdits, modify, parseTree, findNodeAtLocation } from 'jsonc-parser';
 import { ConfigError, loadEffectiveConfig } from './layers.js';
@@ -47,7 +48,6 @@ export interface AddRuleResult {
 }
 
 const digest = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
-const LOCK_STALE_MS = 30_000;
 
 /**
  * Appends a rule to tollgate.json's `rules` (comments and layout kept), refusing the edit unless the whole config
@@ -57,9 +57,7 @@ const LOCK_STALE_MS = 30_000;
 export async function addRule(opts: AddRuleOptions): Promise<AddRuleResult> {
   const configDir = resolve(opts.configDir);
   const file = join(configDir, 'tollgate.json');
-  const lock = `${file}.lock`;
-  const release = await takeLock(lock);
-  try {
+  return withFileLock(file, async () => {
     const before = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return undefined;
       throw new Error(`${file}: cannot be read (${e.code ?? e.message})`);
@@ -81,9 +79,7 @@ export async function addRule(opts: AddRuleOptions): Promise<AddRuleResult> {
     }
     await rename(tmp, file);
     return { file, ruleId: opts.rule.id ?? '(no id)', ...(before !== undefined ? { before: digest(before) } : {}), after: digest(text) };
-  } finally {
-    await release();
-  }
+  });
 }
 
 /** tollgate.json's text with the rule appended to `rules` (created when missing). */
@@ -96,22 +92,4 @@ function withRule(before: string | undefined, rule: Rule, file: string): string 
   if (rules && rules.type !== 'array') throw new Error(`${file}: "rules" is not a list; the rule was not added`);
   const edits = rules ? modify(before, ['rules', rules.children?.length ?? 0], rule, { ...fmt, isArrayInsertion: true }) : modify(before, ['rules'], [rule], fmt);
   return applyEdits(before, edits);
-}
-
-async function takeLock(lock: string): Promise<() => Promise<void>> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    try {
-      const h = await open(lock, 'wx', 0o600);
-      await h.writeFile(`${process.pid}\n`);
-      await h.close();
-      return () => unlink(lock).catch(() => undefined);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot lock ${lock} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
-      if (age > LOCK_STALE_MS) await unlink(lock).catch(() => undefined);
-      else if (Date.now() > deadline) throw new Error(`${lock} is held by another process; try again`);
-      else await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 }
