@@ -15,6 +15,28 @@ export interface RedactOptions {
 
 export const DEFAULT_MAX_FIELD_BYTES = 8192;
 
+// Key names that hold secrets, one test for every reader (journal, reviewer, approver, queue): a whole word of the
+// name (`dbPasswd`, `MY_SERVICE_TOKEN`, `x-api-key`, `sessionId`, `apiKeys`), the end of a run-together one
+// (`clientsecret`, `refreshtoken`), or one of the exact names below (and `audit.redact.keys`); never a fragment
+// elsewhere: `passthrough`, `authorized` or `tokenizer` hold no secret.
+const SECRET_WORDS = new Set(['password', 'passwd', 'passphrase', 'pass', 'pwd', 'secret', 'token', 'apikey', 'credential', 'cookie', 'authorization', 'privatekey', 'accesskey', 'secretkey', 'sessionid', 'authtoken', 'authkey', 'authheader']);
+const SECRET_SUFFIX = /(password|passwd|passphrase|secret|token|apikey|credential|privatekey|accesskey|sessionid)s?$/;
+
+function secretWords(key: string): boolean {
+  const words = key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+  const secret = (w: string) => SECRET_WORDS.has(w) || (w.endsWith('s') && SECRET_WORDS.has(w.slice(0, -1)));
+  for (let i = 0; i < words.length; i++) {
+    if (secret(words[i]!)) return true;
+    if (i + 1 < words.length && secret(words[i]! + words[i + 1]!)) return true;
+  }
+  return SECRET_SUFFIX.test(words.join(''));
+}
+
+/** Whether a key (object key, `KEY=` name, header) names a secret: the exact names or any secret word in it. */
+export function isSecretKey(key: string, exact: ReadonlySet<string> = DEFAULT_KEY_SET): boolean {
+  return exact.has(normalKey(key)) || secretWords(key);
+}
+
 const DEFAULT_KEYS = [
   'authorization', 'proxyauthorization', 'cookie', 'setcookie', 'password', 'passwd', 'pwd', 'secret',
   'clientsecret', 'apikey', 'xapikey', 'token', 'accesstoken', 'refreshtoken', 'idtoken', 'privatekey',
@@ -73,7 +95,7 @@ const SECRET_SHAPES: ReadonlyArray<[label: string, pattern: RegExp, keep?: strin
   ['anthropic-key', /\bsk-ant-[A-Za-z0-9_-]{16,}/g],
   ['openai-key', /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/g],
   ['stripe-key', /\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}/g],
-  ['github-token', /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})/g],
+  ['github-token', /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})/g],
   ['aws-access-key', /\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b/g],
   ['slack-token', /\bxox[abposr]-[A-Za-z0-9-]{10,}/g],
   ['slack-webhook', /https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9/_-]+/g],
@@ -81,7 +103,7 @@ const SECRET_SHAPES: ReadonlyArray<[label: string, pattern: RegExp, keep?: strin
   ['jwt', /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g],
   // header lines inside free text ("Authorization: Bearer …", "x-api-key: …")
   ['auth-header', /\b((?:proxy-)?authorization|x-api-key|api-key|cookie)(\s*[:=]\s*)[^\r\n"',}]+/gi, '$1$2'],
-  ['bearer', /\b(Bearer|Basic|Token)(\s+)[A-Za-z0-9._~+/=-]{8,}/g, '$1$2'],
+  ['bearer', /\b(Bearer|Basic|Token|bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}/g, '$1$2'],
   // user:password@ in any URL
   ['url-password', /\b([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s@/]+(?=@)/gi, '$1'],
   // user:password given to curl/wget-style flags (-u, --user, --proxy-user): keep the user, drop the password
@@ -118,18 +140,30 @@ function redactAround(text: string, keep: readonly string[] | undefined): string
     .join(redactKnownSecrets(phrase));
 }
 
-/** Replaces every secret value this process resolved (keyring, environment) and every known secret shape in one string. */
+// `key=value` / `"key": "value"` / `KEY: value` where the key names a secret (isSecretKey); the key is checked
+// separately to keep the scan linear. Code is not a secret value: `$(…)`, backticks, pipes and redirections end the
+// value, so a payload stays visible.
+const ASSIGNMENT = /\b([A-Za-z][A-Za-z0-9_.-]{0,63})(["']?\s*[:=]\s*["']?)([^\s"',;&}$`()<>|]{4,})/g;
+/** A cheap superset: text without any of these cannot hold a secret-named assignment. */
+const ASSIGNMENT_HINT = /pass|pwd|secret|token|key|credential|cookie|auth|session/i;
+
+/**
+ * Replaces every secret value this process resolved (keyring, environment), every known secret shape, and the value
+ * of every secret-named assignment in one string.
+ */
 export function redactText(text: string): string {
   text = redactKnownSecrets(text);
-  if (!ANY_SHAPE.test(text)) return text;
   let out = text;
-  for (const [label, pattern, keep] of SECRET_SHAPES) {
-    pattern.lastIndex = 0;
-    if (!pattern.test(out)) continue;
-    pattern.lastIndex = 0;
-    out = typeof keep === 'function' ? out.replace(pattern, keep) : out.replace(pattern, keep ? `${keep}[REDACTED:${label}]` : `[REDACTED:${label}]`);
+  if (ANY_SHAPE.test(text)) {
+    for (const [label, pattern, keep] of SECRET_SHAPES) {
+      pattern.lastIndex = 0;
+      if (!pattern.test(out)) continue;
+      pattern.lastIndex = 0;
+      out = typeof keep === 'function' ? out.replace(pattern, keep) : out.replace(pattern, keep ? `${keep}[REDACTED:${label}]` : `[REDACTED:${label}]`);
+    }
   }
-  return out;
+  if (!ASSIGNMENT_HINT.test(out)) return out;
+  return out.replace(ASSIGNMENT, (m, key: string, sep: string, value: string) => (!value.includes('[REDACTED') && isSecretKey(key) ? `${key}${sep}[REDACTED]` : m));
 }
 
 function capString(s: string, max: number): string {
@@ -162,7 +196,7 @@ export function redact(value: unknown, opts: RedactOptions = {}): unknown {
     if (v instanceof Date) return v.toISOString();
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
-      if (keys.has(normalKey(k)) && x !== null && x !== undefined && x !== '') out[k] = '[REDACTED:key]';
+      if (x !== null && x !== undefined && x !== '' && isSecretKey(k, keys)) out[k] = '[REDACTED:key]';
       else {
         const w = walk(x, depth + 1);
         if (w !== undefined) out[k] = w;

@@ -107,4 +107,22 @@ describe('redact', () => {
     a.self = a;
     expect(redact(a)).toEqual({ n: '1', d: '1970-01-01T00:00:00.000Z', self: '[cycle]' });
   });
+
+  // One redactor for every reader (issue 12): the journal hides at least what the approver's view hides.
+  it('hides in the journal every secret the reviewer and approver views hide', async () => {
+    const { redactValue, redactText: reviewText } = await import('../../gateway/review/redact.js');
+    const args = { dbPasswd: 'xyz12345', sessionId: 'abcd-efgh', apiKeys: ['k1', 'k2'], clientsecret: 's3cr3t!', note: 'MY_SERVICE_TOKEN: abcd1234', auth: 'bearer abcdefgh12345' };
+    const journal = JSON.stringify(redact(args));
+    const approver = JSON.stringify(redactValue(args));
+    for (const secret of ['xyz12345', 'abcd-efgh', 'k1', 'k2', 's3cr3t!', 'abcd1234', 'abcdefgh12345']) {
+      expect(approver, secret).not.toContain(secret);
+      expect(journal, secret).not.toContain(secret);
+    }
+    // a 24-character GitHub token (older fine-grained shapes) and a secret-named assignment in free text
+    const text = 'push with ghp_abcdefghijklmnopqrstuvwx and db_password=hunter22';
+    expect(redactText(text)).toBe(reviewText(text));
+    expect(redactText(text)).not.toMatch(/ghp_abcdef|hunter22/);
+    // words that merely contain a secret word stay
+    expect(redactText('passthrough=curl-evil tokenizer=bpe authorized=yes')).toBe('passthrough=curl-evil tokenizer=bpe authorized=yes');
+  });
 });
