@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ROOT, benchConfig, childPids, gatewayStdioArgs, httpClient, killAll, rssBytes, startHttpGateway, stdioClient, FAST_UPSTREAM } from './lib/procs.js';
+import { ROOT, GATEWAY_RUNS, benchConfig, buildGateway, childPids, gatewayStdioArgs, httpClient, killAll, rssBytes, startHttpGateway, stdioClient, FAST_UPSTREAM } from './lib/procs.js';
 import { timedCalls } from './lib/load.js';
 import { round, type Summary } from './lib/stats.js';
 
@@ -312,6 +312,7 @@ async function benchUpstream(key: string): Promise<{ cells: Cell[]; memory: Reco
 }
 
 async function main() {
+  await buildGateway();
   const loadBefore = loadavg();
   const results: Record<string, Awaited<ReturnType<typeof benchUpstream>>> = {};
   for (const key of values.upstreams!.split(',')) {
@@ -320,6 +321,7 @@ async function main() {
   }
   const out: string[] = [];
   out.push(`machine: ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}, load ${loadBefore.map((x) => round(x, 2)).join(' ')} -> ${loadavg().map((x) => round(x, 2)).join(' ')}`);
+  out.push(`tollgate runs the ${GATEWAY_RUNS}; every process runs on node ${process.version}`);
   out.push(`each figure: median of ${ROUNDS} interleaved ${measureMs / 1000}s runs; cpu µs = the proxy process's own user+system CPU per call`);
   const summary: unknown[] = [];
   for (const [key, r] of Object.entries(results)) {
@@ -352,7 +354,7 @@ async function main() {
     }
     for (const e of r.errors) out.push(`  not measured: ${e}`);
   }
-  writeFileSync(values.out!, `${JSON.stringify({ started: new Date().toISOString(), loadavgBefore: loadBefore, rounds: ROUNDS, secondsPerRun: measureMs / 1000, rows: summary, raw: results }, null, 2)}\n`);
+  writeFileSync(values.out!, `${JSON.stringify({ started: new Date().toISOString(), gateway: GATEWAY_RUNS, node: process.version, loadavgBefore: loadBefore, rounds: ROUNDS, secondsPerRun: measureMs / 1000, rows: summary, raw: results }, null, 2)}\n`);
   out.push('', `written to ${values.out}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { BENCH_TOOL, SPIN_TOOL, ROOT, benchConfig, childPids, gatewayStdioArgs, httpClient, killAll, rssBytes, startHttpGateway, startHttpUpstream, stdioClient, upstreamStdio, FAST_UPSTREAM } from './lib/procs.js';
+import { BENCH_TOOL, SPIN_TOOL, ROOT, GATEWAY_RUNS, benchConfig, buildGateway, childPids, gatewayStdioArgs, httpClient, killAll, rssBytes, startHttpGateway, startHttpUpstream, stdioClient, upstreamStdio, FAST_UPSTREAM } from './lib/procs.js';
 import { openIdle, sessionScaling, timedCalls, type ScalingRow } from './lib/load.js';
 import { round, type Summary } from './lib/stats.js';
 
@@ -99,6 +99,7 @@ const rowLabel = (r: CompareRow) => (r.upstreamWorkUs ? `${r.transport}+${r.upst
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
+  await buildGateway();
   const started = new Date();
   const loadBefore = loadavg();
   const compareRows: CompareRow[] = [];
@@ -198,6 +199,7 @@ async function main() {
     started: started.toISOString(),
     machine,
     setup: {
+      gateway: GATEWAY_RUNS,
       upstream: 'bench/fixtures/fast-upstream.ts (SDK low-level Server, tool noop; HTTP mode answers with JSON responses); rows with upstreamWorkUs call its spin tool, which keeps the CPU busy that long per call',
       policy: `tollgate.json rule {tool: "${BENCH_TOOL}", decision: "allow"}; audit journal on (default), OTLP off`,
       http: 'agent -> gateway over Streamable HTTP with a bearer token; gateway -> upstream over Streamable HTTP, isolation "shared"',

@@ -11,7 +11,25 @@ import { announcement, runProcess } from '../../test/helpers/process.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
-const GATEWAY = join(ROOT, 'gateway', 'main.ts');
+/**
+ * The gateway as users run it: the built code (dist/, compiled once per bench run by buildGateway()).
+ * TOLLGATE_BENCH_TSX=1 runs the source through tsx instead (what development does; slower to start, and
+ * source maps make every captured stack trace dearer).
+ */
+const FROM_SOURCE = process.env.TOLLGATE_BENCH_TSX === '1';
+const GATEWAY_ENTRY = FROM_SOURCE ? ['--import', TSX, join(ROOT, 'gateway', 'main.ts')] : [join(ROOT, 'dist', 'gateway', 'main.js')];
+let built: Promise<void> | undefined;
+/** Compiles gateway/ into dist/ (tsc -p tsconfig.build.json), once; a no-op with TOLLGATE_BENCH_TSX=1. */
+export function buildGateway(): Promise<void> {
+  built ??= FROM_SOURCE
+    ? Promise.resolve()
+    : runProcess(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT }).then((r) => {
+        if (r.code !== 0) throw new Error(`building the gateway failed (${r.code}): ${r.stdout}${r.stderr}`);
+      });
+  return built;
+}
+/** What the results say about how the gateway ran. */
+export const GATEWAY_RUNS = FROM_SOURCE ? 'source through tsx (TOLLGATE_BENCH_TSX=1)' : 'built code (dist/, tsc -p tsconfig.build.json)';
 export const FAST_UPSTREAM = join(ROOT, 'bench', 'fixtures', 'fast-upstream.ts');
 
 /** The bench tool, namespaced as the gateway exposes it. */
@@ -93,7 +111,8 @@ export function benchConfig(server: Record<string, unknown>, extra: Record<strin
 }
 
 async function runGatewayCli(args: string[]): Promise<string> {
-  const r = await runProcess(process.execPath, ['--import', TSX, GATEWAY, ...args], { cwd: ROOT });
+  await buildGateway();
+  const r = await runProcess(process.execPath, [...GATEWAY_ENTRY, ...args], { cwd: ROOT });
   if (r.code !== 0) throw new Error(`tollgate ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
   return r.stdout.trim();
 }
@@ -110,7 +129,8 @@ export interface HttpGatewayProc {
 export async function startHttpGateway(config: string, nodeArgs: string[] = []): Promise<HttpGatewayProc> {
   const token = await runGatewayCli(['tokens', 'create', 'bench', '--config', config]);
   if (!token.startsWith('tg_')) throw new Error('tokens create printed no token');
-  const proc = track(spawn(process.execPath, [...nodeArgs, '--import', TSX, GATEWAY, 'serve', '--http', '127.0.0.1:0', '--config', config], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] }));
+  await buildGateway();
+  const proc = track(spawn(process.execPath, [...nodeArgs, ...GATEWAY_ENTRY, 'serve', '--http', '127.0.0.1:0', '--config', config], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] }));
   const started = announcement(proc, proc.stderr!, /serving MCP at (\S+)/, { what: 'gateway' });
   const url = (await started.match)[1]!;
   return { url, pid: proc.pid!, headers: { authorization: `Bearer ${token}` }, stderr: started.output, stop: () => stop(proc) };
@@ -130,8 +150,9 @@ export async function stdioClient(command: string, args: string[], cwd = ROOT): 
   return { client, pid: transport.pid!, close: () => client.close() };
 }
 
+/** Call buildGateway() first (startHttpGateway does it itself). */
 export function gatewayStdioArgs(config: string, nodeArgs: string[] = []): string[] {
-  return [...nodeArgs, '--import', TSX, GATEWAY, 'serve', '--stdio', '--config', config];
+  return [...nodeArgs, ...GATEWAY_ENTRY, 'serve', '--stdio', '--config', config];
 }
 
 export interface HttpConn {
