@@ -113,13 +113,16 @@ const SECRET_SHAPES: ReadonlyArray<[label: string, pattern: RegExp, keep?: strin
 ];
 
 const DEFAULT_KEY_SET = new Set(DEFAULT_KEYS);
-const keySets = new WeakMap<RedactOptions, Set<string>>();
+const keySets = new WeakMap<readonly string[], Set<string>>();
 
-/** The sensitive-key set for these options, built once per options object (redact runs per audit field). */
+/**
+ * The sensitive-key set for these options, built once per configured key list (redact runs per audit field, and
+ * callers spread the options into new objects, e.g. to add `keep`).
+ */
 function keySet(opts: RedactOptions): Set<string> {
   if (!opts.keys?.length) return DEFAULT_KEY_SET;
-  let set = keySets.get(opts);
-  if (!set) keySets.set(opts, (set = new Set([...DEFAULT_KEYS, ...opts.keys.map(normalKey)])));
+  let set = keySets.get(opts.keys);
+  if (!set) keySets.set(opts.keys, (set = new Set([...DEFAULT_KEYS, ...opts.keys.map(normalKey)])));
   return set;
 }
 
