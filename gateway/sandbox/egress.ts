@@ -168,7 +168,16 @@ export async function createEgressProxy(opts: EgressProxyOptions): Promise<Egres
     const token = runTokenOf(req.headers['proxy-authorization']);
     if (!token) return undefined;
     const t = Buffer.from(token);
-    for (const r of runs.values()) if (!r.ended && r.token.length === t.length && timingSafeEqual(r.token, t)) return r;
+    for (const r of runs.values()) {
+      if (!r.ended && r.token.length === t.length && timingSafeEqual(r.token, t)) {
+        // A TCP connection that named this run (a tunnel, a keep-alive) ends with it too.
+        if (!r.sockets.has(req.socket)) {
+          r.sockets.add(req.socket);
+          req.socket.once('close', () => r.sockets.delete(req.socket));
+        }
+        return r;
+      }
+    }
     return undefined;
   }
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { RUN_CONTEXT_META_KEY, SANDBOX_PROFILE_META_KEY } from '../../gateway/upstreams/shell.js';
@@ -152,6 +153,10 @@ describe('every connection belongs to one run', () => {
     await w.cleanup();
   });
 
+  const until = async (ok: () => boolean) => {
+    for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(ok()).toBe(true);
+  };
   /** curl on the host (outside any sandbox), through the proxy's loopback port with the given proxy URL. */
   const hostCurl = (proxyUrl: string, p: string) =>
     new Promise<{ code: number | null; out: string }>((resolve) => {
@@ -201,6 +206,20 @@ describe('every connection belongs to one run', () => {
     expect(after.out).toMatch(/407$/);
     expect(srv.hits).toContain('GET /with-identity');
     expect(srv.hits).not.toContain('GET /after-the-run');
+  });
+
+  it("cuts a tunnel opened with a run's credential when the run ends", async () => {
+    const run = await proxy.openRun({ server: 'sh', ...who, callId: 'call-d' });
+    const auth = Buffer.from(new URL(run.url).username + ':' + new URL(run.url).password).toString('base64');
+    const sock = net.connect(Number(new URL(proxy.origin).port), '127.0.0.1');
+    let got = '';
+    sock.on('data', (d: Buffer) => (got += d.toString()));
+    const closed = new Promise<void>((r) => sock.on('close', () => r()));
+    sock.write(`CONNECT 127.0.0.1:${srv.port} HTTP/1.1\r\nHost: 127.0.0.1:${srv.port}\r\nProxy-Authorization: Basic ${auth}\r\n\r\n`);
+    await until(() => got.includes('200 Connection Established'));
+    await run.close('the command exited with code 0');
+    await closed; // the open tunnel does not outlive its command
+    expect(decisions.filter((d) => d.run?.callId === 'call-d').map((d) => [d.method, d.decision])).toEqual([['CONNECT', 'allow']]);
   });
 
   it('ends a question still waiting for a person when its command ends, before the call returns', async () => {
