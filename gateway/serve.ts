@@ -38,7 +38,7 @@ import {
   type Reviewer,
 } from './review/index.js';
 import { openStorage, type Storage } from './storage/index.js';
-import { createEgressProxy, type EgressProxy } from './sandbox/index.js';
+import { createEgressProxy, type EgressDecisionEvent, type EgressProxy } from './sandbox/index.js';
 import { createSecretStore, resolveSecretRef, type SecretStore } from './secrets/index.js';
 import { authenticator, createTokenStore, localIdentity, protectedResourceMetadata } from './server/auth/index.js';
 import type { CallContext } from './pipeline.js';
@@ -493,6 +493,15 @@ interface EgressDeps {
 function startEgress(deps: EgressDeps): Promise<EgressProxy> {
   const egressQuestions = queueEscalation(deps.queue);
   const egressContext = new SessionContext();
+  // Anyone on the host can reach the proxy's loopback port: its refusals are journaled, but cannot fill the disk.
+  let lastRefused: EgressDecisionEvent | undefined;
+  const refusals = refusalLimiter({
+    journal: (reason, suppressed) => {
+      const e = lastRefused!;
+      const reasons = suppressed ? [`${suppressed} more connections without a valid per-run identity were refused in this minute, counted and not journaled one by one (the last: ${e.host}:${e.port})`] : [reason];
+      void deps.record({ name: 'tollgate.network_decision', host: e.host, port: e.port, protocol: e.protocol, method: e.method, decision: 'deny', source: 'identity', reasons }).catch(() => undefined);
+    },
+  });
   return createEgressProxy({
     decide: async (req, run) => {
       const c = run.context;
@@ -554,9 +563,14 @@ function startEgress(deps: EgressDeps): Promise<EgressProxy> {
     // Journaled as the run's call (session, call id, identity, client), or as refused when it had no valid run identity.
     onDecision: (e) => {
       const r = e.run;
+      if (!r) {
+        lastRefused = e;
+        return refusals.refused(e.reason);
+      }
       return deps.record({
         name: 'tollgate.network_decision',
-        ...(r ? { runId: r.id, server: r.server, ...(r.sessionId ? { sessionId: r.sessionId } : {}), ...(r.callId ? { callId: r.callId } : {}), ...(r.identity ? { identity: r.identity } : {}), ...(r.tool ? { tool: r.tool } : {}), ...(r.client?.name ? { clientName: r.client.name } : {}), ...(r.client?.version ? { clientVersion: r.client.version } : {}) } : {}),
+        runId: r.id, server: r.server, ...(r.sessionId ? { sessionId: r.sessionId } : {}), ...(r.callId ? { callId: r.callId } : {}), ...(r.identity ? { identity: r.identity } : {}), ...(r.tool ? { tool: r.tool } : {}),
+        ...(r.client?.name ? { clientName: r.client.name } : {}), ...(r.client?.version ? { clientVersion: r.client.version } : {}),
         host: e.host, port: e.port, protocol: e.protocol, method: e.method, decision: e.decision, source: e.source, reasons: [e.reason],
         ...(e.approvalId ? { approvalId: e.approvalId } : {}), ...(e.approver ? { approver: e.approver } : {}),
       });
