@@ -287,7 +287,11 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
     let run: EgressRun | undefined;
     if (o.network === 'proxy' && profile === 'workspace-write') {
       const ctx = RunContextSchema.safeParse(req.params._meta?.[RUN_CONTEXT_META_KEY] ?? {});
-      run = await opts.egress!.openRun({ ...(ctx.success ? ctx.data : {}), server: opts.name, command: args.command });
+      try {
+        run = await opts.egress!.openRun({ ...(ctx.success ? ctx.data : {}), server: opts.name, command: args.command });
+      } catch (e) {
+        return refusal(`Tollgate refused to run this command: its egress identity could not be set up (${(e as Error).message}).`);
+      }
     }
     let result: RunResult | undefined;
     try {
