@@ -18,8 +18,9 @@ describe('egress decisions are the call\'s own', () => {
   let srv: http.Server;
   let port: number;
   // A host name the policy does not know (so a person is asked) that resolves to a local address the test server
-  // listens on: this machine's own name (/etc/hosts maps it, to 127.0.x.x here, to the container's address in CI).
-  const host = os.hostname().toLowerCase();
+  // listens on: this machine's own name (/etc/hosts maps it, to 127.0.x.x here, to a container's own address), or
+  // Debian's ip6-localhost (::1).
+  let host: string;
   let address: string;
   const hits: string[] = [];
   const asked: string[] = [];
@@ -32,8 +33,15 @@ describe('egress decisions are the call\'s own', () => {
   const pending = async () => JSON.parse((await runCli(['approvals', 'list', '--json', '--config', dir])).stdout) as Record<string, unknown>[];
 
   beforeAll(async () => {
-    address = (await lookup(host, { family: 4 })).address;
-    expect(host, 'this test needs a host name that is not an IP and not a local-only name').not.toMatch(/^[\d.]+$|\.local$|\.internal$|localhost/);
+    for (const name of [os.hostname().toLowerCase(), 'ip6-localhost', 'ip6-loopback']) {
+      if (/^[\d.]+$|\.local$|\.internal$|^localhost$|\.localhost$/.test(name)) continue; // names policy treats as local-only
+      const found = await lookup(name).catch(() => undefined);
+      if (found) {
+        [host, address] = [name, found.address];
+        break;
+      }
+    }
+    expect(address!, 'this test needs a host name that resolves to a local address (the machine\'s own name, or ip6-localhost in /etc/hosts)').toBeDefined();
     srv = http.createServer((req, res) => {
       hits.push(`${req.method} ${req.url}`);
       res.end('hello from the loopback test server\n');
