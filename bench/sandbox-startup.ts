@@ -40,7 +40,15 @@ const base: RunOptions = {
 const rawSpawn = await time(() => new Promise<void>((resolve) => spawn('bash', ['-c', 'true'], { stdio: 'ignore' }).on('close', () => resolve())));
 const unsandboxed = await time(() => runSandboxed({ ...base, unsandboxed: true }));
 const sandboxed = await time(() => runSandboxed(base));
-const proxied = await time(() => runSandboxed({ ...base, network: { kind: 'proxy', proxy } }));
+// Each proxied run opens (and closes) its own egress identity, as the shell server does.
+const proxied = await time(async () => {
+  const run = await proxy.openRun({ server: 'bench' });
+  try {
+    await runSandboxed({ ...base, network: { kind: 'proxy', run, proxyDir: proxy.dir } });
+  } finally {
+    await run.close('the command exited');
+  }
+});
 // The profiles as the shell server runs them: the default deny-read masks (credential stores, data dir, config dir).
 const denyRead = denyReadList({ home: os.homedir(), configDir: path.dirname(ws), dataDir: path.join(ws, '.tollgate'), roots: [ws], extra: [], env: process.env, keep: [process.execPath] });
 const readOnlyProfile = await time(() => runSandboxed({ ...base, readOnly: true, denyRead }));

@@ -1,7 +1,7 @@
 // The story of one tool call: route → pin check → policy → review → escalate → forward → result, audited at every arrow.
 import { createHash, randomUUID } from 'node:crypto';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { SANDBOX_PROFILE_META_KEY, UnknownToolError, UpstreamError, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
+import { RUN_CONTEXT_META_KEY, SANDBOX_PROFILE_META_KEY, UnknownToolError, UpstreamError, type AgentPeer, type RoutedTool, type Upstreams } from './upstreams/index.js';
 import { canonicalJson } from './audit/index.js';
 import { reviewEventFields, type ReviewerState } from './review/index.js';
 import type { PolicyCallView, EscalationRequest, PolicyVerdict, DecisionSource, DenialKind, Ports, SessionView, HumanDecision, Elicit, RequestView, SandboxProfile } from './ports.js';
@@ -148,8 +148,11 @@ export function createPipeline(opts: PipelineOptions) {
     // A shell call runs with only the power its decision assumed: rule-allowed → the verdict's profile (read-only by
     // default); approved by a grant, the reviewer or a person → the configured writable roots and network.
     let sandbox: SandboxProfile | undefined;
-    const decide = async (decision: 'approved' | 'denied', source: DecisionSource, reasons: string[], approvalId?: string) => {
+    // A person who approved a shell call was shown the hosts it reaches (egressHosts): its run may reach them unasked.
+    let approvedEgress: { hosts: string[]; approvalId?: string; approver?: string } | undefined;
+    const decide = async (decision: 'approved' | 'denied', source: DecisionSource, reasons: string[], approvalId?: string, approver?: string) => {
       if (decision === 'approved' && routed.spec.kind === 'shell') sandbox = source === 'rule' ? (verdict.sandbox ?? 'read-only') : 'workspace-write';
+      if (decision === 'approved' && source === 'user' && egressHosts) approvedEgress = { hosts: egressHosts, ...(approvalId ? { approvalId } : {}), ...(approver ? { approver } : {}) };
       // Durable before anything is forwarded: the journal never misses a decision that was acted on.
       await ports.audit.record({ name: 'tollgate.tool_decision', ...call, decision, source, reasons, ...(approvalId ? { approvalId } : {}), ...(sandbox ? { sandbox } : {}) });
     };
@@ -175,6 +178,8 @@ export function createPipeline(opts: PipelineOptions) {
     }
 
     note({ name: 'tollgate.policy_decision', ...call, decision: verdict.decision, reasons: verdict.reasons, matched: verdict.matched, mode: session.mode });
+    // The hosts a proxied shell command will reach, as the analysis found them: shown to the person and decided with it.
+    const egressHosts = routed.spec.kind === 'shell' && routed.definition.annotations?.openWorldHint === true && verdict.hosts?.length ? verdict.hosts : undefined;
 
     if (verdict.decision === 'allow') {
       await decide('approved', 'rule', verdict.reasons);
@@ -185,7 +190,7 @@ export function createPipeline(opts: PipelineOptions) {
     } else {
       const proposal = ports.policy.propose?.(view, session);
       const subject = { server: routed.spec.name, tool: req.name, description: routed.definition.description, annotations: routed.definition.annotations as Record<string, unknown> | undefined, ...(proposal ? { proposal } : {}) };
-      const outcome = await reviewAndEscalate(verdict, subject, args, argsDigest, ctx, call, decide);
+      const outcome = await reviewAndEscalate(verdict, subject, args, argsDigest, ctx, call, decide, egressHosts);
       if (!outcome.approved) return outcome.result;
     }
 
@@ -196,7 +201,16 @@ export function createPipeline(opts: PipelineOptions) {
     delete meta[USER_PROMPT_META_KEY];
     delete meta.progressToken;
     delete meta[SANDBOX_PROFILE_META_KEY];
+    delete meta[RUN_CONTEXT_META_KEY];
     if (sandbox) meta[SANDBOX_PROFILE_META_KEY] = sandbox;
+    // Only to Tollgate's own shell upstream: whose call this run is, so its network decisions are journaled as this call's.
+    if (routed.spec.kind === 'shell') {
+      const client = session.clientInfo?.name ? { name: session.clientInfo.name, ...(session.clientInfo.version ? { version: session.clientInfo.version } : {}) } : undefined;
+      meta[RUN_CONTEXT_META_KEY] = {
+        sessionId: session.id, callId, identity: session.identity, tool: req.name, ...(client ? { client } : {}),
+        ...(approvedEgress ? { approvedHosts: approvedEgress.hosts, ...(approvedEgress.approvalId ? { approvalId: approvedEgress.approvalId } : {}), ...(approvedEgress.approver ? { approver: approvedEgress.approver } : {}) } : {}),
+      };
+    }
     try {
       const result = await routed.link.use((client) =>
         client.request(
@@ -229,7 +243,8 @@ export function createPipeline(opts: PipelineOptions) {
     argsDigest: string,
     ctx: CallContext,
     call: { sessionId: string; callId: string; identity: string; tool: string; server: string },
-    decide: (d: 'approved' | 'denied', s: DecisionSource, r: string[], approvalId?: string) => Promise<void>,
+    decide: (d: 'approved' | 'denied', s: DecisionSource, r: string[], approvalId?: string, approver?: string) => Promise<void>,
+    egressHosts?: string[],
   ): Promise<{ approved: true } | { approved: false; result: CallToolResult }> {
     const { session } = ctx;
     const decision = verdict.decision;
@@ -252,6 +267,7 @@ export function createPipeline(opts: PipelineOptions) {
       ...(session.clientInfo?.name ? { client: session.clientInfo } : {}),
       ...(intent ? { intent: intent.length > 500 ? `${intent.slice(0, 500)}…` : intent } : {}),
       ...(routed.proposal ? { proposal: routed.proposal } : {}),
+      ...(egressHosts ? { egressHosts } : {}),
     };
 
     // resume: a person already answered this exact call out of band (a deferred approval): that answer, used once
@@ -297,7 +313,7 @@ export function createPipeline(opts: PipelineOptions) {
           await ports.policy.addRule(routed.proposal.rule, { actor: human.approver ?? session.identity, callId: call.callId, via: `the ${human.channel} channel` }).catch(() => undefined);
         }
         // through decide(), which also gives an approved shell call its sandbox profile (a person's approval: writable roots)
-        await decide('approved', 'user', [`approved by ${human.approver ?? 'a person'} via ${via}${human.decision === 'approve_once' ? '' : ' for this session'}`], human.approvalId);
+        await decide('approved', 'user', [`approved by ${human.approver ?? 'a person'} via ${via}${human.decision === 'approve_once' ? '' : ' for this session'}`], human.approvalId, human.approver);
         return { approved: true as const };
       }
       if (human.decision === 'deferred') {

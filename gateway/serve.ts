@@ -38,7 +38,7 @@ import {
   type Reviewer,
 } from './review/index.js';
 import { openStorage, type Storage } from './storage/index.js';
-import { createEgressProxy, type EgressProxy } from './sandbox/index.js';
+import { createEgressProxy, type EgressDecisionEvent, type EgressProxy } from './sandbox/index.js';
 import { createSecretStore, resolveSecretRef, type SecretStore } from './secrets/index.js';
 import { authenticator, createTokenStore, localIdentity, protectedResourceMetadata } from './server/auth/index.js';
 import type { CallContext } from './pipeline.js';
@@ -517,32 +517,67 @@ interface EgressDeps {
 }
 
 /**
- * Tollgate's egress proxy for sandboxed commands: network policy per host:port, an unfamiliar host goes to the
- * reviewer and then a person (asked once), every connection re-resolves and re-checks what it dials.
+ * Tollgate's egress proxy for sandboxed commands: network policy per host:port and run. Every connection is one run's
+ * (one shell call's): a host a person approved with the command is let through unasked; any other unfamiliar host goes
+ * to the reviewer and then a person, as that call's session and identity, and the question ends with the command.
+ * Every connection re-resolves and re-checks what it dials.
  */
 function startEgress(deps: EgressDeps): Promise<EgressProxy> {
-  const egressQuestions = dedupe(queueEscalation(deps.queue));
+  const egressQuestions = queueEscalation(deps.queue);
   const egressContext = new SessionContext();
+  // Anyone on the host can reach the proxy's loopback port: its refusals are journaled, but cannot fill the disk.
+  let lastRefused: EgressDecisionEvent | undefined;
+  const refusals = refusalLimiter({
+    journal: (reason, suppressed) => {
+      const e = lastRefused!;
+      const reasons = suppressed ? [`${suppressed} more connections without a valid per-run identity were refused in this minute, counted and not journaled one by one (the last: ${e.host}:${e.port})`] : [reason];
+      void deps.record({ name: 'tollgate.network_decision', host: e.host, port: e.port, protocol: e.protocol, method: e.method, decision: 'deny', source: 'identity', reasons }).catch(() => undefined);
+    },
+  });
   return createEgressProxy({
-    decide: async (req) => {
+    decide: async (req, run) => {
+      const c = run.context;
       const d = await decideHostResolved(req.host, req.port, deps.config());
       if (d.decision === 'allow') return { allow: true, reason: d.reasons.join('; ') };
-      if (d.decision === 'deny' || deps.config().approvals.mode === 'never-ask') return { allow: false, reason: d.reasons.join('; ') || 'denied by network policy' };
+      if (d.decision === 'deny') return { allow: false, reason: d.reasons.join('; ') || 'denied by network policy' };
+      // Decided in the command's own question: the person saw these hosts when approving it.
+      if (c.approvedHosts?.includes(req.host)) {
+        return { allow: true, source: 'user', reason: `approved with the command by ${c.approver ?? 'a person'}${c.approvalId ? ` (approval ${c.approvalId})` : ''}`, ...(c.approvalId ? { approvalId: c.approvalId } : {}), ...(c.approver ? { approver: c.approver } : {}) };
+      }
+      if (deps.config().approvals.mode === 'never-ask') return { allow: false, reason: `${d.reasons.join('; ')}; approval mode is never-ask` };
+      const who = { sessionId: c.sessionId ?? `run:${run.id}`, ...(c.callId ? { callId: c.callId } : {}), ...(c.identity ? { identity: c.identity } : {}), server: c.server, tool: c.tool ?? `${c.server}__exec` };
       // An unfamiliar host takes the same path as a tool call: the reviewer first, then a person.
-      const action = { server: 'sandbox-egress', tool: 'network', description: 'An outbound connection from a sandboxed shell command, through Tollgate\'s egress proxy.', arguments: { host: req.host, port: req.port, protocol: req.protocol, method: req.method }, policyReasons: d.reasons };
+      const target = { host: req.host, port: req.port, protocol: req.protocol };
+      const action = { server: c.server, tool: 'network', description: `An outbound connection from the sandboxed shell command of call ${c.callId ?? run.id}, through Tollgate's egress proxy.`, arguments: { ...target, method: req.method, ...(c.command ? { command: c.command } : {}) }, policyReasons: d.reasons };
       const reviewer = deps.reviewer();
       if (reviewer && deps.config().approvals.mode === 'auto-review') {
-        const outcome = await reviewer.review(action, egressContext, { sessionId: 'sandbox-egress', policyVersion: deps.policyVersion() });
-        void deps.record({ name: 'tollgate.review', server: 'sandbox-egress', tool: 'network', ...reviewEventFields(outcome) }).catch(() => undefined);
-        if (outcome.kind === 'verdict' && outcome.autoApprove) return { allow: true, reason: `auto-review: ${outcome.verdict.riskLevel} risk — ${outcome.verdict.rationale}` };
+        const outcome = await reviewer.review(action, egressContext, { sessionId: who.sessionId, policyVersion: deps.policyVersion(), signal: run.signal });
+        void deps.record({ name: 'tollgate.review', ...who, ...reviewEventFields(outcome) }).catch(() => undefined);
+        if (outcome.kind === 'verdict' && outcome.autoApprove) return { allow: true, source: 'automated_reviewer', reason: `auto-review: ${outcome.verdict.riskLevel} risk — ${outcome.verdict.rationale}` };
       }
-      const ac = new AbortController();
+      if (run.signal.aborted) return { allow: false, source: 'withdrawn', reason: `${run.endReason ?? 'the command ended'} before it was decided` };
+      // Asked as the call's session and identity; the run's end withdraws the question (the queue records a cancel).
       const human = await egressQuestions.decide(
-        { id: `egress:${req.host}:${req.port}`, sessionId: 'sandbox-egress', server: 'egress', tool: 'network', arguments: { host: req.host, port: req.port, protocol: req.protocol }, argsDigest: canonicalArgsDigest({ host: req.host, port: req.port }), policyReasons: d.reasons },
-        { signal: ac.signal, timeoutMs: deps.approvalTimeoutMs() },
+        {
+          id: `egress:${c.callId ?? run.id}:${req.host}:${req.port}`, ...who, tool: 'network',
+          arguments: { ...target, ...(c.callId ? { call: c.callId } : {}), ...(c.command ? { command: c.command } : {}) },
+          argsDigest: canonicalArgsDigest({ ...target, run: run.id }),
+          ...(c.client?.name ? { client: c.client } : {}),
+          policyReasons: [...d.reasons, `asked while the command of call ${c.callId ?? run.id} runs; the question is withdrawn when it ends`],
+        },
+        { signal: run.signal, timeoutMs: deps.approvalTimeoutMs() },
       );
+      if (run.signal.aborted && human.answeredBy !== 'person') {
+        const reason = `withdrawn: ${run.endReason ?? 'the command ended'} before a person answered`;
+        void deps.record({ name: 'tollgate.human_decision', ...who, channel: 'queue', decision: 'cancel', answeredBy: 'gateway', approvalId: human.approvalId, reason, waitMs: human.waitMs }).catch(() => undefined);
+        return { allow: false, source: 'withdrawn', reason, ...(human.approvalId ? { approvalId: human.approvalId } : {}) };
+      }
+      void deps.record({ name: 'tollgate.human_decision', ...who, channel: 'queue', decision: human.decision, answeredBy: human.answeredBy, approvalId: human.approvalId, approver: human.approver, reason: human.reason, waitMs: human.waitMs }).catch(() => undefined);
       const allow = human.decision.startsWith('approve');
-      return { allow, reason: allow ? `approved by ${human.approver ?? 'a person'}` : `not approved (${human.decision}${human.reason ? `: ${human.reason}` : ''})` };
+      return {
+        allow, source: 'user', reason: allow ? `approved by ${human.approver ?? 'a person'}` : `not approved (${human.decision}${human.reason ? `: ${human.reason}` : ''})`,
+        ...(human.approvalId ? { approvalId: human.approvalId } : {}), ...(human.approver ? { approver: human.approver } : {}),
+      };
     },
     generation: deps.policyVersion,
     resolve: async (host, port) => {
@@ -557,7 +592,21 @@ function startEgress(deps: EgressDeps): Promise<EgressProxy> {
       return d.decision === 'deny' || !addresses[0] ? { ok: false, reason: d.reasons.join('; ') || `no address for ${host}` } : { ok: true, address: addresses[0] };
     },
     // Durable before the connection is let through (or refused), like a tool call's decision.
-    onDecision: (e) => deps.record({ name: 'tollgate.network_decision', host: e.host, port: e.port, protocol: e.protocol, method: e.method, decision: e.decision, source: e.cached ? 'cache' : 'policy', reasons: [e.reason] }),
+    // Journaled as the run's call (session, call id, identity, client), or as refused when it had no valid run identity.
+    onDecision: (e) => {
+      const r = e.run;
+      if (!r) {
+        lastRefused = e;
+        return refusals.refused(e.reason);
+      }
+      return deps.record({
+        name: 'tollgate.network_decision',
+        runId: r.id, server: r.server, ...(r.sessionId ? { sessionId: r.sessionId } : {}), ...(r.callId ? { callId: r.callId } : {}), ...(r.identity ? { identity: r.identity } : {}), ...(r.tool ? { tool: r.tool } : {}),
+        ...(r.client?.name ? { clientName: r.client.name } : {}), ...(r.client?.version ? { clientVersion: r.client.version } : {}),
+        host: e.host, port: e.port, protocol: e.protocol, method: e.method, decision: e.decision, source: e.source, reasons: [e.reason],
+        ...(e.approvalId ? { approvalId: e.approvalId } : {}), ...(e.approver ? { approver: e.approver } : {}),
+      });
+    },
   });
 }
 

@@ -48,7 +48,7 @@ type CallContext = { sessionId?: string; identity?: string; server?: string; too
 
 // Fields the gateway itself produces (never agent or upstream data): redacting them would only break queries,
 // e.g. the identity `token:alice` looks like a `token: …` assignment to the secret patterns.
-const UNREDACTED = new Set(['name', 'time', 'sessionId', 'callId', 'identity', 'approver', 'server', 'tool', 'method', 'argsDigest', 'digest', 'decision', 'source', 'channel', 'answeredBy', 'approvalId', 'action', 'actor', 'target', 'before', 'after']);
+const UNREDACTED = new Set(['name', 'time', 'sessionId', 'callId', 'runId', 'identity', 'approver', 'server', 'tool', 'method', 'argsDigest', 'digest', 'decision', 'source', 'channel', 'answeredBy', 'approvalId', 'action', 'actor', 'target', 'before', 'after']);
 
 // Fields where the gateway quotes its own rules (never the agent's arguments or an upstream's output).
 const OWN_WORDS_FIELDS = new Set(['reasons', 'matched', 'policyReasons', 'detail']);

@@ -161,8 +161,16 @@ const NetworkDecision = z.object({
   protocol: z.string().min(1),
   method: z.string().optional(),
   decision: z.enum(['allow', 'deny', 'ask']),
+  /** `policy`, `cache` (this run asked already), `user` (a person: with the command or asked alone), `automated_reviewer`, `withdrawn` (the command ended before a person answered), `identity` (no valid per-run identity: refused). */
   source: z.string(),
   reasons: Reasons,
+  /** The run (one shell command) the connection came from; sessionId, callId, identity, server and tool are its call's. */
+  runId: z.string().optional(),
+  clientName: z.string().optional(),
+  clientVersion: z.string().optional(),
+  /** A person's answer: the approval it came from (the command's own, or the network question's) and who gave it. */
+  approvalId: z.string().optional(),
+  approver: z.string().optional(),
 });
 
 const Upstream = z.object({

@@ -45,7 +45,8 @@ function pendingPage(item: PendingApproval, csrf: string, action: string, canAdd
       : 'skipped' in item.reviewer
         ? `<p>Automated review: not run — ${esc(item.reviewer.skipped)}.</p>`
         : `<p>Automated reviewer: <span class="risk">${esc(item.reviewer.riskLevel)} risk</span> — ${esc(item.reviewer.rationale)}</p>`;
-  const reasons = item.policyReasons.length ? `<dt>Why approval is needed</dt><dd><ul>${item.policyReasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul></dd>` : '';
+  const hosts = item.egressHosts?.length ? `<dt>Connects to</dt><dd>${esc(item.egressHosts.join(', '))} (approving approves these hosts for this run)</dd>` : '';
+  const reasons = hosts + (item.policyReasons.length ? `<dt>Why approval is needed</dt><dd><ul>${item.policyReasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul></dd>` : '');
   const hidden = `<input type="hidden" name="csrf" value="${esc(csrf)}">`;
   const approveButtons = (['approve_once', 'approve_session', 'approve_tool_session'] as const)
     .map((d) => `<button type="submit" name="decision" value="${d}">${esc(DECISIONS[d])}</button>`)

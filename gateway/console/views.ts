@@ -126,6 +126,7 @@ export function approvalsView(o: { base: string; csrf: string; items: PendingApp
 <dt>Client</dt><dd>${i.client?.name ? html`${i.client.name}${i.client.version ? html` <small class="muted">${i.client.version}</small>` : ''}` : html`<span class="muted">did not say</span>`}</dd>
 <dt>Session</dt><dd><a href="${o.base}/audit?session=${encodeURIComponent(i.sessionId)}"><code>${i.sessionId}</code></a></dd>
 ${i.intent ? html`<dt>The user asked</dt><dd><q>${i.intent}</q></dd>` : ''}
+${i.egressHosts?.length ? html`<dt>Connects to</dt><dd>${i.egressHosts.join(', ')} <span class="muted">(approving approves these hosts for this run)</span></dd>` : ''}
 <dt>Waiting</dt><dd><span data-since="${i.createdAt}">${fmtWait(o.now - Date.parse(i.createdAt))}</span> <progress data-from="${i.createdAt}" data-to="${i.expiresAt}" max="1" value="${Math.min(1, (o.now - Date.parse(i.createdAt)) / Math.max(1, Date.parse(i.expiresAt) - Date.parse(i.createdAt))).toFixed(3)}"></progress> <small class="muted">denied automatically at ${i.expiresAt.replace('T', ' ').slice(0, 19)} UTC</small></dd>
 <dt>Automated reviewer</dt><dd>${reviewerLine(i.reviewer)}</dd>
 <dt>Why a person is asked</dt><dd>${i.policyReasons.length ? html`<ul style="margin:0;padding-left:1.1rem">${i.policyReasons.map((r) => html`<li>${r}</li>`)}</ul>` : html`<span class="muted">no reason recorded</span>`}</dd>

@@ -22,6 +22,8 @@ export interface EscalationRequest {
   client?: { name?: string; version?: string };
   /** What the user asked the agent, when the agent shared it (`_meta["tollgate/userPrompt"]`), clipped. */
   intent?: string;
+  /** Hosts a proxied shell command will reach (from its analysis): approving the call approves them for its run. */
+  egressHosts?: string[];
   policyReasons: string[];
   /** "Approve and add a rule": the rule Tollgate offers beside approving (policy/amend.ts), when there is one. */
   proposal?: { rule: Record<string, unknown>; text: string };
@@ -102,7 +104,12 @@ export function approvalMessage(req: EscalationRequest): string {
   const client = clientLabel(req.client);
   const intent = req.intent ? `\nThe user asked: "${req.intent}"` : '';
   const proposal = req.proposal ? `\nOffered rule (choose "Approve and add a rule" to write it to tollgate.json): ${req.proposal.text}` : '';
-  return `${client ? `${client} (the agent)` : 'An agent'} wants to call ${req.tool} on server "${req.server}".\nArguments:\n${summarizeArguments(req.arguments)}\n${reviewerSentence(req.reviewer)}${reasons}${intent}${proposal}`;
+  return `${client ? `${client} (the agent)` : 'An agent'} wants to call ${req.tool} on server "${req.server}".\nArguments:\n${summarizeArguments(req.arguments)}\n${egressSentence(req.egressHosts)}${reviewerSentence(req.reviewer)}${reasons}${intent}${proposal}`;
+}
+
+/** The hosts line of an approval question, or '' when none are known. */
+export function egressSentence(hosts: readonly string[] | undefined): string {
+  return hosts?.length ? `It will connect to: ${hosts.join(', ')}. Approving lets this run reach these hosts through Tollgate's egress proxy (denied domains stay denied); any other host is asked separately.\n` : '';
 }
 
 /** `codex-mcp-client 0.171.0`, or undefined when the client did not say. */

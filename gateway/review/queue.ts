@@ -34,6 +34,8 @@ export const PendingApprovalSchema = z.strictObject({
   client: z.strictObject({ name: z.string().max(200).optional(), version: z.string().max(100).optional() }).optional(),
   /** The user's request as the agent shared it, redacted and clipped. */
   intent: z.string().max(2000).optional(),
+  /** Hosts a proxied shell command will reach; approving the call approves them for its run. */
+  egressHosts: z.array(z.string().max(253)).max(100).optional(),
   policyReasons: z.array(z.string()),
   /** A deferred approval: nobody waits on it; the decision is claimed by the agent's retry (see deferred.ts). */
   deferred: z.literal(true).optional(),
@@ -110,6 +112,7 @@ export function newItem(req: EnqueueRequest, opts: { timeoutMs: number; deferred
     ...(req.reviewer ? { reviewer: req.reviewer } : {}),
     ...(req.client?.name ? { client: { name: req.client.name.slice(0, 200), ...(req.client.version ? { version: req.client.version.slice(0, 100) } : {}) } } : {}),
     ...(req.intent ? { intent: String(redactValue(req.intent)).slice(0, 2000) } : {}),
+    ...(req.egressHosts?.length ? { egressHosts: req.egressHosts.slice(0, 100) } : {}),
     policyReasons: req.policyReasons,
     ...(opts.deferred ? { deferred: true as const } : {}),
     ...(req.proposal ? { proposal: req.proposal } : {}),

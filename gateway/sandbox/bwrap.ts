@@ -1,5 +1,6 @@
 // The bubblewrap command line for one sandboxed run, as a pure function of the plan.
 import path from 'node:path';
+import { BRIDGE_PROGRAM, BRIDGE_SOCKET } from './egress.js';
 
 export interface SandboxPlan {
   /** Real paths (symlinks resolved) of the workspace roots: bound read-write, or read-only when readOnly. */
@@ -8,8 +9,8 @@ export interface SandboxPlan {
   /** Real paths that exist; kept read-only even inside writable roots. */
   protectedPaths: string[];
   cwd: string;
-  /** Directory to bind read-only (the egress proxy's socket + bridge), if any. */
-  egressDir?: string;
+  /** This run's egress socket and the bridge program, bound read-only at BRIDGE_SOCKET / BRIDGE_PROGRAM (egress.ts), if any. */
+  egress?: { socket: string; bridge: string };
   /** Sandbox-private HOME, created on the fresh /tmp. */
   home: string;
   /** Existing real paths the command must not read: directories become an empty read-only tmpfs, anything else `emptyFile`. */
@@ -72,7 +73,8 @@ export function bwrapArgs(plan: SandboxPlan): string[] {
     else throw new Error(`cannot hide ${h.path}: no empty file to bind over it`);
   }
   for (const o of outer) args.push('--remount-ro', o.path);
-  if (plan.egressDir) args.push('--ro-bind', plan.egressDir, plan.egressDir);
+  // Only this run's socket: a connection on it is this run's, so no other sandbox may reach it.
+  if (plan.egress) args.push('--ro-bind', plan.egress.socket, BRIDGE_SOCKET, '--ro-bind', plan.egress.bridge, BRIDGE_PROGRAM);
   if (plan.seccompFd !== undefined) args.push('--seccomp', String(plan.seccompFd));
   args.push('--unshare-all', '--cap-drop', 'ALL', '--die-with-parent', '--new-session', '--chdir', plan.cwd, '--', ...plan.command);
   return args;

@@ -6,7 +6,7 @@ import { access, chmod, mkdir, mkdtemp, open, realpath, rm, stat, writeFile, typ
 import os from 'node:os';
 import path from 'node:path';
 import { bwrapArgs, isInside, type SandboxPlan } from './bwrap.js';
-import type { EgressProxy } from './egress.js';
+import { BRIDGE_PROGRAM, BRIDGE_SOCKET, type EgressRun } from './egress.js';
 import { HeadTail } from './output.js';
 import { protection, type Protection } from './protected.js';
 import { keyringFilter } from './seccomp.js';
@@ -14,7 +14,8 @@ import { applyStaged, type Refusal } from './staging.js';
 
 export type SandboxProbe = { ok: true; bwrap: string } | { ok: false; reason: string; fix: string };
 
-export type SandboxNetwork = { kind: 'none' } | { kind: 'proxy'; proxy: EgressProxy };
+/** `proxy`: through Tollgate's egress proxy, as one run (its own socket and credential: see EgressProxy.openRun). */
+export type SandboxNetwork = { kind: 'none' } | { kind: 'proxy'; run: EgressRun; proxyDir: string };
 
 export interface RunOptions {
   script: string;
@@ -311,7 +312,7 @@ export async function runSandboxed(opts: RunOptions): Promise<RunResult> {
   const env: Record<string, string> = { ...opts.env, TMPDIR: '/tmp' };
   if (opts.unsandboxed) {
     if (opts.network.kind === 'proxy') {
-      for (const n of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'ALL_PROXY', 'all_proxy']) env[n] = opts.network.proxy.url;
+      for (const n of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'ALL_PROXY', 'all_proxy']) env[n] = opts.network.run.url;
       env.NO_PROXY = env.no_proxy = '';
     }
     return supervise(opts, started, { file: 'bash', args: ['-c', opts.script], cwd, env });
@@ -323,12 +324,13 @@ export async function runSandboxed(opts: RunOptions): Promise<RunResult> {
   env.HOME = home;
   let command = ['bash', '-c', opts.script];
   if (opts.network.kind === 'proxy') {
-    env.TOLLGATE_EGRESS_SOCKET = opts.network.proxy.socketPath;
-    command = [process.execPath, opts.network.proxy.bridgePath, ...command];
+    env.TOLLGATE_EGRESS_SOCKET = BRIDGE_SOCKET;
+    command = [process.execPath, BRIDGE_PROGRAM, ...command];
   }
   const filter = theFilter();
   {
-    const hidden = await hiddenPaths(opts.denyRead ?? []);
+    // The proxy's own directory (every run's socket) is never visible inside; only this run's socket is bound in.
+    const hidden = await hiddenPaths([...(opts.denyRead ?? []), ...(opts.network.kind === 'proxy' ? [opts.network.proxyDir] : [])]);
     const plan = {
       writableRoots,
       readOnly: opts.readOnly,
@@ -337,7 +339,7 @@ export async function runSandboxed(opts: RunOptions): Promise<RunResult> {
       cwd,
       home,
       command,
-      ...(opts.network.kind === 'proxy' ? { egressDir: opts.network.proxy.dir } : {}),
+      ...(opts.network.kind === 'proxy' ? { egress: { socket: opts.network.run.socketPath, bridge: opts.network.run.bridgePath } } : {}),
     };
     if (opts.readOnly) {
       const args = bwrapArgs({ ...plan, hidden, seccompFd: 3 });

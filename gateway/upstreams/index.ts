@@ -9,7 +9,7 @@ import { createUpstreamFetch } from './fetch.js';
 import { configuredRoots, intersectRoots, rootsCapability, rootsPolicyOf } from './roots.js';
 
 export { UpstreamLink, UpstreamError, type UpstreamEvent } from './link.js';
-export { SANDBOX_PROFILE_META_KEY } from './shell.js';
+export { SANDBOX_PROFILE_META_KEY, RUN_CONTEXT_META_KEY } from './shell.js';
 export { PinStore, definitionHash, type PinRecord, type PinStatus } from './pins.js';
 export { loadRegistry, watchServersFile, parseRegistry, parseJsonFile, RegistryError, formatIssuePath, ValueRefSchema, type Registry, type ServerSpec, type ValueRef } from './registry.js';
 

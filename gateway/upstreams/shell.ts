@@ -6,13 +6,29 @@ import path from 'node:path';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { denyReadList, describeRefusals, probeSandbox, runSandboxed, SandboxUnavailable, scrubEnv, type EgressProxy, type RunResult } from '../sandbox/index.js';
+import { denyReadList, describeRefusals, probeSandbox, runSandboxed, SandboxUnavailable, scrubEnv, type EgressProxy, type EgressRun, type RunResult } from '../sandbox/index.js';
 import type { ShellServerOptions } from './shell-options.js';
 
 export { ShellOptionFields, ShellServerOptionsSchema, timeoutsInOrder, type ShellServerOptions } from './shell-options.js';
 
 /** `_meta` key through which the pipeline tells this server which sandbox profile the decision assumed (an agent's own value is dropped). */
 export const SANDBOX_PROFILE_META_KEY = 'tollgate/sandboxProfile';
+/**
+ * `_meta` key through which the pipeline tells this server whose call it runs (session, call id, identity, client) and
+ * which hosts a person approved with it; the egress proxy ties the run's connections to it. An agent's own value is dropped.
+ */
+export const RUN_CONTEXT_META_KEY = 'tollgate/run';
+
+const RunContextSchema = z.object({
+  sessionId: z.string().max(200).optional(),
+  callId: z.string().max(200).optional(),
+  identity: z.string().max(500).optional(),
+  client: z.object({ name: z.string().max(200).optional(), version: z.string().max(100).optional() }).optional(),
+  tool: z.string().max(500).optional(),
+  approvedHosts: z.array(z.string().max(253)).max(100).optional(),
+  approver: z.string().max(500).optional(),
+  approvalId: z.string().max(200).optional(),
+});
 
 
 export type ShellEventKind = 'unsandboxed' | 'sandbox_unavailable' | 'timeout' | 'cancelled' | 'protected_path_refused';
@@ -84,6 +100,14 @@ function formatResult(r: RunResult, timeoutSeconds: number, unsandboxed: boolean
     );
   }
   return lines.join('\n');
+}
+
+/** Why a run ended, in the words its withdrawn network questions are journaled with. */
+function endedBecause(r: RunResult | undefined, cancelled: boolean, timeoutSeconds: number): string {
+  if (r?.timedOut) return `the command timed out after ${timeoutSeconds} s and was killed`;
+  if (cancelled) return 'the call was cancelled and the command killed';
+  if (!r) return 'the command could not run';
+  return r.exitCode !== null ? `the command exited with code ${r.exitCode}` : `the command was killed (${r.signal ?? 'signal'})`;
 }
 
 function refusal(text: string): CallToolResult {
@@ -258,7 +282,18 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
     const profile = req.params._meta?.[SANDBOX_PROFILE_META_KEY] === 'workspace-write' && o.mode !== 'read-only' ? 'workspace-write' : 'read-only';
 
     await mkdir(opts.dataDir, { recursive: true }); // it must exist to be mounted read-only
-    let result: RunResult;
+    // A proxied run gets its own egress identity: its connections are journaled as this call's, and its pending
+    // network questions end with it.
+    let run: EgressRun | undefined;
+    if (o.network === 'proxy' && profile === 'workspace-write') {
+      const ctx = RunContextSchema.safeParse(req.params._meta?.[RUN_CONTEXT_META_KEY] ?? {});
+      try {
+        run = await opts.egress!.openRun({ ...(ctx.success ? ctx.data : {}), server: opts.name, command: args.command });
+      } catch (e) {
+        return refusal(`Tollgate refused to run this command: its egress identity could not be set up (${(e as Error).message}).`);
+      }
+    }
+    let result: RunResult | undefined;
     try {
       result = await runSandboxed({
         script: args.command,
@@ -268,7 +303,7 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
         protectedPaths,
         protectedPatterns: opts.protectedPatterns ?? [],
         denyRead,
-        network: o.network === 'proxy' && profile === 'workspace-write' ? { kind: 'proxy', proxy: opts.egress! } : { kind: 'none' },
+        network: run ? { kind: 'proxy', run, proxyDir: opts.egress!.dir } : { kind: 'none' },
         env: scrubEnv(sourceEnv, o.envAllowlist),
         timeoutMs: timeoutSeconds * 1000,
         maxOutputBytes: o.maxOutputBytes,
@@ -287,6 +322,8 @@ export function createShellServer(opts: CreateShellServerOptions): Server {
         return refusal(`Tollgate refused to run this command: ${e.message}`);
       }
       return refusal(`Tollgate could not run this command: ${(e as Error).message}`);
+    } finally {
+      await run?.close(endedBecause(result, extra.signal.aborted, timeoutSeconds));
     }
     if (flushTimer) clearTimeout(flushTimer);
     flush();

@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApprovalQueue, canonicalArgsDigest, escalationFor, queueEscalation, type EscalationRequest } from '../../gateway/review/index.js';
+import { ApprovalQueue, approvalMessage, canonicalArgsDigest, escalationFor, queueEscalation, type EscalationRequest } from '../../gateway/review/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -68,6 +68,20 @@ describe('approvals queue decided from another process', () => {
     // the approver is the OS account that ran the command, not the USER variable it was given (an agent can set that)
     expect(d).toMatchObject({ decision: 'approve_session', channel: 'queue', approver: `cli:${userInfo().username}` });
     expect(await readdir(join(stateDir, 'approvals'))).toEqual([]); // cleaned up
+  });
+
+  it("a shell command's hosts are on its queued item and in `approvals list`, and in the form question", async () => {
+    const queue = new ApprovalQueue({ stateDir, pollMs: 100 });
+    const req = { ...request({ command: 'git clone https://github.com/o/r' }), server: 'web', tool: 'web__exec', egressHosts: ['github.com'] };
+    const ac = new AbortController();
+    const waiting = queueEscalation(queue).decide(req, { signal: ac.signal, timeoutMs: 30_000 });
+    const id = await pendingId(queue);
+    expect((await queue.get(id))!.egressHosts).toEqual(['github.com']);
+    expect((await cli(stateDir, 'list')).stdout).toContain('connects to github.com (approved with it, for this run)');
+    expect(approvalMessage(req)).toContain('It will connect to: github.com. Approving lets this run reach these hosts');
+    expect(approvalMessage(request())).not.toContain('It will connect to');
+    ac.abort();
+    await waiting;
   });
 
   it('deny --reason from the CLI; a second decision is refused', async () => {

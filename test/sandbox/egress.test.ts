@@ -1,4 +1,8 @@
+import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { RUN_CONTEXT_META_KEY, SANDBOX_PROFILE_META_KEY } from '../../gateway/upstreams/shell.js';
 import { createEgressProxy, type EgressDecisionEvent, type EgressProxy, type EgressRequest } from '../../gateway/sandbox/index.js';
 import { connect, loopbackServer, makeWorkspace, text, type Connected, type Workspace } from './harness.js';
 
@@ -121,6 +125,129 @@ describe('egress decisions the journal cannot record', () => {
       await proxy.close();
       await srv.close();
       await w.cleanup();
+    }
+  });
+});
+
+describe('every connection belongs to one run', () => {
+  let w: Workspace;
+  let srv: Awaited<ReturnType<typeof loopbackServer>>;
+  let proxy: EgressProxy;
+  const decisions: EgressDecisionEvent[] = [];
+  // What the pipeline hands the shell server for a call: whose it is.
+  const who = { sessionId: 'session-a', callId: 'call-a', identity: 'token:alice', client: { name: 'test-agent', version: '1.0.0' }, tool: 'sh__exec' };
+
+  beforeAll(async () => {
+    w = await makeWorkspace();
+    srv = await loopbackServer();
+    proxy = await createEgressProxy({
+      decide: async (req) => (req.host === '127.0.0.1' ? { allow: true, reason: 'test rule: loopback test server' } : { allow: false, reason: 'not on the test list' }),
+      onDecision: (e) => {
+        decisions.push(e);
+      },
+    });
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await srv.close();
+    await w.cleanup();
+  });
+
+  const until = async (ok: () => boolean) => {
+    for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(ok()).toBe(true);
+  };
+  /** curl on the host (outside any sandbox), through the proxy's loopback port with the given proxy URL. */
+  const hostCurl = (proxyUrl: string, p: string) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('curl', ['-sS', '--max-time', '10', '-o', '-', '-w', '\n%{http_code}', '-x', proxyUrl, `http://127.0.0.1:${srv.port}/${p}`]);
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('close', (code) => resolve({ code, out }));
+    });
+
+  it("journals a sandboxed run's connections with its call's session, call id, identity and client", async () => {
+    const c = await connect(w, { network: 'proxy' }, { egress: proxy });
+    try {
+      const r = (await c.client.callTool({
+        name: 'exec',
+        arguments: { command: `curl -sS --max-time 10 http://127.0.0.1:${srv.port}/mine; ls -A /run/tollgate-egress; ls -A ${proxy.dir} 2>&1 | head -3` },
+        _meta: { [SANDBOX_PROFILE_META_KEY]: 'workspace-write', [RUN_CONTEXT_META_KEY]: who },
+      })) as CallToolResult;
+      expect(text(r)).toContain('hello from the loopback test server');
+      // Inside: this run's socket and the bridge, never the proxy's directory (other runs' sockets).
+      expect(text(r)).toContain('bridge.cjs\nproxy.sock\n');
+      expect(text(r)).not.toContain('run-');
+      const mine = decisions.filter((d) => d.run?.callId === 'call-a');
+      expect(mine).toEqual([expect.objectContaining({ host: '127.0.0.1', decision: 'allow', run: expect.objectContaining({ ...who, server: 'sh', id: expect.any(String) }) })]);
+      expect(mine[0]!.run).not.toHaveProperty('command'); // the script may carry URLs and secrets: never in the journal
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('refuses a connection to the proxy without a valid per-run identity (407), and journals the refusal', async () => {
+    const none = await hostCurl(proxy.origin, 'no-identity');
+    expect(none.out).toMatch(/407$/);
+    expect(none.out).toContain('no valid per-run identity');
+    const forged = await hostCurl(proxy.origin.replace('http://', 'http://tollgate-run:forged-token@'), 'forged');
+    expect(forged.out).toMatch(/407$/);
+    expect(srv.hits.filter((h) => /no-identity|forged/.test(h))).toEqual([]);
+    const refused = decisions.filter((d) => d.source === 'identity');
+    expect(refused.map((d) => [d.host, d.decision, d.run])).toEqual([['127.0.0.1', 'deny', undefined], ['127.0.0.1', 'deny', undefined]]);
+
+    // A run's own credential works while it runs, and not a moment after.
+    const run = await proxy.openRun({ server: 'sh', ...who, callId: 'call-b' });
+    const ok = await hostCurl(run.url, 'with-identity');
+    expect(ok.out).toMatch(/hello from the loopback test server\n+200$/);
+    await run.close('the command exited with code 0');
+    const after = await hostCurl(run.url, 'after-the-run');
+    expect(after.out).toMatch(/407$/);
+    expect(srv.hits).toContain('GET /with-identity');
+    expect(srv.hits).not.toContain('GET /after-the-run');
+  });
+
+  it("cuts a tunnel opened with a run's credential when the run ends", async () => {
+    const run = await proxy.openRun({ server: 'sh', ...who, callId: 'call-d' });
+    const auth = Buffer.from(new URL(run.url).username + ':' + new URL(run.url).password).toString('base64');
+    const sock = net.connect(Number(new URL(proxy.origin).port), '127.0.0.1');
+    let got = '';
+    sock.on('data', (d: Buffer) => (got += d.toString()));
+    const closed = new Promise<void>((r) => sock.on('close', () => r()));
+    sock.write(`CONNECT 127.0.0.1:${srv.port} HTTP/1.1\r\nHost: 127.0.0.1:${srv.port}\r\nProxy-Authorization: Basic ${auth}\r\n\r\n`);
+    await until(() => got.includes('200 Connection Established'));
+    await run.close('the command exited with code 0');
+    await closed; // the open tunnel does not outlive its command
+    expect(decisions.filter((d) => d.run?.callId === 'call-d').map((d) => [d.method, d.decision])).toEqual([['CONNECT', 'allow']]);
+  });
+
+  it('ends a question still waiting for a person when its command ends, before the call returns', async () => {
+    const waiting = await createEgressProxy({
+      // A person who never answers: the question waits until the run's signal says the command ended.
+      decide: (_req, run) =>
+        new Promise((resolve) => run.signal.addEventListener('abort', () => resolve({ allow: false, source: 'withdrawn', reason: `withdrawn: ${run.endReason}` }), { once: true })),
+      onDecision: async (e) => {
+        await new Promise((r) => setTimeout(r, 50)); // a journal that takes its time
+        decisions.push(e);
+      },
+    });
+    const c = await connect(w, { network: 'proxy' }, { egress: waiting });
+    try {
+      const r = (await c.client.callTool({
+        name: 'exec',
+        arguments: { command: `curl -sS --max-time 30 http://127.0.0.1:${srv.port}/never-answered`, timeoutSeconds: 2 },
+        _meta: { [SANDBOX_PROFILE_META_KEY]: 'workspace-write', [RUN_CONTEXT_META_KEY]: { ...who, callId: 'call-c' } },
+      })) as CallToolResult;
+      expect(r.structuredContent).toMatchObject({ timedOut: true });
+      // Already journaled when the result came back.
+      expect(decisions.filter((d) => d.run?.callId === 'call-c')).toEqual([
+        expect.objectContaining({ decision: 'deny', source: 'withdrawn', reason: 'withdrawn: the command timed out after 2 s and was killed' }),
+      ]);
+      expect(srv.hits).not.toContain('GET /never-answered');
+    } finally {
+      await c.close();
+      await waiting.close();
     }
   });
 });
