@@ -163,8 +163,13 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
   const row = COMMAND_TABLE.get(name);
   if (row) {
     const v = classifyByRow(row, args, words.some((w) => w.glob));
-    if (v.readOnly) return allow(v.reason);
-    return v.capability === 'command' || v.capability === 'shell' || v.capability === 'library-load' ? ask(v.reason) : review(v.reason);
+    let c = v.readOnly ? allow(v.reason) : v.capability === 'command' || v.capability === 'shell' || v.capability === 'library-load' ? ask(v.reason) : review(v.reason);
+    if (!v.readOnly && c.decision === 'review' && (v.capability === 'file-write' || v.capability === undefined)) {
+      // a write aimed at a dotfile, .git internals or a system path is worth a person (sed -i … ~/.bashrc, tree -o/etc/x)
+      const sensitive = args.flatMap((a) => (a === null ? [] : [a, a.slice(a.indexOf('=') + 1), /^-[^-]/.test(a) ? a.slice(2) : ''])).filter((t) => t !== '' && isSensitivePath(t, ctx.protectedPaths));
+      if (sensitive.length && v.capability === 'file-write') c = merge(c, ask(`${name} writes to a protected location (${[...new Set(sensitive)].join(', ')}): dotfiles, shell rc, .ssh, .git internals and system paths`));
+    }
+    return v.hosts ? { ...c, hosts: v.hosts } : c;
   }
   if (SIMPLE_SAFE.has(name)) return allow(`read-only: ${name}`);
   if (name === 'test' || name === '[') {
@@ -313,56 +318,6 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
       return classifyGit(args, words, ctx);
     case 'find':
       return classifyFind(args, words, ctx);
-    case 'fd':
-    case 'fdfind': {
-      const i = args.findIndex((a) => a === '-x' || a === '--exec' || a === '-X' || a === '--exec-batch');
-      if (i < 0) return dynamicArg >= 0 ? review(`${name} with a dynamic argument`) : allow(`read-only: ${name}`);
-      return merge(allow(`read-only: ${name}`), inner(i + 1, true));
-    }
-    case 'rg':
-      if (hasLongPrefix(args, '--pre', '--pre-glob', '--search-zip')) return ask('rg --pre runs a program on every file');
-      if (dynamicArg >= 0) return review('rg with a dynamic argument (could be --pre)');
-      return allow('read-only: rg');
-    case 'sed':
-      return classifySed(args, words, ctx);
-    case 'awk':
-    case 'gawk':
-    case 'mawk':
-    case 'nawk': {
-      if (dynamicArg >= 0) return review(`${name} with a dynamic argument`);
-      if (args.some((a) => a === '-f' || a === '--file' || a === '-l' || a === '--load' || a === '-i' || a === '--include')) return review(`${name} runs a program file or extension`);
-      const prog = positionals(args.filter((a, i) => !(args[i - 1] === '-v' || args[i - 1] === '-F')))[0] ?? '';
-      if (/system|getline|[|>]|@load|fflush|close\s*\(/.test(prog ?? '')) return review(`${name} program can run commands or write files`);
-      return allow(`read-only: ${name} print program`);
-    }
-    case 'tree':
-      if (args.some((a) => a === '-o' || a === '-R')) return review('tree -o/-R writes files');
-      return allow('read-only: tree');
-    case 'hostname':
-      return positionals(args).length || hasLong(args, '--file') || args.includes('-F') ? review('hostname can rename the host') : allow('read-only: hostname');
-    case 'xxd':
-      return args.includes('-r') || hasLong(args, '-revert') || positionals(args).length > 1 ? review('xxd -r / output file writes') : allow('read-only: xxd');
-    case 'base64':
-      return allow('read-only: base64');
-    case 'tar': {
-      if (args.some((a) => a !== null && /^--(to-command|use-compress-program|checkpoint-action|info-script|new-volume-script|rsh-command)/.test(a)) || args.includes('-I') || args.includes('-F')) {
-        return ask('tar option runs an external command');
-      }
-      const modeWord = args[0] ?? '';
-      const letters = (modeWord ?? '').replace(/^-/, '');
-      const list = hasLong(args, '--list') || (/^[a-zA-Z]+$/.test(letters) && letters.includes('t') && !/[cxruA]/.test(letters));
-      return list ? allow('read-only: tar list') : review('tar creates or extracts files');
-    }
-    case 'unzip':
-      return args.some((a) => a === '-l' || a === '-v' || a === '-t' || a === '-Z' || a === '-lv') ? allow('read-only: unzip -l') : review('unzip extracts files');
-    case 'curl':
-      return classifyCurl(args);
-    case 'wget': {
-      const hosts = args.flatMap((a) => (a && !isFlag(a) ? [hostOfUrl(a) ?? bareHost(a)].filter((h): h is string => !!h) : []));
-      const toStdout = args.some((a, i) => a === '-qO-' || a === '-O-' || (a === '-O' && args[i + 1] === '-') || (a === '-qO' && args[i + 1] === '-'));
-      const c = toStdout && !args.some((a) => a !== null && /^--(post|method|body|execute)/.test(a)) ? allow('read-only: wget to stdout') : review('wget downloads files');
-      return { ...c, hosts };
-    }
     case 'ssh':
     case 'scp':
     case 'sftp':
@@ -446,38 +401,6 @@ function envAssignment(name: string, value: string | null): Classification {
 /** Environment assignments written before a command name (`X=1 cmd`). */
 export function classifyAssignments(assignments: { name: string; value: string | null }[]): Classification {
   return merge(...assignments.map((a) => envAssignment(a.name, a.value)));
-}
-
-function bareHost(a: string): string | null {
-  return /^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}(:\d+)?(\/.*)?$/i.test(a) ? normalizeHost(a.split(/[/:]/)[0]!) : null;
-}
-
-const CURL_VALUE_OPTS = new Set(
-  '-o -H -d -X -u -A -e -b -c -T -F -w -m -x -r -Y -y -z -K -D -E -U -Q -t -C --output --header --data --data-raw --data-binary --data-urlencode --request --user --user-agent --referer --cookie --cookie-jar --upload-file --form --write-out --max-time --connect-timeout --retry --proxy --resolve --cacert --cert --key --config --dump-header --range --url --output-dir --json'.split(' '),
-);
-const CURL_WRITE_OR_SEND = /^(-o|-O|-T|-d|-F|-X|-K|-c|-D|-J|--output|--remote-name.*|--upload-file|--data.*|--form.*|--request|--config|--cookie-jar|--dump-header|--json|--output-dir|-[a-zA-Z]*[oOTdFXKcDJ])$/;
-
-function classifyCurl(args: (string | null)[]): Classification {
-  const hosts: string[] = [];
-  let sends = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === null) return review('curl with a dynamic argument');
-    if (isFlag(a)) {
-      const base = a.split('=')[0]!;
-      if (CURL_WRITE_OR_SEND.test(base)) sends = true;
-      if (base === '--url' && args[i + 1]) {
-        const h = hostOfUrl(args[i + 1]!) ?? bareHost(args[i + 1]!);
-        if (h) hosts.push(h);
-      }
-      if (CURL_VALUE_OPTS.has(base) && !a.includes('=')) i++;
-      continue;
-    }
-    const h = hostOfUrl(a) ?? bareHost(a);
-    if (h) hosts.push(h);
-  }
-  const c = sends ? review('curl writes files, uploads or sends data') : allow('read-only: curl GET to stdout');
-  return { ...c, hosts };
 }
 
 const GIT_READ = new Set(
@@ -598,28 +521,6 @@ function classifyFind(args: (string | null)[], words: Word[], ctx: ClassifyConte
     }
   }
   return merge(...parts);
-}
-
-const SED_ADDR = String.raw`(\d+|\$|/(?:[^/\\]|\\.)*/I?)(~\d+)?`;
-const SED_SAFE = new RegExp(String.raw`^\s*((${SED_ADDR}(\s*,\s*(${SED_ADDR}|\+\d+))?)?\s*!?\s*[pq=l]\s*(;\s*|$))+$`);
-
-function classifySed(args: (string | null)[], _words: Word[], _ctx: ClassifyContext): Classification {
-  if (args.some((a) => a === null)) return review('sed with a dynamic argument');
-  const a = args as string[];
-  if (a.some((x) => /^-[a-zA-Z]*i/.test(x) || x.startsWith('--in-place'))) {
-    return writes('sed -i', positionals(a).slice(a.some((x) => x === '-e' || x.startsWith('--expression')) ? 0 : 1), [], _ctx);
-  }
-  if (a.length === 1 && (a[0] === '--version' || a[0] === '--help')) return allow('read-only: sed --version');
-  const quiet = a.some((x) => /^-[a-zA-Z]*n[a-zA-Z]*$/.test(x) || x === '--quiet' || x === '--silent');
-  if (!quiet) return review('sed without -n is not auto-allowed (only sed -n with print commands)');
-  if (a.some((x) => x === '-f' || x.startsWith('--file'))) return review('sed -f runs a script file');
-  const scripts: string[] = [];
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] === '-e' || a[i] === '--expression') scripts.push(a[++i] ?? '');
-    else if (a[i]!.startsWith('--expression=')) scripts.push(a[i]!.slice(13));
-  }
-  if (scripts.length === 0) scripts.push(positionals(a)[0] ?? '');
-  return scripts.every((s) => SED_SAFE.test(s)) ? allow('read-only: sed -n print') : review('sed script is not a plain print script (w/e/s commands can write or execute)');
 }
 
 function classifyShell(name: string, args: (string | null)[], words: Word[], ctx: ClassifyContext): Classification {

@@ -41,7 +41,8 @@ export function verifyCommandRows(rows: CommandRow[]): string[] {
   rows.forEach((r, i) => {
     for (const [key, want] of [['match', true], ['notMatch', false]] as const) {
       r[key].forEach((ex, j) => {
-        if (!ex.split(/\s+/)[0]!.endsWith(r.command)) errors.push(`row ${i} (${r.command}): ${key}[${j}] "${ex}" does not run ${r.command}`);
+        const runs = [r.command, ...(r.names ?? [])].some((n) => ex === n || ex.startsWith(`${n} `));
+        if (!runs) errors.push(`row ${i} (${r.command}): ${key}[${j}] "${ex}" does not run ${r.command}`);
         const c = analyzeScript(ex, () => null, []);
         if ((c.decision === 'allow') !== want) errors.push(`row ${i} (${r.command}): ${key}[${j}] "${ex}" is ${c.decision}${want ? `, expected allow (${c.reasons.join('; ')})` : ', expected not allow'}`);
       });

@@ -1,32 +1,73 @@
-// The option tables against the programs installed here: each row's options are exactly what `PROG --help` lists.
+// The option tables against the programs installed here: each row's options are exactly what the program itself lists.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { formatSpec, parseHelpOptions } from '../../gateway/policy/getopt.js';
-import { COMMAND_ROWS } from '../../gateway/policy/optables.js';
+import { COMMAND_ROWS, type CommandRow } from '../../gateway/policy/optables.js';
 
-function help(cmd: string): string {
-  // run the real program; many print --help on stdout with status 0, a few on stderr
-  const r = spawnSync(cmd, ['--help'], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' }, timeout: 10_000 });
-  if (r.error) throw new Error(`${cmd} is not installed or did not run (${r.error.message}); its option table cannot be checked`);
+function run(argv: string[]): string {
+  // run the real program; many print --help on stdout with status 0, a few on stderr; outside any git repository
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', cwd: tmpdir(), env: { ...process.env, LC_ALL: 'C', MANWIDTH: '250', MAN_KEEP_FORMATTING: '' }, timeout: 10_000 });
+  if (r.error) throw new Error(`${argv[0]} is not installed or did not run (${r.error.message}); its option table cannot be checked`);
   return `${r.stdout}\n${r.stderr}`;
+}
+const help = (cmd: string) => run([cmd, '--help']);
+
+/** unzip -h: two columns of `-x  text` per line. */
+function columnOptions(text: string): string[] {
+  const out = new Set<string>();
+  for (const line of text.split('\n')) for (const m of line.matchAll(/(?:^|\s{2,})-([A-Za-z])\s{1,2}(?=\S)/g)) out.add(`-${m[1]}`);
+  return [...out];
+}
+
+/** Option names a man page lists in its OPTIONS items (`--since=<date>, --after=<date>`, `-n <number>`, `--[no-]mailmap`). */
+export function manOptionNames(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (!/^ {7}-/.test(line)) continue;
+    const items = line.trim().split(/,\s+(?=-)/);
+    if (!items.every((t) => /^(--(\[no-\])?[A-Za-z0-9][\w-]*|-[A-Za-z0-9])(\[?=?[<[(].*|[<[].*| <.*|)$/.test(t))) continue;
+    for (const t of items) {
+      const m = /^(--(\[no-\])?[A-Za-z0-9][\w-]*|-[A-Za-z0-9])/.exec(t)!;
+      if (m[2]) {
+        out.add(m[1]!.replace('[no-]', ''));
+        out.add(m[1]!.replace('[no-]', 'no-'));
+      } else out.add(m[1]!);
+    }
+  }
+  return out;
+}
+
+/** The names (`-a`, `--all`) a row's signatures spell. */
+const namesOf = (sigs: string[]) => new Set(sigs.flatMap((s) => s.split(/\s+/).map((t) => t.replace(/\[?=\]?$/, ''))));
+
+function listed(row: CommandRow): string[] {
+  const argv = row.help?.argv ?? [row.command, '--help'];
+  const text = run(argv);
+  if (row.help?.format === 'columns') return columnOptions(text);
+  return parseHelpOptions(text).map(formatSpec);
 }
 
 describe('option tables match the installed programs', () => {
-  for (const row of COMMAND_ROWS) {
-    it(`${row.command}: the table lists exactly the options its --help lists`, () => {
-      const text = help(row.command);
-      const listed = parseHelpOptions(text).map(formatSpec).filter((s) => !(row.helpNoise ?? []).includes(s));
-      expect([...row.options].sort()).toEqual([...listed].sort());
+  for (const row of COMMAND_ROWS.filter((r) => r.help?.format !== 'man')) {
+    it(`${row.command}: the table lists exactly the options its ${(row.help?.argv ?? [row.command, '--help']).join(' ')} lists`, () => {
+      const spelled = row.helpSpelling ?? {};
+      const got = listed(row).filter((s) => !(row.helpNoise ?? []).includes(s));
+      const text = run(row.help?.argv ?? [row.command, '--help']);
+      for (const [sig, shown] of Object.entries(spelled)) expect(text, `${row.command} lists ${sig} as ${shown}`).toContain(` ${shown} `);
+      const mine = row.options.filter((o) => !(o in spelled));
+      if (row.help?.format === 'columns') expect([...namesOf(mine)].sort()).toEqual([...got].sort());
+      else expect([...mine].sort()).toEqual([...got].sort());
       // `-NUM` in the help ⇔ the row reads a leading -NUM
       if (/^\s+-NUM\b/m.test(text)) expect(row.numericOption, 'its --help lists -NUM').toBeDefined();
     });
   }
   it('a row that invents an option, or misses one, would be caught', () => {
     const row = COMMAND_ROWS.find((r) => r.command === 'sort')!;
-    const listed = parseHelpOptions(help('sort')).map(formatSpec).sort();
-    expect([...row.options, '--no-such-option'].sort()).not.toEqual(listed);
-    expect(row.options.filter((o) => o !== '-o --output=').sort()).not.toEqual(listed);
-    expect(listed).toContain('-o --output=');
+    const got = parseHelpOptions(help('sort')).map(formatSpec).sort();
+    expect([...row.options, '--no-such-option'].sort()).not.toEqual(got);
+    expect(row.options.filter((o) => o !== '-o --output=').sort()).not.toEqual(got);
+    expect(got).toContain('-o --output=');
   });
   it('options a capability names really make the program write or run something (sort -o, date -s)', () => {
     const dir = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
