@@ -3,7 +3,8 @@ import { posix } from 'node:path';
 import type { Decision } from './schema.js';
 import { stricter } from './verdict.js';
 import { hostOfUrl, normalizeHost } from './network.js';
-import { classifyByRow, COMMAND_TABLE } from './optables.js';
+import { getoptLong } from './getopt.js';
+import { classifyByRow, COMMAND_TABLE, GIT_TABLE, type RowVerdict } from './optables.js';
 
 /** A shell word: its static value when provable (quotes removed), else null; glob = unquoted * ? [ present. */
 export type Word = { value: string | null; raw: string; glob: boolean };
@@ -155,6 +156,17 @@ export function classifyArgv(words: Word[], ctx: ClassifyContext, restricted = f
   return { decision, reasons, matched: [...builtin.matched, ...rule.matched], dangerous: builtin.dangerous, hosts: builtin.hosts };
 }
 
+/** A row's verdict as a decision: running or loading programs asks a person, writes and the rest are reviewed. */
+function fromRow(name: string, v: RowVerdict, args: (string | null)[], ctx: ClassifyContext): Classification {
+  let c = v.readOnly ? allow(v.reason) : v.capability === 'command' || v.capability === 'shell' || v.capability === 'library-load' || v.capability === 'destroy' ? ask(v.reason) : review(v.reason);
+  if (!v.readOnly && c.decision === 'review' && v.capability === 'file-write') {
+    // a write aimed at a dotfile, .git internals or a system path is worth a person (sed -i … ~/.bashrc, tree -o/etc/x)
+    const sensitive = args.flatMap((a) => (a === null ? [] : [a, a.slice(a.indexOf('=') + 1), /^-[^-]/.test(a) ? a.slice(2) : ''])).filter((t) => t !== '' && isSensitivePath(t, ctx.protectedPaths));
+    if (sensitive.length) c = merge(c, ask(`${name} writes to a protected location (${[...new Set(sensitive)].join(', ')}): dotfiles, shell rc, .ssh, .git internals and system paths`));
+  }
+  return v.hosts ? { ...c, hosts: v.hosts } : c;
+}
+
 function classifyBuiltin(name: string, args: (string | null)[], words: Word[], ctx: ClassifyContext, restricted: boolean): Classification {
   const inner = (from: number, r = restricted) => classifyArgv(words.slice(from), ctx, r);
   const dynamicArg = args.findIndex((a) => a === null);
@@ -162,14 +174,7 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
   // Commands with an option table (policy/optables.ts): read-only only with every option known and capability-free.
   const row = COMMAND_TABLE.get(name);
   if (row) {
-    const v = classifyByRow(row, args, words.some((w) => w.glob));
-    let c = v.readOnly ? allow(v.reason) : v.capability === 'command' || v.capability === 'shell' || v.capability === 'library-load' ? ask(v.reason) : review(v.reason);
-    if (!v.readOnly && c.decision === 'review' && (v.capability === 'file-write' || v.capability === undefined)) {
-      // a write aimed at a dotfile, .git internals or a system path is worth a person (sed -i … ~/.bashrc, tree -o/etc/x)
-      const sensitive = args.flatMap((a) => (a === null ? [] : [a, a.slice(a.indexOf('=') + 1), /^-[^-]/.test(a) ? a.slice(2) : ''])).filter((t) => t !== '' && isSensitivePath(t, ctx.protectedPaths));
-      if (sensitive.length && v.capability === 'file-write') c = merge(c, ask(`${name} writes to a protected location (${[...new Set(sensitive)].join(', ')}): dotfiles, shell rc, .ssh, .git internals and system paths`));
-    }
-    return v.hosts ? { ...c, hosts: v.hosts } : c;
+    return fromRow(name, classifyByRow(row, args, words.some((w) => w.glob)), args, ctx);
   }
   if (SIMPLE_SAFE.has(name)) return allow(`read-only: ${name}`);
   if (name === 'test' || name === '[') {
@@ -408,23 +413,20 @@ const GIT_READ = new Set(
 );
 
 function classifyGit(args: (string | null)[], words: Word[], ctx: ClassifyContext): Classification {
-  let i = 0;
-  for (; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === null) return review('git with a dynamic argument');
-    if (!a.startsWith('-')) break;
-    if (a === '-c' || /^-c./.test(a) || a.startsWith('--config-env') || a.startsWith('--exec-path=')) {
-      return ask('git -c/--config-env can make git run arbitrary programs (core.pager, core.sshCommand, diff.external ...)');
-    }
-    // -p/--paginate starts the configured pager (core.pager, from a repo config the agent may have written) even without a tty
-    if (a === '-p' || hasLongPrefix([a], '--paginate')) return review('git -p/--paginate runs the configured pager program');
-    if (a === '-C' || a === '--git-dir' || a === '--work-tree' || a === '--namespace') i++;
-  }
-  const sub = args[i] ?? undefined;
-  const rest = args.slice(i + 1);
-  if (sub === undefined || sub === null) return allow('read-only: git');
-  if (rest.some((a) => a === null)) return review(`git ${sub} with a dynamic argument`);
-  const r = rest as string[];
+  if (args.some((a) => a === null)) return review('git with a dynamic argument (it could be any option or subcommand)');
+  // git's own options (policy/gitables.ts), up to the subcommand: -c, --config-env, -C, --git-dir, -p … run or choose programs
+  const global = GIT_TABLE.get('git')!;
+  const parsed = getoptLong(args as string[], global.syntax);
+  if (!parsed.ok) return review(`git: ${parsed.error} (an option the table does not know is not read-only)`);
+  const at = args.length - parsed.operands.length;
+  const g = fromRow('git', classifyByRow(global, args.slice(0, at), false), args.slice(0, at), ctx);
+  if (g.decision !== 'allow') return g;
+  const sub = parsed.operands[0];
+  const r = parsed.operands.slice(1);
+  if (sub === undefined) return allow('read-only: git');
+  const row = GIT_TABLE.get(`git ${sub}`);
+  if (row) return fromRow(`git ${sub}`, classifyByRow(row, r, words.some((w) => w.glob)), r, ctx);
+  // subcommands without a row: the modifying ones below, and reads whose options are still checked by name
   // -O takes its program attached too (`-Osh`), and may sit in a cluster of short flags (`-iOsh`)
   const shortO = sub === 'grep' && r.some((a) => /^-[^-]*O/.test(a));
   // git help -w/-i/-m start a browser, info or man viewer (configurable programs)
@@ -442,15 +444,6 @@ function classifyGit(args: (string | null)[], words: Word[], ctx: ClassifyContex
   const pos = positionals(r);
   const withHosts = (c: Classification): Classification => ({ ...c, hosts });
   switch (sub) {
-    case 'branch': {
-      if (f.has('D') || (f.has('d') && f.has('f')) || (hasLong(r, '--delete') && hasLong(r, '--force'))) return ask('git branch -D force-deletes a branch');
-      if (/[dDmMcCfu]/.test([...f].join('')) || hasLong(r, '--delete', '--move', '--copy', '--force', '--set-upstream-to', '--unset-upstream', '--edit-description')) return review('git branch changes branches');
-      const listing = f.has('l') || f.has('a') || f.has('r') || hasLong(r, '--list', '--contains', '--merged', '--no-merged', '--points-at', '--show-current', '--all', '--remotes');
-      return pos.length && !listing ? review('git branch NAME creates a branch') : allow('read-only: git branch');
-    }
-    case 'tag':
-      if (/[dasmfFu]/.test([...f].join('')) || hasLong(r, '--delete', '--annotate', '--sign', '--message', '--force', '--file')) return review('git tag changes tags');
-      return pos.length && !(f.has('l') || hasLong(r, '--list', '--contains', '--points-at')) ? review('git tag NAME creates a tag') : allow('read-only: git tag');
     case 'remote':
       if (r.length === 0 || (r.length === 1 && r[0] === '-v') || r[0] === 'show' || r[0] === 'get-url') return allow('read-only: git remote');
       return withHosts(review('git remote changes remotes'));

@@ -165,13 +165,13 @@ function helpTokens(line: string): string[] | null {
 }
 
 /**
- * Reads option specs from a `--help` text: GNU lines like `  -a, --all`, `  -w, --width=COLS`,
+ * Reads option specs from a `--help` text (`shortTakesOptional`: git's `-h`, where `-U, --unified[=<n>]` means `-U5`): GNU lines like `  -a, --all`, `  -w, --width=COLS`,
  * `      --color[=WHEN]`, `  -n, --lines=[-]NUM`, `  -t, --field-separator=SEP`; clap's `-g, --glob <GLOB>...`;
  * curl's `-o, --output <file> Write`; gawk's `-f progfile\t\t--file=progfile`; tree's and xxd's `-L level`. The
  * argument kind of a short option follows its long twin ("Mandatory arguments to long options are mandatory for
  * short options too").
  */
-export function parseHelpOptions(help: string): OptionSpec[] {
+export function parseHelpOptions(help: string, opts: { shortTakesOptional?: boolean } = {}): OptionSpec[] {
   const out = new Map<string, OptionSpec>();
   for (const line of help.split('\n')) {
     if (!/^\s{1,10}-/.test(line)) continue;
@@ -200,7 +200,9 @@ export function parseHelpOptions(help: string): OptionSpec[] {
     // argument (`-u, -U NUM, --unified[=NUM]`) differs from the long and is an option of its own.
     shorts.forEach((sh, i) => {
       const twin = i === shorts.length - 1 && first && (sh.arg === null || sh.arg === first.arg || (sh.arg === 'optional' && first.arg === 'optional'));
-      if (twin) add({ id: first.name, short: sh.letter, long: first.name, arg: first.arg, ...(sh.arg === 'optional' ? { shortArg: 'optional' as const } : {}) });
+      // git's parse-options gives a short twin of an optional long the rest of its word (`-U5`, `-uno`)
+      const shortOptional = sh.arg === 'optional' || (opts.shortTakesOptional && first?.arg === 'optional');
+      if (twin) add({ id: first.name, short: sh.letter, long: first.name, arg: first.arg, ...(shortOptional ? { shortArg: 'optional' as const } : {}) });
       else add({ id: sh.letter, short: sh.letter, arg: sh.arg ?? (first && i === shorts.length - 1 ? first.arg : 'none') });
     });
     longs.forEach((l, i) => {

@@ -1,11 +1,12 @@
 // Known commands' option tables as data: each row is derived from the installed program's --help, names the
 // options that carry a capability (write files, run commands, change the system), and proves itself with examples.
 import { getoptLong, parseSpec, type Syntax } from './getopt.js';
+import { GIT_GLOBAL_ROW, GIT_SUBCOMMAND_ROWS } from './gitables.js';
 import { hostOfUrl, normalizeHost } from './network.js';
 import { analyseProgram, type ProgramLanguage } from './programs.js';
 
-/** What an option can make a program do beyond reading: the GTFOBins-style capability it carries. */
-export type Capability = 'shell' | 'command' | 'file-write' | 'upload' | 'library-load' | 'system';
+/** What an option can make a program do beyond reading: the GTFOBins-style capability it carries (`destroy`: irreversible loss, such as `git branch -D`). */
+export type Capability = 'shell' | 'command' | 'file-write' | 'upload' | 'library-load' | 'system' | 'destroy';
 
 export type CommandRow = {
   /** The program name (or `git SUB` for a git subcommand row). */
@@ -19,7 +20,7 @@ export type CommandRow = {
    * text's format (`gnu`: option lines as parseHelpOptions reads them; `man`: option names from a man page, whose
    * argument kinds the row states conservatively — see docs/policy.md).
    */
-  help?: { argv: string[]; format?: 'gnu' | 'man' | 'columns' };
+  help?: { argv: string[]; format?: 'gnu' | 'man' | 'columns'; man?: string; precise?: string[][] };
   /** The program's own argv conventions where they differ from GNU getopt_long (see Syntax). */
   syntax?: Pick<Syntax, 'permute' | 'clusters' | 'oldStyle'>;
   /** Option signatures: `-a --all`, `-w --width=` (required argument), `--color[=]` (optional, attached only). */
@@ -427,6 +428,9 @@ export function compileRows(rows: CommandRow[]): Map<string, CompiledRow> {
 }
 
 export const COMMAND_TABLE = compileRows(COMMAND_ROWS);
+/** git's global options and its subcommands (`git status` …), in policy/gitables.ts. */
+export const GIT_ROWS: CommandRow[] = [GIT_GLOBAL_ROW, ...GIT_SUBCOMMAND_ROWS];
+export const GIT_TABLE = compileRows(GIT_ROWS);
 
 export type RowVerdict = ({ readOnly: true; reason: string } | { readOnly: false; reason: string; capability?: Capability }) & { hosts?: string[] };
 
@@ -497,7 +501,7 @@ function hostOf(u: string): string | null {
   return /^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}(:\d+)?(\/.*)?$/i.test(u) ? normalizeHost(u.split(/[/:]/)[0]!) : null;
 }
 
-const SEVERITY: Record<Capability, number> = { shell: 5, command: 5, 'library-load': 5, system: 4, upload: 3, 'file-write': 2 };
+const SEVERITY: Record<Capability, number> = { shell: 5, command: 5, 'library-load': 5, destroy: 5, system: 4, upload: 3, 'file-write': 2 };
 
 const CAPABILITY_TEXT: Record<Capability, string> = {
   shell: 'start a shell',
@@ -506,4 +510,5 @@ const CAPABILITY_TEXT: Record<Capability, string> = {
   upload: 'send data out',
   'library-load': 'load code',
   system: 'change the system',
+  destroy: 'destroy work irreversibly',
 };

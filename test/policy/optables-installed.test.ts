@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { formatSpec, parseHelpOptions } from '../../gateway/policy/getopt.js';
-import { COMMAND_ROWS, type CommandRow } from '../../gateway/policy/optables.js';
+import { COMMAND_ROWS, GIT_ROWS, type CommandRow } from '../../gateway/policy/optables.js';
 
 function run(argv: string[]): string {
   // run the real program; many print --help on stdout with status 0, a few on stderr; outside any git repository
@@ -45,8 +45,10 @@ function listed(row: CommandRow): string[] {
   const argv = row.help?.argv ?? [row.command, '--help'];
   const text = run(argv);
   if (row.help?.format === 'columns') return columnOptions(text);
-  return parseHelpOptions(text).map(formatSpec);
+  return parseHelpOptions(text, { shortTakesOptional: argv[0] === 'git' }).map(formatSpec);
 }
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('option tables match the installed programs', () => {
   for (const row of COMMAND_ROWS.filter((r) => r.help?.format !== 'man')) {
@@ -60,6 +62,26 @@ describe('option tables match the installed programs', () => {
       else expect([...mine].sort()).toEqual([...got].sort());
       // `-NUM` in the help ⇔ the row reads a leading -NUM
       if (/^\s+-NUM\b/m.test(text)) expect(row.numericOption, 'its --help lists -NUM').toBeDefined();
+    });
+  }
+  // git: `git SUB -h` lists its parse-options exactly; log/show/diff take revision and diff options only their man
+  // pages list, by name. Every -h spec is in the row as written, every man option is in the row, and the row names
+  // nothing that neither text shows.
+  for (const row of [...COMMAND_ROWS, ...GIT_ROWS].filter((r) => r.help?.format === 'man' || r.command.startsWith('git '))) {
+    it(`${row.command}: every option its -h${row.help?.man ? ` and ${row.help.man}(1)` : ''} lists, and nothing else`, () => {
+      const exact = [row.help!.argv, ...(row.help!.precise ?? [])].flatMap((argv) => parseHelpOptions(run(argv), { shortTakesOptional: true }).map(formatSpec));
+      for (const sig of exact) expect(row.options, `${sig} (from -h)`).toContain(sig);
+      const names = namesOf(row.options);
+      if (row.help?.man) {
+        const man = run(['man', '-P', 'cat', row.help.man]);
+        for (const n of manOptionNames(man)) expect(names.has(n), `${n} (from ${row.help.man}(1)) is in the row`).toBe(true);
+        const shown = namesOf(exact);
+        for (const n of names) {
+          if (shown.has(n)) continue;
+          const spelled = [n, n.startsWith("--no-") ? `--[no-]${n.slice(5)}` : `--[no-]${n.slice(2)}`].map(escape).join('|');
+          expect(man, `${n} is shown by -h or ${row.help.man}(1)`).toMatch(new RegExp(`(^|[\\s\\[(,|])(${spelled})(?![\\w-])`, 'm'));
+        }
+      } else expect([...row.options].sort()).toEqual([...exact].sort());
     });
   }
   it('a row that invents an option, or misses one, would be caught', () => {

@@ -1,7 +1,7 @@
 // Option tables as data: getopt_long parsing, every GNU spelling of every option agrees with its row, rows prove themselves.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getoptLong, parseHelpOptions, parseSpec, formatSpec, type OptionSpec } from '../../gateway/policy/getopt.js';
-import { COMMAND_ROWS, COMMAND_TABLE, compileRows, type CommandRow, type CompiledRow } from '../../gateway/policy/optables.js';
+import { COMMAND_ROWS, COMMAND_TABLE, GIT_ROWS, GIT_TABLE, compileRows, type CommandRow, type CompiledRow } from '../../gateway/policy/optables.js';
 import { analyzeScript, initPolicy, verifyCommandRows } from '../../gateway/policy/shell.js';
 
 beforeAll(() => initPolicy());
@@ -91,11 +91,11 @@ function around(row: CompiledRow): { before: string; after: string } {
   const req = row.requires?.any[0];
   const reqSpec = req && row.syntax.options.find((o) => o.id === req.id);
   const before = reqSpec ? (reqSpec.short ? `-${reqSpec.short}` : `--${reqSpec.long}`) + (req.values ? ` ${req.values[0]}` : '') : '';
-  const operand: Record<string, string> = { date: '+%s', seq: '3', sed: 'p f', gawk: '{print} f', hostname: '', wget: 'https://example.com', curl: 'https://example.com', unzip: 'a.zip', tar: '' };
+  const operand: Record<string, string> = { date: '+%s', seq: '3', sed: 'p f', gawk: '{print} f', hostname: '', wget: 'https://example.com', curl: 'https://example.com', unzip: 'a.zip', tar: '', 'git branch': '', 'git tag': '' };
   return { before, after: operand[row.command] ?? 'f' };
 }
 
-const rows = [...new Set(COMMAND_TABLE.values())];
+const rows = [...new Set([...COMMAND_TABLE.values(), ...GIT_TABLE.values()])];
 
 describe('property: every spelling of every option in every row agrees with the table', () => {
   for (const row of rows) {
@@ -106,7 +106,8 @@ describe('property: every spelling of every option in every row agrees with the 
         const cap = row.capabilities?.[o.id];
         for (const sp of spellings(o, row.syntax.options, row)) {
           // a row whose program stops options at the first operand (gawk, xxd) sees the option before "--"
-          const v = decide(`${row.command} ${before ? `${before} ` : ''}${sp} -- ${after}`.trim());
+          // git's own options come before a subcommand; everything else ends options with "--"
+          const v = decide(row.command === 'git' ? `git ${sp} status` : `${row.command} ${before ? `${before} ` : ''}${sp} -- ${after}`.trim());
           expect(v.decision === 'allow', `${row.command} ${sp}: ${v.decision} — ${v.reasons.join('; ')}`).toBe(!cap);
           checked++;
         }
@@ -118,7 +119,7 @@ describe('property: every spelling of every option in every row agrees with the 
     for (const row of rows) {
       for (const sp of ['--no-such-option-zz', '--no-such-option-zz=1', '-j', '-%']) {
         if (row.syntax.options.some((o) => o.short === sp.slice(1))) continue;
-        expect(decide(`${row.command} ${sp} f`).decision, `${row.command} ${sp}`).not.toBe('allow');
+        expect(decide(`${row.command} ${sp} ${row.command === 'git' ? 'status' : 'f'}`).decision, `${row.command} ${sp}`).not.toBe('allow');
       }
     }
   });
@@ -126,7 +127,7 @@ describe('property: every spelling of every option in every row agrees with the 
 
 describe('rows prove themselves at load', () => {
   it('every shipped row passes its examples', () => {
-    expect(verifyCommandRows(COMMAND_ROWS)).toEqual([]);
+    expect(verifyCommandRows([...COMMAND_ROWS, ...GIT_ROWS])).toEqual([]);
   });
   it('a failing example is named with its row', () => {
     const bad: CommandRow = { command: 'sort', derivedFrom: 'test', options: ['-o --output=', '-u --unique'], match: ['sort -u f', 'sort -o out f'], notMatch: ['sort -u f'] };

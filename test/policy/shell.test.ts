@@ -31,7 +31,7 @@ describe('not provably plain → never allow', () => {
     ['(ls)', /subshell/], ['echo hi > out.txt', /writes a file/], ['cat <<EOF\nhi\nEOF', /heredoc/], ['eval ls', /eval/],
     ['ls &', /background/], ['x=1', /assignment/], ['for f in *; do cat "$f"; done', /for statement/],
     ['echo "unterminated', /parse/], ['ls )', /parse/], ["sed 's/a/b/w out' f", /writes a file/], ["sed -n 'w out' f", /writes a file/],
-    ['npm test', /npm test/], ['./ls', /not a system binary/], ['$CMD foo', /dynamic/], ['git log --output=x', /writes a file/],
+    ['npm test', /npm test/], ['./ls', /not a system binary/], ['$CMD foo', /dynamic/], ['git log --output=x', /write files/],
     ['git log --ext-diff', /ext-diff/], ['rg $PATTERN', /depends on expansion/], ['env', /environment/], ['printenv', /secrets/],
     ['bash script.sh', /script file/], ['python3 tool.py', /runs a program/], ['rm file.txt', /modifies files/],
     ['awk \'{system("id")}\'', /runs a command/], ['find . -fprint out', /writes/], ['sort -o out f', /write files/],
