@@ -4,7 +4,7 @@ import type { Decision } from './schema.js';
 import { stricter } from './verdict.js';
 import { hostOfUrl, normalizeHost } from './network.js';
 import { getoptLong } from './getopt.js';
-import { classifyByRow, COMMAND_TABLE, GIT_TABLE, type RowVerdict } from './optables.js';
+import { classifyByRow, COMMAND_TABLE, FIND_EXPRESSION, GIT_TABLE, type RowVerdict } from './optables.js';
 
 /** A shell word: its static value when provable (quotes removed), else null; glob = unquoted * ? [ present. */
 export type Word = { value: string | null; raw: string; glob: boolean };
@@ -498,20 +498,38 @@ function classifyGit(args: (string | null)[], words: Word[], ctx: ClassifyContex
   return withHosts(review(`git ${sub} changes the repository or is not known to be read-only`));
 }
 
+/** find: leading -H/-L/-P/-D/-O, start points, then an expression read by FIND_EXPRESSION (policy/optables.ts). */
 function classifyFind(args: (string | null)[], words: Word[], ctx: ClassifyContext): Classification {
+  if (args.some((a) => a === null)) return review('find with a dynamic argument (could expand to an action like -delete)');
+  const a = args as string[];
   const parts: Classification[] = [allow('read-only: find')];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === null) return review('find with a dynamic argument (could expand to an action like -delete)');
-    if (a === '-delete') parts.push(ask('find -delete removes files'));
-    else if (/^-(fprint|fprint0|fprintf|fls)$/.test(a)) parts.push(review(`find ${a} writes a file`));
-    else if (/^-(exec|execdir|ok|okdir)$/.test(a)) {
-      let j = i + 1;
-      while (j < args.length && args[j] !== ';' && args[j] !== '+') j++;
-      const innerWords = words.slice(i + 1, j).filter((w) => w.value !== '{}');
-      parts.push(innerWords.length ? classifyArgv(innerWords, ctx, true) : review(`find ${a} without a command`));
-      i = j;
+  let i = 0;
+  while (i < a.length && /^-[HLP]+$|^-O\d*$|^-D$/.test(a[i]!)) i += a[i] === '-D' ? 2 : 1;
+  while (i < a.length && !a[i]!.startsWith('-') && !['(', ')', '!', ','].includes(a[i]!)) i++;
+  for (; i < a.length; i++) {
+    const w = a[i]!;
+    if (['(', ')', '!', ',', '-not', '-a', '-and', '-o', '-or'].includes(w)) continue;
+    const p = FIND_EXPRESSION.primaries[w];
+    if (p) {
+      if (i + p.args > a.length - 1) return review(`find ${w} is missing its argument`);
+      if (p.capability) {
+        const v = fromRow('find', { readOnly: false, capability: p.capability, reason: `find ${w} ${p.capability === 'destroy' ? 'deletes files' : 'writes a file'}` }, a.slice(i + 1, i + 1 + p.args), ctx);
+        parts.push(v);
+      }
+      i += p.args;
+      continue;
     }
+    if (FIND_EXPRESSION.commands[w]) {
+      // the command runs to `;`, or to `+` right after `{}`; find refuses anything else
+      let j = i + 1;
+      while (j < a.length && a[j] !== ';' && !(a[j] === '+' && a[j - 1] === '{}')) j++;
+      if (j >= a.length) return review(`find ${w} without a terminating ; or {} +`);
+      const innerWords = words.slice(i + 1, j).filter((x) => x.value !== '{}');
+      parts.push(innerWords.length ? classifyArgv(innerWords, ctx, true) : review(`find ${w} without a command`));
+      i = j;
+      continue;
+    }
+    return review(`find: unknown predicate \`${w}' (find reads primaries exactly; one the table does not know is not read-only)`);
   }
   return merge(...parts);
 }

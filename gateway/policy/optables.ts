@@ -390,6 +390,46 @@ export const COMMAND_ROWS: CommandRow[] = [
   },
 ];
 
+/**
+ * find's expression as data: each primary from `find --help` (GNU findutils 4.9.0) with how many words it takes and
+ * the capability it carries; `-exec`-style actions take a command up to `;` (or `{} +`), classified on its own. Primaries
+ * find(1) documents but --help omits are listed in `fromMan`. find matches primaries exactly (no prefixes, unlike
+ * getopt_long), so an unknown word — `-exe`, `-delet` — is refused by find and not read-only here.
+ */
+export const FIND_EXPRESSION: {
+  derivedFrom: string;
+  primaries: Record<string, { args: number; capability?: Capability }>;
+  commands: Record<string, Capability>;
+  fromMan: string[];
+  match: string[];
+  notMatch: string[];
+} = {
+  derivedFrom: 'find --help and find(1) (find (GNU findutils) 4.9.0)',
+  primaries: {
+    '-daystart': { args: 0 }, '-follow': { args: 0 }, '-nowarn': { args: 0 }, '-regextype': { args: 1 }, '-warn': { args: 0 },
+    '-depth': { args: 0 }, '-files0-from': { args: 1 }, '-maxdepth': { args: 1 }, '-mindepth': { args: 1 }, '-mount': { args: 0 },
+    '-noleaf': { args: 0 }, '-xdev': { args: 0 }, '-ignore_readdir_race': { args: 0 }, '-noignore_readdir_race': { args: 0 },
+    '-amin': { args: 1 }, '-anewer': { args: 1 }, '-atime': { args: 1 }, '-cmin': { args: 1 }, '-cnewer': { args: 1 }, '-context': { args: 1 },
+    '-ctime': { args: 1 }, '-empty': { args: 0 }, '-false': { args: 0 }, '-fstype': { args: 1 }, '-gid': { args: 1 }, '-group': { args: 1 },
+    '-ilname': { args: 1 }, '-iname': { args: 1 }, '-inum': { args: 1 }, '-iwholename': { args: 1 }, '-iregex': { args: 1 }, '-links': { args: 1 },
+    '-lname': { args: 1 }, '-mmin': { args: 1 }, '-mtime': { args: 1 }, '-name': { args: 1 }, '-newer': { args: 1 }, '-nouser': { args: 0 },
+    '-nogroup': { args: 0 }, '-path': { args: 1 }, '-perm': { args: 1 }, '-regex': { args: 1 }, '-readable': { args: 0 }, '-writable': { args: 0 },
+    '-executable': { args: 0 }, '-wholename': { args: 1 }, '-size': { args: 1 }, '-true': { args: 0 }, '-type': { args: 1 }, '-uid': { args: 1 },
+    '-used': { args: 1 }, '-user': { args: 1 }, '-xtype': { args: 1 },
+    '-delete': { args: 0, capability: 'destroy' }, '-print0': { args: 0 }, '-printf': { args: 1 }, '-fprintf': { args: 2, capability: 'file-write' },
+    '-print': { args: 0 }, '-fprint0': { args: 1, capability: 'file-write' }, '-fprint': { args: 1, capability: 'file-write' }, '-ls': { args: 0 },
+    '-fls': { args: 1, capability: 'file-write' }, '-prune': { args: 0 }, '-quit': { args: 0 },
+    '--help': { args: 0 }, '--version': { args: 0 },
+    // find(1) only
+    '-help': { args: 0 }, '-version': { args: 0 }, '-ipath': { args: 1 }, '-samefile': { args: 1 },
+    ...Object.fromEntries([...'aBcmt'].flatMap((x) => [...'aBcmt'].map((y) => [`-newer${x}${y}`, { args: 1 }]))),
+  },
+  commands: { '-exec': 'command', '-execdir': 'command', '-ok': 'command', '-okdir': 'command' },
+  fromMan: ['-help', '-version', '-ipath', '-samefile', '-newerXY'],
+  match: ["find . -name '*.ts'", 'find . -type f -exec wc -l {} +', "find . -name '*.ts' -exec grep -l TODO {} \\;", 'find . -name -delete', 'find . -newermt 2024-01-01', 'find . \\( -name a -o -name b \\) -print', 'find -L . -maxdepth 2 -type f', 'find . ! -path ./x'],
+  notMatch: ['find . -delete', 'find . -name x -delete', 'find . -exec rm {} +', 'find . -exec sh -c id \\;', 'find . -execdir rm {} \\;', 'find . -ok rm {} \\;', 'find . -fprint out', 'find . -fprintf out %p', 'find . -fls out', 'find . -fprint0 out', 'find . -exe rm {} +', 'find . -delet', 'find . -zzz', 'find . -exec wc {} + -delete'],
+};
+
 export type CompiledRow = Omit<CommandRow, 'syntax'> & { syntax: Syntax; hasCapabilities: boolean; operandPattern?: RegExp };
 
 /** Compiles the rows once; a malformed signature or capability naming no option throws, naming the row. */

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import { dirname, join } from 'node:path';
 import { Language, Parser, type Node } from 'web-tree-sitter';
-import { COMMAND_ROWS, GIT_ROWS, type CommandRow } from './optables.js';
+import { COMMAND_ROWS, FIND_EXPRESSION, GIT_ROWS, type CommandRow } from './optables.js';
 import { classifyArgv, classifyAssignments, DANGEROUS_NAMES, empty, evaluatedOperands, isSensitivePath, merge, type ClassifyContext, type Classification, type Word } from './commands.js';
 
 let parser: Parser | null = null;
@@ -23,7 +23,8 @@ export function initPolicy(): Promise<void> {
     const p = new Parser();
     p.setLanguage(language);
     parser = p;
-    const errors = verifyCommandRows([...COMMAND_ROWS, ...GIT_ROWS]);
+    const find: CommandRow = { command: 'find', derivedFrom: FIND_EXPRESSION.derivedFrom, options: [], match: FIND_EXPRESSION.match, notMatch: FIND_EXPRESSION.notMatch };
+    const errors = verifyCommandRows([...COMMAND_ROWS, ...GIT_ROWS, find]);
     if (errors.length) {
       parser = null;
       throw new Error(`policy/optables.ts: ${errors.join('; ')}`);

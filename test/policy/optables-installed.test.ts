@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { formatSpec, parseHelpOptions } from '../../gateway/policy/getopt.js';
-import { COMMAND_ROWS, GIT_ROWS, type CommandRow } from '../../gateway/policy/optables.js';
+import { COMMAND_ROWS, FIND_EXPRESSION, GIT_ROWS, type CommandRow } from '../../gateway/policy/optables.js';
 
 function run(argv: string[]): string {
   // run the real program; many print --help on stdout with status 0, a few on stderr; outside any git repository
@@ -84,6 +84,43 @@ describe('option tables match the installed programs', () => {
       } else expect([...row.options].sort()).toEqual([...exact].sort());
     });
   }
+  it('find: the expression table lists exactly the primaries find --help lists (with their argument counts), and find(1) the rest', () => {
+    const text = help('find');
+    const body = text.slice(text.indexOf('Positional options'), text.indexOf('Valid arguments for -D'));
+    const listed = new Map<string, number>();
+    for (const line of body.split('\n')) {
+      if (!/^\s+-/.test(line)) continue;
+      // `-fprintf FILE FORMAT -print`: a primary and the words after it up to the next primary
+      const words = line.trim().split(/\s+/);
+      for (let i = 0; i < words.length; i++) {
+        if (!/^--?[a-z]/.test(words[i]!) || ['-and', '-or', '-not', '-a', '-o'].includes(words[i]!)) continue;
+        let n = 0;
+        // `--help   display this help`: the common options take nothing; the rest of their line is prose
+        if (words[i]!.startsWith('--')) {
+          listed.set(words[i]!, 0);
+          break;
+        }
+        while (i + 1 + n < words.length && !/^--?[a-z]/.test(words[i + 1 + n]!) && !['EXPR', 'EXPR1', 'EXPR2'].includes(words[i + 1 + n]!)) n++;
+        listed.set(words[i]!, n);
+      }
+    }
+    const exec = ['-exec', '-execdir', '-ok', '-okdir'];
+    for (const [p, n] of listed) {
+      if (exec.includes(p)) continue;
+      // help shows `-regextype` with no argument; find(1) documents `-regextype type`
+      const want = p === '-regextype' ? 1 : n;
+      expect(FIND_EXPRESSION.primaries[p], `${p} from find --help`).toBeDefined();
+      expect(FIND_EXPRESSION.primaries[p]!.args, `${p} takes ${want}`).toBe(want);
+    }
+    for (const p of exec) expect(listed.has(p)).toBe(true);
+    const man = run(['man', '-P', 'cat', 'find']);
+    for (const p of Object.keys(FIND_EXPRESSION.primaries)) {
+      if (listed.has(p)) continue;
+      const shown = /^-newer[aBcmt]{2}$/.test(p) ? '-newerXY' : p;
+      expect(FIND_EXPRESSION.fromMan, `${p} is not in find --help`).toContain(shown);
+      expect(man).toMatch(new RegExp(`^ {7}${escape(shown)}\\b`, 'm'));
+    }
+  });
   it('a row that invents an option, or misses one, would be caught', () => {
     const row = COMMAND_ROWS.find((r) => r.command === 'sort')!;
     const got = parseHelpOptions(help('sort')).map(formatSpec).sort();

@@ -1,7 +1,7 @@
 // Option tables as data: getopt_long parsing, every GNU spelling of every option agrees with its row, rows prove themselves.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getoptLong, parseHelpOptions, parseSpec, formatSpec, type OptionSpec } from '../../gateway/policy/getopt.js';
-import { COMMAND_ROWS, COMMAND_TABLE, GIT_ROWS, GIT_TABLE, compileRows, type CommandRow, type CompiledRow } from '../../gateway/policy/optables.js';
+import { COMMAND_ROWS, COMMAND_TABLE, FIND_EXPRESSION, GIT_ROWS, GIT_TABLE, compileRows, type CommandRow, type CompiledRow } from '../../gateway/policy/optables.js';
 import { analyzeScript, initPolicy, verifyCommandRows } from '../../gateway/policy/shell.js';
 
 beforeAll(() => initPolicy());
@@ -122,6 +122,21 @@ describe('property: every spelling of every option in every row agrees with the 
         expect(decide(`${row.command} ${sp} ${row.command === 'git' ? 'status' : 'f'}`).decision, `${row.command} ${sp}`).not.toBe('allow');
       }
     }
+  });
+});
+
+describe('property: find primaries as find reads them (exactly, no prefixes)', () => {
+  it.each(Object.entries(FIND_EXPRESSION.primaries))('%s', (p, { args, capability }) => {
+    const cmd = `find . ${p}${' x'.repeat(args)}`;
+    expect(decide(cmd).decision === 'allow', cmd).toBe(!capability);
+    // find refuses a prefix (`-delet`), and a primary's argument is not a primary (`-name -delete`)
+    if (p.length > 3 && !FIND_EXPRESSION.primaries[p.slice(0, -1)]) expect(decide(`find . ${p.slice(0, -1)}${' x'.repeat(args)}`).decision).not.toBe('allow');
+    if (args > 0) expect(decide(`find . ${p} -delete${' x'.repeat(args - 1)}`).decision === 'allow').toBe(!capability);
+  });
+  it.each(Object.keys(FIND_EXPRESSION.commands))('%s runs a command classified on its own', (p) => {
+    expect(decide(`find . ${p} wc -l {} +`).decision).toBe(p.startsWith('-ok') ? 'allow' : 'allow');
+    expect(decide(`find . ${p} rm {} +`).decision).not.toBe('allow');
+    expect(decide(`find . ${p} wc {} + -delete`).decision).not.toBe('allow');
   });
 });
 
