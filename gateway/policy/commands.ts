@@ -174,7 +174,19 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
   // Commands with an option table (policy/optables.ts): read-only only with every option known and capability-free.
   const row = COMMAND_TABLE.get(name);
   if (row) {
-    return fromRow(name, classifyByRow(row, args, words.some((w) => w.glob)), args, ctx);
+    const v = classifyByRow(row, args, words.some((w) => w.glob));
+    if (!row.runs || !v.readOnly) return fromRow(name, v, args, ctx);
+    // a wrapper (env, nice, timeout, xargs …): what it runs is decided on its own
+    const parsed = getoptLong(args as string[], row.syntax);
+    let at = args.length - (parsed.ok ? parsed.operands.length : 0) + (row.runs.skip ?? 0);
+    const parts: Classification[] = [];
+    for (; row.runs.assignments && at < args.length; at++) {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(args[at]!);
+      if (!m) break;
+      parts.push(envAssignment(m[1]!, args[at]!.slice(m[0].length)));
+    }
+    if (at >= args.length) return merge(...parts, row.runs.none === 'allow' ? allow(`read-only: ${name}`) : review(row.runs.noneWhy));
+    return merge(...parts, inner(at, restricted || !!row.runs.restricted));
   }
   if (SIMPLE_SAFE.has(name)) return allow(`read-only: ${name}`);
   if (name === 'test' || name === '[') {
@@ -212,14 +224,7 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
     }
     case 'builtin':
     case 'exec':
-    case 'nohup':
-    case 'setsid':
       return args.length ? inner(0) : review(`${name} without a command`);
-    case 'nice': {
-      let i = 0;
-      while (i < args.length && isFlag(args[i]!)) i += args[i] === '-n' ? 2 : 1;
-      return i < args.length ? inner(i) : allow('read-only: nice');
-    }
     case 'time': {
       let i = 0;
       while (i < args.length && isFlag(args[i]!)) {
@@ -228,45 +233,8 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
       }
       return i < args.length ? inner(i) : allow('read-only: time');
     }
-    case 'timeout': {
-      let i = 0;
-      while (i < args.length && isFlag(args[i]!)) i += args[i] === '-s' || args[i] === '-k' ? 2 : 1;
-      return i + 1 < args.length ? inner(i + 1) : review('timeout without a command');
-    }
-    case 'stdbuf':
-    case 'ionice': {
-      let i = 0;
-      while (i < args.length && isFlag(args[i]!)) i += /^-[ioecnp]$/.test(args[i]!) ? 2 : 1;
-      return i < args.length ? inner(i) : review(`${name} without a command`);
-    }
-    case 'env': {
-      let i = 0;
-      const parts: Classification[] = [];
-      for (; i < args.length; i++) {
-        const a = args[i]!;
-        if (a === null) return review('env with a dynamic argument');
-        if (a === '-S' || a.startsWith('--split-string') || /^-[a-zA-Z]*S/.test(a)) return ask('env -S runs a string as a command line');
-        if (a === '-u' || a === '-C' || a === '--chdir' || a === '--unset') { i++; continue; }
-        if (isFlag(a)) continue;
-        const m = /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(a);
-        if (!m) break;
-        parts.push(envAssignment(m[1]!, a.slice(m[0].length)));
-      }
-      if (i >= args.length) return review('env without a command prints the whole environment, which may hold secrets');
-      return merge(...parts, inner(i));
-    }
     case 'printenv':
       return review('printenv may print secrets from the environment');
-    case 'xargs': {
-      let i = 0;
-      for (; i < args.length; i++) {
-        const a = args[i]!;
-        if (a === null) return review('xargs with a dynamic argument');
-        if (!isFlag(a)) break;
-        if (/^-[IinPdELsa]$/.test(a) || /^--(max-args|max-procs|delimiter|arg-file|eof|max-lines|max-chars|replace)$/.test(a)) i++;
-      }
-      return i < args.length ? inner(i, true) : allow('read-only: xargs echo');
-    }
     case 'eval': {
       if (dynamicArg >= 0) return ask('eval of a dynamic string');
       return merge(review('eval runs a constructed command line'), ctx.nested(args.join(' ')));

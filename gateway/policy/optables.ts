@@ -44,6 +44,12 @@ export type CommandRow = {
    * operand. programs.ts decides whether the text only reads.
    */
   program?: { language: ProgramLanguage; textOptions: string[] };
+  /**
+   * A wrapper: its operands (after `skip` of them, e.g. timeout's DURATION; after NAME=VALUE words when `assignments`)
+   * are a command line, classified on its own (`restricted`: it also gets extra file-name arguments, as from xargs).
+   * Without a command it is `none` (its reason `noneWhy`).
+   */
+  runs?: { skip?: number; assignments?: boolean; restricted?: boolean; none: 'allow' | 'review'; noneWhy: string };
   /** Options the help spells its own way (xxd's `-ps` is `-p`): signature → the spelling the help text shows. */
   helpSpelling?: Record<string, string>;
   /** Lines of the program's --help that look like options but are prose (ignored when comparing). */
@@ -387,6 +393,82 @@ export const COMMAND_ROWS: CommandRow[] = [
     requires: { any: [{ id: 'l' }, { id: 'v' }, { id: 't' }, { id: 'z' }, { id: 'p' }, { id: 'Z' }], why: 'without -l/-v/-t/-z/-p unzip extracts files' },
     match: ['unzip -l archive.zip', 'unzip -lv a.zip', 'unzip -t a.zip', 'unzip -p a.zip README', 'unzip -Z a.zip', 'unzip -l a.zip -x foo'],
     notMatch: ['unzip a.zip', 'unzip -o a.zip', 'unzip -l -d /tmp a.zip', 'unzip -lM a.zip', 'unzip -fl a.zip', 'unzip -Z -1 a.zip', 'unzip -q a.zip'],
+  },
+  {
+    command: 'env',
+    derivedFrom: 'env --help (env (GNU coreutils) 9.1); options stop at the first operand (optstring "+…")',
+    options: ['-i --ignore-environment', '-0 --null', '-u --unset=', '-C --chdir=', '-S --split-string=', '--block-signal[=]', '--default-signal[=]', '--ignore-signal[=]', '--list-signal-handling', '-v --debug', '--help', '--version'],
+    capabilities: { 'split-string': 'shell' },
+    syntax: { permute: false },
+    runs: { assignments: true, none: 'review', noneWhy: 'env without a command prints the whole environment, which may hold secrets' },
+    match: ['env LANG=C ls', 'env -u HOME ls', 'env -i TZ=UTC date', 'env -- ls', 'env -C src ls'],
+    notMatch: ['env', 'env -S "sh -c id"', 'env -iS"sh -c id"', 'env --split-s="rm x"', 'env --sp=x', 'env PATH=/tmp ls', 'env LD_PRELOAD=x ls', 'env sh -c "rm x"', 'env -u X rm -rf /'],
+  },
+  {
+    command: 'nice',
+    derivedFrom: 'nice --help (nice (GNU coreutils) 9.1); also the traditional -N adjustment',
+    options: ['-n --adjustment=', '--help', '--version'],
+    numericOption: 'adjustment',
+    syntax: { permute: false },
+    runs: { none: 'allow', noneWhy: 'nice without a command prints the niceness' },
+    match: ['nice ls', 'nice -n 10 ls', 'nice -10 ls', 'nice --adj=5 ls', 'nice'],
+    notMatch: ['nice rm -rf /', 'nice -n 5 sh -c "rm x"', 'nice --zzz ls'],
+  },
+  {
+    command: 'timeout',
+    derivedFrom: 'timeout --help (timeout (GNU coreutils) 9.1); options stop at DURATION',
+    options: ['--preserve-status', '--foreground', '-k --kill-after=', '-s --signal=', '-v --verbose', '--help', '--version'],
+    syntax: { permute: false },
+    runs: { skip: 1, none: 'review', noneWhy: 'timeout without a command' },
+    match: ['timeout 5 ls', 'timeout -s KILL 10 cat f', 'timeout --kill-after=1 5 ls'],
+    notMatch: ['timeout 5 rm x', 'timeout 5', 'timeout 5 sh -c "rm x"', 'timeout --zzz 5 ls'],
+  },
+  {
+    command: 'stdbuf',
+    derivedFrom: 'stdbuf --help (stdbuf (GNU coreutils) 9.1)',
+    options: ['-i --input=', '-o --output=', '-e --error=', '--help', '--version'],
+    syntax: { permute: false },
+    runs: { none: 'review', noneWhy: 'stdbuf without a command' },
+    match: ['stdbuf -oL cat f', 'stdbuf --output=0 ls'],
+    notMatch: ['stdbuf -oL rm x', 'stdbuf -oL sh -c "rm x"', 'stdbuf -x ls'],
+  },
+  {
+    command: 'ionice',
+    derivedFrom: 'ionice --help (ionice from util-linux 2.38.1)',
+    options: ['-c --class=', '-n --classdata=', '-p --pid=', '-P --pgid=', '-t --ignore', '-u --uid=', '-h --help', '-V --version'],
+    capabilities: { pid: 'system', pgid: 'system', uid: 'system' },
+    syntax: { permute: false },
+    runs: { none: 'review', noneWhy: 'ionice without a command' },
+    match: ['ionice -c3 ls', 'ionice -c 2 -n 7 cat f'],
+    notMatch: ['ionice -c3 rm x', 'ionice -p 1', 'ionice -c3 -p1', 'ionice --pid=1', 'ionice --pi 1'],
+  },
+  {
+    command: 'xargs',
+    derivedFrom: 'xargs --help (xargs (GNU findutils) 4.9.0); options stop at the command (optstring "+…")',
+    options: ['-0 --null', '-a --arg-file=', '-d --delimiter=', '-E=', '-e --eof[=]', '-I=', '-i --replace[=]', '-L --max-lines=', '-l[=]', '-n --max-args=', '-o --open-tty', '-P --max-procs=', '-p --interactive', '--process-slot-var=', '-r --no-run-if-empty', '-s --max-chars=', '--show-limits', '-t --verbose', '-x --exit', '--help', '--version'],
+    capabilities: { 'process-slot-var': 'command' },
+    syntax: { permute: false },
+    runs: { restricted: true, none: 'allow', noneWhy: 'xargs without a command runs echo' },
+    match: ['xargs echo', 'xargs', 'xargs -0 wc -l', 'xargs -n1 -I{} echo {}', 'xargs grep -l TODO'],
+    notMatch: ['xargs rm', 'xargs -0 rm -f', 'xargs sh -c id', 'xargs -I{} sh -c {}', 'xargs --process-slot-var=PATH ls', 'xargs --proc=PATH ls', 'xargs -J ls', 'xargs sort -o out'],
+  },
+  {
+    command: 'nohup',
+    derivedFrom: 'nohup --help (nohup (GNU coreutils) 9.1)',
+    options: ['--help', '--version'],
+    syntax: { permute: false },
+    runs: { none: 'review', noneWhy: 'nohup without a command' },
+    match: ['nohup ls'],
+    notMatch: ['nohup rm x', 'nohup', 'nohup -x ls'],
+  },
+  {
+    command: 'setsid',
+    derivedFrom: 'setsid --help (setsid from util-linux 2.38.1)',
+    options: ['-c --ctty', '-f --fork', '-w --wait', '-h --help', '-V --version'],
+    syntax: { permute: false },
+    runs: { none: 'review', noneWhy: 'setsid without a command' },
+    match: ['setsid ls', 'setsid -w cat f'],
+    notMatch: ['setsid rm x', 'setsid -f sh -c "rm x"', 'setsid --zzz ls'],
   },
 ];
 

@@ -92,6 +92,8 @@ function around(row: CompiledRow): { before: string; after: string } {
   const reqSpec = req && row.syntax.options.find((o) => o.id === req.id);
   const before = reqSpec ? (reqSpec.short ? `-${reqSpec.short}` : `--${reqSpec.long}`) + (req.values ? ` ${req.values[0]}` : '') : '';
   const operand: Record<string, string> = { date: '+%s', seq: '3', sed: 'p f', gawk: '{print} f', hostname: '', wget: 'https://example.com', curl: 'https://example.com', unzip: 'a.zip', tar: '', 'git branch': '', 'git tag': '' };
+  // a wrapper runs a read-only command (after timeout's DURATION)
+  if (row.runs) return { before, after: `${'5 '.repeat(row.runs.skip ?? 0)}ls` };
   return { before, after: operand[row.command] ?? 'f' };
 }
 
