@@ -51,7 +51,7 @@ export function analyseSed(s: string): ProgramVerdict {
       let d = '/';
       if (s[i] === '\\') {
         d = s[i + 1] ?? '';
-        if (d === '' || d === '\n' || d === '\\') return null;
+        if (d === '' || d === '\n' || d === '\\' || d > '\x7e') return null;
         i++;
       }
       i++;
@@ -115,7 +115,8 @@ export function analyseSed(s: string): ProgramVerdict {
       continue;
     } else if (c === 's' || c === 'y') {
       const d = s[i++];
-      if (d === undefined || d === '\n' || d === '\\') return bad(`sed ${c} command with a bad delimiter`);
+      // a non-ASCII delimiter: sed reads it by the locale's multibyte rules, which this reader does not repeat
+      if (d === undefined || d === '\n' || d === '\\' || d > '\x7e') return bad(`sed ${c} command with a bad delimiter`);
       if (!delimited(d) || !delimited(d)) return bad(`sed ${c} command is unterminated`);
       if (c === 's') {
         for (;;) {
