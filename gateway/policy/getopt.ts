@@ -9,7 +9,7 @@ export type OptionSpec = { id: string; short?: string; long?: string; arg: ArgKi
 export type ParsedOption = { id: string; value?: string; spelling: string };
 export type ParseResult =
   | { ok: true; options: ParsedOption[]; operands: string[] }
-  | { ok: false; error: string };
+  | { ok: false; error: string; /** an ambiguous prefix: the options it could mean */ candidates?: string[] };
 
 export type Syntax = {
   options: OptionSpec[];
@@ -62,7 +62,7 @@ export function getoptLong(argv: string[], syntax: Syntax): ParseResult {
         const candidates = [...byLong.values()].filter((o) => o.long!.startsWith(name));
         // glibc accepts an ambiguous prefix when every candidate is the same option (never true here: one spec per name)
         if (candidates.length === 0) return { ok: false, error: `unrecognized option '--${name}'` };
-        if (candidates.length > 1) return { ok: false, error: `option '--${name}' is ambiguous; possibilities: ${candidates.map((c) => `'--${c.long}'`).join(' ')}` };
+        if (candidates.length > 1) return { ok: false, error: `option '--${name}' is ambiguous; possibilities: ${candidates.map((c) => `'--${c.long}'`).join(' ')}`, candidates: candidates.map((c) => c.id) };
         spec = candidates[0]!;
       }
       if (eq >= 0) {

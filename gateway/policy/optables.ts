@@ -572,7 +572,12 @@ export function classifyByRow(row: CompiledRow, args: (string | null)[], globbed
 function classifyRowArgs(row: CompiledRow, args: (string | null)[], globbed: boolean): RowVerdict {
   if (args.some((a) => a === null)) return { readOnly: false, reason: `${row.command} with an argument whose value depends on expansion (it could be any option)` };
   const parsed = getoptLong(args as string[], row.syntax);
-  if (!parsed.ok) return { readOnly: false, reason: `${row.command}: ${parsed.error} (an option the table does not know is not read-only)` };
+  if (!parsed.ok) {
+    // an ambiguous prefix of a capability option is taken as that option: a program that resolves prefixes differently
+    // (or not at all) must not make `--pr` weaker than `--pre`
+    const cap = parsed.candidates?.map((id) => row.capabilities?.[id]).filter((c): c is Capability => !!c).sort((a, b) => SEVERITY[b] - SEVERITY[a])[0];
+    return { readOnly: false, ...(cap ? { capability: cap } : {}), reason: `${row.command}: ${parsed.error} (an option the table does not know is not read-only${cap ? `; one of them can ${CAPABILITY_TEXT[cap]}` : ''})` };
+  }
   // the strongest capability any option carries decides (tar -x … --to-command=sh runs a program, not only writes)
   let worst: RowVerdict | undefined;
   const consider = (capability: Capability, reason: string) => {
