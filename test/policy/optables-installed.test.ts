@@ -136,3 +136,31 @@ describe('option tables match the installed programs', () => {
     expect(r.status).toBe(0); // accepted as a spelling; the table calls it a command capability
   });
 });
+
+describe('capabilities are real: the option does what the row says, and the read the row allows does not', () => {
+  const dir = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
+  const sh = (cmd: string) => spawnSync('bash', ['-c', cmd], { cwd: dir, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C', HOME: dir }, timeout: 10_000 });
+  const exists = (f: string) => spawnSync('test', ['-e', `${dir}/${f}`]).status === 0;
+  // a "program" that leaves a mark when something runs it
+  execFileSync('bash', ['-c', `printf '#!/bin/sh\\ntouch ${dir}/ran\\ncat "$1"\\n' > ${dir}/mark && chmod +x ${dir}/mark && echo hello > ${dir}/h`]);
+  const ran = (cmd: string) => {
+    spawnSync('rm', ['-f', `${dir}/ran`]);
+    sh(cmd);
+    return exists('ran');
+  };
+  it.each([
+    ['rg --pre ./mark hello h', true], ['rg -e --pre ./mark h', false], ['fdfind -x ./mark', true], ['fdfind -e --exec ./mark', false],
+    ["gawk 'BEGIN{system(\"./mark\")}'", true], ["gawk '{print \"a > b | ./mark\"}' h", false], ["sed 's/hello/.\\/mark/e' h", true], ["sed 's/hello/x/' h", false],
+    ['tar -cf a.tar h && tar -xf a.tar --to-command=./mark', true], ['tar -tf a.tar', false], ['tar -tf a.tar -I ./mark', true],
+    ['git init -q r; git -C r -c user.name=a -c user.email=a@b commit -q --allow-empty -m x; git -C r -c alias.z=!../mark z', true], ['env -S ./mark', true], ['xargs ./mark < /dev/null', true],
+  ])('%s runs a program: %s', (cmd, want) => {
+    expect(ran(cmd)).toBe(want);
+  });
+  it.each([
+    ['tree -ao out1 .', 'out1'], ["sed -n 'w out2' h", 'out2'], ["gawk '{print > \"out3\"}' h", 'out3'], ['xxd h out4', 'out4'], ['find . -maxdepth 0 -fprint out5', 'out5'],
+    ['curl -s -o out6 file:///dev/null', 'out6'], ['git -C r log --output=../out7', 'out7'], ['sort -o out8 h', 'out8'],
+  ])('%s writes a file', (cmd, file) => {
+    sh(cmd);
+    expect(exists(file), cmd).toBe(true);
+  });
+});
