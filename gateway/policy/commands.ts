@@ -302,7 +302,10 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
       if (name === 'rsync' && hasLong(args, '--delete', '--delete-before', '--delete-after', '--delete-during', '--remove-source-files')) {
         return { ...ask('rsync --delete removes files'), hosts };
       }
-      if (args.some((a) => a !== null && /^-[a-zA-Z]*e$|^--rsh|^-oProxyCommand|^ProxyCommand/i.test(a))) return { ...ask(`${name} option runs a local command`), hosts };
+      // local commands: rsync -e/--rsh/--rsync-path (any prefix), ssh's *Command options and Match exec (in -o, or in a
+      // config chosen with -F), a dynamic word that could be any of them
+      const local = (a: string | null) => a === null || /^-[a-zA-Z]*e$|^--rs|^-[A-Za-z]*F|(Proxy|Local|KnownHosts)Command|PermitLocalCommand|ProxyUseFdpass|\bexec\b/i.test(a);
+      if (args.some(local)) return { ...ask(`${name} option runs a local command`), hosts };
       return { ...review(`${name} runs remote commands or copies files over the network`), hosts };
     }
     case 'nc':
