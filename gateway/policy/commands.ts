@@ -185,6 +185,8 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
       if (!m) break;
       parts.push(envAssignment(m[1]!, args[at]!.slice(m[0].length)));
     }
+    // fed by find/xargs, a wrapper without a command of its own runs whatever file names arrive (`xargs nice`, `find -exec env {} +`)
+    if (at >= args.length && restricted) return review(`${name} receives its command from find/xargs`);
     if (at >= args.length) return merge(...parts, row.runs.none === 'allow' ? allow(`read-only: ${name}`) : review(row.runs.noneWhy));
     return merge(...parts, inner(at, restricted || !!row.runs.restricted));
   }
