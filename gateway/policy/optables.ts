@@ -540,7 +540,9 @@ export function compileRows(rows: CommandRow[]): Map<string, CompiledRow> {
     const compiled: CompiledRow = {
       ...r,
       syntax: { ...r.syntax, options, numericOption: r.numericOption },
-      hasCapabilities: Object.keys(r.capabilities ?? {}).length > 0 || !!r.valueCapabilities || !!r.program,
+      // anything that can make the command more than a read, options or operands (`uniq IN OUT` writes OUT): a glob or
+      // the extra file names find/xargs append could supply it
+      hasCapabilities: Object.keys(r.capabilities ?? {}).length > 0 || !!r.valueCapabilities || !!r.program || !!r.operands || !!r.requires,
       ...(r.operands?.pattern ? { operandPattern: new RegExp(r.operands.pattern, 'u') } : {}),
     };
     for (const n of [r.command, ...(r.names ?? [])]) {
@@ -607,6 +609,7 @@ function classifyRowArgs(row: CompiledRow, args: (string | null)[], globbed: boo
     if (why) return { readOnly: false, capability: why.capability, reason: `${row.command}: ${why.reason}` };
   }
   const ops = row.operands;
+  if (globbed && ops?.max !== undefined) return { readOnly: false, capability: 'file-write', reason: `${row.command} with a wildcard: it could expand to more than ${ops.max} operand${ops.max === 1 ? '' : 's'} (${ops.why})` };
   const waived = ops?.unlessAny?.some((id) => parsed.options.some((o) => o.id === id));
   if (!waived && ops?.max !== undefined && operands.length > ops.max) return { readOnly: false, capability: 'file-write', reason: `${row.command}: ${ops.why}` };
   if (!waived && row.operandPattern && operands.some((x) => !row.operandPattern!.test(x))) return { readOnly: false, reason: `${row.command}: ${ops!.why}` };
