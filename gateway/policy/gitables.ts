@@ -6,15 +6,15 @@ import type { CommandRow } from './optables.js';
 export const GIT_GLOBAL_ROW: CommandRow =
   {
     command: 'git',
-    derivedFrom: 'git(1) OPTIONS (names; values read attached-only unless shown as a separate word), git 2.39.5. git itself reads these exactly (no abbreviations, no clusters), so the table reading more is stricter',
+    derivedFrom: 'git(1) OPTIONS (names), git 2.39.5; value kinds as git.c handle_options reads them (--git-dir, --work-tree, --namespace, --super-prefix, --config-env take the next word too — here the operands decide the subcommand, so a kind must be exact, not merely conservative). git itself reads these exactly (no abbreviations, no clusters), so the table reading more is stricter',
     help: { argv: ['git'], format: 'man', man: 'git' },
-    options: ['-v', '--version', '-h', '--help', '-C=', '-c=', '--config-env[=]', '--exec-path[=]', '--html-path', '--man-path', '--info-path', '-p', '--paginate', '-P', '--no-pager', '--git-dir[=]', '--work-tree[=]', '--namespace[=]', '--super-prefix[=]', '--bare', '--no-replace-objects', '--literal-pathspecs', '--glob-pathspecs', '--noglob-pathspecs', '--icase-pathspecs', '--no-optional-locks', '--list-cmds[=]'],
+    options: ['-v', '--version', '-h', '--help', '-C=', '-c=', '--config-env=', '--exec-path[=]', '--html-path', '--man-path', '--info-path', '-p', '--paginate', '-P', '--no-pager', '--git-dir=', '--work-tree=', '--namespace=', '--super-prefix=', '--bare', '--no-replace-objects', '--literal-pathspecs', '--glob-pathspecs', '--noglob-pathspecs', '--icase-pathspecs', '--no-optional-locks', '--list-cmds[=]'],
     // -C, --git-dir, --work-tree and --bare choose which repository's config git trusts, which `cd DIR && git …` does
     // too; what guards that config is the protected-path rule for .git writes and the read-only sandbox, not these options
     capabilities: { c: 'command', 'config-env': 'command', 'exec-path': 'command', p: 'command', paginate: 'command' },
     syntax: { permute: false },
     match: ['git status', 'git -C repo log -1', 'git --git-dir=.git log', 'git --no-pager log', 'git -P diff', 'git --literal-pathspecs ls-files', 'git --version'],
-    notMatch: ['git -c core.pager=sh log', 'git -ccore.pager=sh log', 'git --config-env=core.pager=X log', 'git --config-e=a=b log', 'git -p log', 'git --pag log', 'git --paginate log', 'git --exec-path=/tmp log', 'git --exec log', 'git -C /tmp/x -c core.pager=sh log', 'git --exec-p=/tmp log', 'git -Pp log', 'git --zzz status'],
+    notMatch: ['git -c core.pager=sh log', 'git -ccore.pager=sh log', 'git --config-env=core.pager=X log', 'git --config-e=a=b log', 'git -p log', 'git --pag log', 'git --paginate log', 'git --exec-path=/tmp log', 'git --exec log', 'git -C /tmp/x -c core.pager=sh log', 'git --exec-p=/tmp log', 'git --namespace status branch -D main', 'git --git-dir status -c core.pager=sh log', 'git -Pp log', 'git --zzz status'],
   };
 
 /** `git SUB` rows: read-only only with every option known and capability-free. Subcommands without a row are decided in commands.ts. */
