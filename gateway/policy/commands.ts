@@ -4,7 +4,7 @@ import type { Decision } from './schema.js';
 import { stricter } from './verdict.js';
 import { hostOfUrl, normalizeHost } from './network.js';
 import { getoptLong } from './getopt.js';
-import { classifyByRow, COMMAND_TABLE, FIND_EXPRESSION, GIT_TABLE, type RowVerdict } from './optables.js';
+import { classifyByRow, COMMAND_TABLE, FIND_EXPRESSION, GIT_TABLE, type Globs, type RowVerdict } from './optables.js';
 
 /** A shell word: its static value when provable (quotes removed), else null; glob = unquoted * ? [ present. */
 export type Word = { value: string | null; raw: string; glob: boolean };
@@ -156,6 +156,12 @@ export function classifyArgv(words: Word[], ctx: ClassifyContext, restricted = f
   return { decision, reasons, matched: [...builtin.matched, ...rule.matched], dangerous: builtin.dangerous, hosts: builtin.hosts };
 }
 
+/** Wildcards in an argv: any, and any that could expand to a name starting with `-` (`*.ts` can; `src/*.ts`, `./*` cannot). */
+function globs(words: Word[]): Globs {
+  const g = words.filter((w) => w.glob);
+  return { any: g.length > 0, option: g.some((w) => !/^[A-Za-z0-9_./~]/.test(w.raw)) };
+}
+
 /** A row's verdict as a decision: running or loading programs asks a person, writes and the rest are reviewed. */
 function fromRow(name: string, v: RowVerdict, args: (string | null)[], ctx: ClassifyContext): Classification {
   let c = v.readOnly ? allow(v.reason) : v.capability === 'command' || v.capability === 'shell' || v.capability === 'library-load' || v.capability === 'destroy' ? ask(v.reason) : review(v.reason);
@@ -174,7 +180,7 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
   // Commands with an option table (policy/optables.ts): read-only only with every option known and capability-free.
   const row = COMMAND_TABLE.get(name);
   if (row) {
-    const v = classifyByRow(row, args, words.some((w) => w.glob));
+    const v = classifyByRow(row, args, globs(words));
     if (!row.runs || !v.readOnly) return fromRow(name, v, args, ctx);
     // a wrapper (env, nice, timeout, xargs …): what it runs is decided on its own
     const parsed = getoptLong(args as string[], row.syntax);
@@ -393,13 +399,13 @@ function classifyGit(args: (string | null)[], words: Word[], ctx: ClassifyContex
   const parsed = getoptLong(args as string[], global.syntax);
   if (!parsed.ok) return review(`git: ${parsed.error} (an option the table does not know is not read-only)`);
   const at = args.length - parsed.operands.length;
-  const g = fromRow('git', classifyByRow(global, args.slice(0, at), false), args.slice(0, at), ctx);
+  const g = fromRow('git', classifyByRow(global, args.slice(0, at)), args.slice(0, at), ctx);
   if (g.decision !== 'allow') return g;
   const sub = parsed.operands[0];
   const r = parsed.operands.slice(1);
   if (sub === undefined) return allow('read-only: git');
   const row = GIT_TABLE.get(`git ${sub}`);
-  if (row) return fromRow(`git ${sub}`, classifyByRow(row, r, words.some((w) => w.glob)), r, ctx);
+  if (row) return fromRow(`git ${sub}`, classifyByRow(row, r, globs(words)), r, ctx);
   // subcommands without a row: the modifying ones below, and reads whose options are still checked by name
   // git help -w/-i/-m start a browser, info or man viewer (configurable programs)
   if (sub === 'help' && (r.some((a) => /^-[^-]*[wim]/.test(a)) || hasLongPrefix(r, '--web', '--info', '--man'))) return review('git help -w/-i/-m starts a viewer program');

