@@ -28,6 +28,21 @@ export type Syntax = {
   oldStyle?: boolean;
 };
 
+const INDEXES = new WeakMap<OptionSpec[], { byShort: Map<string, OptionSpec>; byLong: Map<string, OptionSpec> }>();
+/** The specs by short letter and long name, built once per option list (tables are compiled once and reused). */
+function indexOf(options: OptionSpec[]) {
+  let ix = INDEXES.get(options);
+  if (!ix) {
+    ix = { byShort: new Map(), byLong: new Map() };
+    for (const o of options) {
+      if (o.short) ix.byShort.set(o.short, o);
+      if (o.long) ix.byLong.set(o.long, o);
+    }
+    INDEXES.set(options, ix);
+  }
+  return ix;
+}
+
 /**
  * Parses argv (without the program name) exactly as glibc getopt_long does: `--` ends options; `--name`, any
  * unambiguous prefix of a long name (an exact match wins over prefixes), `--name=value`, `--name value` for a
@@ -36,12 +51,7 @@ export type Syntax = {
  * option, or a missing argument, is an error: the command is then not what the table knows.
  */
 export function getoptLong(argv: string[], syntax: Syntax): ParseResult {
-  const byShort = new Map<string, OptionSpec>();
-  const byLong = new Map<string, OptionSpec>();
-  for (const o of syntax.options) {
-    if (o.short) byShort.set(o.short, o);
-    if (o.long) byLong.set(o.long, o);
-  }
+  const { byShort, byLong } = indexOf(syntax.options);
   const options: ParsedOption[] = [];
   const operands: string[] = [];
   const permute = syntax.permute ?? true;
