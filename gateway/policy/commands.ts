@@ -389,7 +389,7 @@ export function classifyAssignments(assignments: { name: string; value: string |
 
 /** Read-only git subcommands that have no row in policy/gitables.ts yet: their options are still checked by name below. */
 const GIT_READ = new Set(
-  'annotate rev-parse rev-list name-rev count-objects show-branch whatchanged check-ignore check-attr check-ref-format var version help cherry range-diff diff-tree diff-files diff-index verify-commit verify-tag fsck ls-remote'.split(' '),
+  'annotate rev-parse show-branch whatchanged check-attr check-ref-format var version help cherry range-diff diff-tree diff-files diff-index verify-commit verify-tag fsck'.split(' '),
 );
 
 function classifyGit(args: (string | null)[], words: Word[], ctx: ClassifyContext): Classification {

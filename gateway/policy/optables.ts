@@ -637,7 +637,8 @@ function classifyRowArgs(row: CompiledRow, args: (string | null)[], globbed: Glo
 
 /** The host of a URL, or of a bare `host.tld/path` operand (curl and wget take both). */
 function hostOf(u: string): string | null {
-  if (u.includes('://')) return hostOfUrl(u);
+  const h = hostOfUrl(u); // scheme URLs and scp-style user@host:path
+  if (h || u.includes('://')) return h;
   return /^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}(:\d+)?(\/.*)?$/i.test(u) ? normalizeHost(u.split(/[/:]/)[0]!) : null;
 }
 
