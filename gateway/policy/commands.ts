@@ -3,7 +3,8 @@ import { posix } from 'node:path';
 import type { Decision } from './schema.js';
 import { stricter } from './verdict.js';
 import { hostOfUrl, normalizeHost } from './network.js';
-import { classifyByRow, COMMAND_TABLE } from './optables.js';
+import { getoptLong } from './getopt.js';
+import { classifyByRow, COMMAND_TABLE, FIND_EXPRESSION, GIT_TABLE, type Globs, type RowVerdict } from './optables.js';
 
 /** A shell word: its static value when provable (quotes removed), else null; glob = unquoted * ? [ present. */
 export type Word = { value: string | null; raw: string; glob: boolean };
@@ -155,6 +156,23 @@ export function classifyArgv(words: Word[], ctx: ClassifyContext, restricted = f
   return { decision, reasons, matched: [...builtin.matched, ...rule.matched], dangerous: builtin.dangerous, hosts: builtin.hosts };
 }
 
+/** Wildcards in an argv: any, and any that could expand to a name starting with `-` (`*.ts` can; `src/*.ts`, `./*` cannot). */
+function globs(words: Word[]): Globs {
+  const g = words.filter((w) => w.glob);
+  return { any: g.length > 0, option: g.some((w) => !/^[A-Za-z0-9_./~]/.test(w.raw)) };
+}
+
+/** A row's verdict as a decision: running or loading programs asks a person, writes and the rest are reviewed. */
+function fromRow(name: string, v: RowVerdict, args: (string | null)[], ctx: ClassifyContext): Classification {
+  let c = v.readOnly ? allow(v.reason) : v.capability === 'command' || v.capability === 'shell' || v.capability === 'library-load' || v.capability === 'destroy' ? ask(v.reason) : review(v.reason);
+  if (!v.readOnly && c.decision === 'review' && v.capability === 'file-write') {
+    // a write aimed at a dotfile, .git internals or a system path is worth a person (sed -i … ~/.bashrc, tree -o/etc/x)
+    const sensitive = args.flatMap((a) => (a === null ? [] : [a, a.slice(a.indexOf('=') + 1), /^-[^-]/.test(a) ? a.slice(2) : ''])).filter((t) => t !== '' && isSensitivePath(t, ctx.protectedPaths));
+    if (sensitive.length) c = merge(c, ask(`${name} writes to a protected location (${[...new Set(sensitive)].join(', ')}): dotfiles, shell rc, .ssh, .git internals and system paths`));
+  }
+  return v.hosts ? { ...c, hosts: v.hosts } : c;
+}
+
 function classifyBuiltin(name: string, args: (string | null)[], words: Word[], ctx: ClassifyContext, restricted: boolean): Classification {
   const inner = (from: number, r = restricted) => classifyArgv(words.slice(from), ctx, r);
   const dynamicArg = args.findIndex((a) => a === null);
@@ -162,9 +180,21 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
   // Commands with an option table (policy/optables.ts): read-only only with every option known and capability-free.
   const row = COMMAND_TABLE.get(name);
   if (row) {
-    const v = classifyByRow(row, args, words.some((w) => w.glob));
-    if (v.readOnly) return allow(v.reason);
-    return v.capability === 'command' || v.capability === 'shell' || v.capability === 'library-load' ? ask(v.reason) : review(v.reason);
+    const v = classifyByRow(row, args, globs(words));
+    if (!row.runs || !v.readOnly) return fromRow(name, v, args, ctx);
+    // a wrapper (env, nice, timeout, xargs …): what it runs is decided on its own
+    const parsed = getoptLong(args as string[], row.syntax);
+    let at = args.length - (parsed.ok ? parsed.operands.length : 0) + (row.runs.skip ?? 0);
+    const parts: Classification[] = [];
+    for (; row.runs.assignments && at < args.length; at++) {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(args[at]!);
+      if (!m) break;
+      parts.push(envAssignment(m[1]!, args[at]!.slice(m[0].length)));
+    }
+    // fed by find/xargs, a wrapper without a command of its own runs whatever file names arrive (`xargs nice`, `find -exec env {} +`)
+    if (at >= args.length && restricted) return review(`${name} receives its command from find/xargs`);
+    if (at >= args.length) return merge(...parts, row.runs.none === 'allow' ? allow(`read-only: ${name}`) : review(row.runs.noneWhy));
+    return merge(...parts, inner(at, restricted || !!row.runs.restricted));
   }
   if (SIMPLE_SAFE.has(name)) return allow(`read-only: ${name}`);
   if (name === 'test' || name === '[') {
@@ -202,14 +232,7 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
     }
     case 'builtin':
     case 'exec':
-    case 'nohup':
-    case 'setsid':
       return args.length ? inner(0) : review(`${name} without a command`);
-    case 'nice': {
-      let i = 0;
-      while (i < args.length && isFlag(args[i]!)) i += args[i] === '-n' ? 2 : 1;
-      return i < args.length ? inner(i) : allow('read-only: nice');
-    }
     case 'time': {
       let i = 0;
       while (i < args.length && isFlag(args[i]!)) {
@@ -218,45 +241,8 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
       }
       return i < args.length ? inner(i) : allow('read-only: time');
     }
-    case 'timeout': {
-      let i = 0;
-      while (i < args.length && isFlag(args[i]!)) i += args[i] === '-s' || args[i] === '-k' ? 2 : 1;
-      return i + 1 < args.length ? inner(i + 1) : review('timeout without a command');
-    }
-    case 'stdbuf':
-    case 'ionice': {
-      let i = 0;
-      while (i < args.length && isFlag(args[i]!)) i += /^-[ioecnp]$/.test(args[i]!) ? 2 : 1;
-      return i < args.length ? inner(i) : review(`${name} without a command`);
-    }
-    case 'env': {
-      let i = 0;
-      const parts: Classification[] = [];
-      for (; i < args.length; i++) {
-        const a = args[i]!;
-        if (a === null) return review('env with a dynamic argument');
-        if (a === '-S' || a.startsWith('--split-string') || /^-[a-zA-Z]*S/.test(a)) return ask('env -S runs a string as a command line');
-        if (a === '-u' || a === '-C' || a === '--chdir' || a === '--unset') { i++; continue; }
-        if (isFlag(a)) continue;
-        const m = /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(a);
-        if (!m) break;
-        parts.push(envAssignment(m[1]!, a.slice(m[0].length)));
-      }
-      if (i >= args.length) return review('env without a command prints the whole environment, which may hold secrets');
-      return merge(...parts, inner(i));
-    }
     case 'printenv':
       return review('printenv may print secrets from the environment');
-    case 'xargs': {
-      let i = 0;
-      for (; i < args.length; i++) {
-        const a = args[i]!;
-        if (a === null) return review('xargs with a dynamic argument');
-        if (!isFlag(a)) break;
-        if (/^-[IinPdELsa]$/.test(a) || /^--(max-args|max-procs|delimiter|arg-file|eof|max-lines|max-chars|replace)$/.test(a)) i++;
-      }
-      return i < args.length ? inner(i, true) : allow('read-only: xargs echo');
-    }
     case 'eval': {
       if (dynamicArg >= 0) return ask('eval of a dynamic string');
       return merge(review('eval runs a constructed command line'), ctx.nested(args.join(' ')));
@@ -313,56 +299,6 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
       return classifyGit(args, words, ctx);
     case 'find':
       return classifyFind(args, words, ctx);
-    case 'fd':
-    case 'fdfind': {
-      const i = args.findIndex((a) => a === '-x' || a === '--exec' || a === '-X' || a === '--exec-batch');
-      if (i < 0) return dynamicArg >= 0 ? review(`${name} with a dynamic argument`) : allow(`read-only: ${name}`);
-      return merge(allow(`read-only: ${name}`), inner(i + 1, true));
-    }
-    case 'rg':
-      if (hasLongPrefix(args, '--pre', '--pre-glob', '--search-zip')) return ask('rg --pre runs a program on every file');
-      if (dynamicArg >= 0) return review('rg with a dynamic argument (could be --pre)');
-      return allow('read-only: rg');
-    case 'sed':
-      return classifySed(args, words, ctx);
-    case 'awk':
-    case 'gawk':
-    case 'mawk':
-    case 'nawk': {
-      if (dynamicArg >= 0) return review(`${name} with a dynamic argument`);
-      if (args.some((a) => a === '-f' || a === '--file' || a === '-l' || a === '--load' || a === '-i' || a === '--include')) return review(`${name} runs a program file or extension`);
-      const prog = positionals(args.filter((a, i) => !(args[i - 1] === '-v' || args[i - 1] === '-F')))[0] ?? '';
-      if (/system|getline|[|>]|@load|fflush|close\s*\(/.test(prog ?? '')) return review(`${name} program can run commands or write files`);
-      return allow(`read-only: ${name} print program`);
-    }
-    case 'tree':
-      if (args.some((a) => a === '-o' || a === '-R')) return review('tree -o/-R writes files');
-      return allow('read-only: tree');
-    case 'hostname':
-      return positionals(args).length || hasLong(args, '--file') || args.includes('-F') ? review('hostname can rename the host') : allow('read-only: hostname');
-    case 'xxd':
-      return args.includes('-r') || hasLong(args, '-revert') || positionals(args).length > 1 ? review('xxd -r / output file writes') : allow('read-only: xxd');
-    case 'base64':
-      return allow('read-only: base64');
-    case 'tar': {
-      if (args.some((a) => a !== null && /^--(to-command|use-compress-program|checkpoint-action|info-script|new-volume-script|rsh-command)/.test(a)) || args.includes('-I') || args.includes('-F')) {
-        return ask('tar option runs an external command');
-      }
-      const modeWord = args[0] ?? '';
-      const letters = (modeWord ?? '').replace(/^-/, '');
-      const list = hasLong(args, '--list') || (/^[a-zA-Z]+$/.test(letters) && letters.includes('t') && !/[cxruA]/.test(letters));
-      return list ? allow('read-only: tar list') : review('tar creates or extracts files');
-    }
-    case 'unzip':
-      return args.some((a) => a === '-l' || a === '-v' || a === '-t' || a === '-Z' || a === '-lv') ? allow('read-only: unzip -l') : review('unzip extracts files');
-    case 'curl':
-      return classifyCurl(args);
-    case 'wget': {
-      const hosts = args.flatMap((a) => (a && !isFlag(a) ? [hostOfUrl(a) ?? bareHost(a)].filter((h): h is string => !!h) : []));
-      const toStdout = args.some((a, i) => a === '-qO-' || a === '-O-' || (a === '-O' && args[i + 1] === '-') || (a === '-qO' && args[i + 1] === '-'));
-      const c = toStdout && !args.some((a) => a !== null && /^--(post|method|body|execute)/.test(a)) ? allow('read-only: wget to stdout') : review('wget downloads files');
-      return { ...c, hosts };
-    }
     case 'ssh':
     case 'scp':
     case 'sftp':
@@ -374,7 +310,10 @@ function classifyBuiltin(name: string, args: (string | null)[], words: Word[], c
       if (name === 'rsync' && hasLong(args, '--delete', '--delete-before', '--delete-after', '--delete-during', '--remove-source-files')) {
         return { ...ask('rsync --delete removes files'), hosts };
       }
-      if (args.some((a) => a !== null && /^-[a-zA-Z]*e$|^--rsh|^-oProxyCommand|^ProxyCommand/i.test(a))) return { ...ask(`${name} option runs a local command`), hosts };
+      // local commands: rsync -e/--rsh/--rsync-path (any prefix), ssh's *Command options and Match exec (in -o, or in a
+      // config chosen with -F), a dynamic word that could be any of them
+      const local = (a: string | null) => a === null || /^-[a-zA-Z]*e$|^--rs|^-[A-Za-z]*F|(Proxy|Local|KnownHosts)Command|PermitLocalCommand|ProxyUseFdpass|\bexec\b/i.test(a);
+      if (args.some(local)) return { ...ask(`${name} option runs a local command`), hosts };
       return { ...review(`${name} runs remote commands or copies files over the network`), hosts };
     }
     case 'nc':
@@ -448,65 +387,29 @@ export function classifyAssignments(assignments: { name: string; value: string |
   return merge(...assignments.map((a) => envAssignment(a.name, a.value)));
 }
 
-function bareHost(a: string): string | null {
-  return /^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}(:\d+)?(\/.*)?$/i.test(a) ? normalizeHost(a.split(/[/:]/)[0]!) : null;
-}
-
-const CURL_VALUE_OPTS = new Set(
-  '-o -H -d -X -u -A -e -b -c -T -F -w -m -x -r -Y -y -z -K -D -E -U -Q -t -C --output --header --data --data-raw --data-binary --data-urlencode --request --user --user-agent --referer --cookie --cookie-jar --upload-file --form --write-out --max-time --connect-timeout --retry --proxy --resolve --cacert --cert --key --config --dump-header --range --url --output-dir --json'.split(' '),
-);
-const CURL_WRITE_OR_SEND = /^(-o|-O|-T|-d|-F|-X|-K|-c|-D|-J|--output|--remote-name.*|--upload-file|--data.*|--form.*|--request|--config|--cookie-jar|--dump-header|--json|--output-dir|-[a-zA-Z]*[oOTdFXKcDJ])$/;
-
-function classifyCurl(args: (string | null)[]): Classification {
-  const hosts: string[] = [];
-  let sends = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === null) return review('curl with a dynamic argument');
-    if (isFlag(a)) {
-      const base = a.split('=')[0]!;
-      if (CURL_WRITE_OR_SEND.test(base)) sends = true;
-      if (base === '--url' && args[i + 1]) {
-        const h = hostOfUrl(args[i + 1]!) ?? bareHost(args[i + 1]!);
-        if (h) hosts.push(h);
-      }
-      if (CURL_VALUE_OPTS.has(base) && !a.includes('=')) i++;
-      continue;
-    }
-    const h = hostOfUrl(a) ?? bareHost(a);
-    if (h) hosts.push(h);
-  }
-  const c = sends ? review('curl writes files, uploads or sends data') : allow('read-only: curl GET to stdout');
-  return { ...c, hosts };
-}
-
+/** Read-only git subcommands that have no row in policy/gitables.ts yet: their options are still checked by name below. */
 const GIT_READ = new Set(
-  'status log show diff blame annotate shortlog describe rev-parse rev-list ls-files ls-tree cat-file grep merge-base name-rev count-objects for-each-ref show-ref show-branch whatchanged check-ignore check-attr check-ref-format var version help cherry range-diff diff-tree diff-files diff-index verify-commit verify-tag fsck ls-remote'.split(' '),
+  'annotate rev-parse show-branch whatchanged check-attr check-ref-format var version help cherry range-diff diff-tree diff-files diff-index verify-commit verify-tag fsck'.split(' '),
 );
 
 function classifyGit(args: (string | null)[], words: Word[], ctx: ClassifyContext): Classification {
-  let i = 0;
-  for (; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === null) return review('git with a dynamic argument');
-    if (!a.startsWith('-')) break;
-    if (a === '-c' || /^-c./.test(a) || a.startsWith('--config-env') || a.startsWith('--exec-path=')) {
-      return ask('git -c/--config-env can make git run arbitrary programs (core.pager, core.sshCommand, diff.external ...)');
-    }
-    // -p/--paginate starts the configured pager (core.pager, from a repo config the agent may have written) even without a tty
-    if (a === '-p' || hasLongPrefix([a], '--paginate')) return review('git -p/--paginate runs the configured pager program');
-    if (a === '-C' || a === '--git-dir' || a === '--work-tree' || a === '--namespace') i++;
-  }
-  const sub = args[i] ?? undefined;
-  const rest = args.slice(i + 1);
-  if (sub === undefined || sub === null) return allow('read-only: git');
-  if (rest.some((a) => a === null)) return review(`git ${sub} with a dynamic argument`);
-  const r = rest as string[];
-  // -O takes its program attached too (`-Osh`), and may sit in a cluster of short flags (`-iOsh`)
-  const shortO = sub === 'grep' && r.some((a) => /^-[^-]*O/.test(a));
+  if (args.some((a) => a === null)) return review('git with a dynamic argument (it could be any option or subcommand)');
+  // git's own options (policy/gitables.ts), up to the subcommand: -c, --config-env, -C, --git-dir, -p … run or choose programs
+  const global = GIT_TABLE.get('git')!;
+  const parsed = getoptLong(args as string[], global.syntax);
+  if (!parsed.ok) return review(`git: ${parsed.error} (an option the table does not know is not read-only)`);
+  const at = args.length - parsed.operands.length;
+  const g = fromRow('git', classifyByRow(global, args.slice(0, at)), args.slice(0, at), ctx);
+  if (g.decision !== 'allow') return g;
+  const sub = parsed.operands[0];
+  const r = parsed.operands.slice(1);
+  if (sub === undefined) return allow('read-only: git');
+  const row = GIT_TABLE.get(`git ${sub}`);
+  if (row) return fromRow(`git ${sub}`, classifyByRow(row, r, globs(words)), r, ctx);
+  // subcommands without a row: the modifying ones below, and reads whose options are still checked by name
   // git help -w/-i/-m start a browser, info or man viewer (configurable programs)
   if (sub === 'help' && (r.some((a) => /^-[^-]*[wim]/.test(a)) || hasLongPrefix(r, '--web', '--info', '--man'))) return review('git help -w/-i/-m starts a viewer program');
-  if (hasLongPrefix(r, '--upload-pack', '--receive-pack', '--exec', '--open-files-in-pager') || shortO) {
+  if (hasLongPrefix(r, '--upload-pack', '--receive-pack', '--exec', '--open-files-in-pager')) {
     return ask(`git ${sub} option runs an arbitrary program`);
   }
   if (hasLongPrefix(r, '--output')) return review(`git ${sub} --output writes a file`);
@@ -519,15 +422,6 @@ function classifyGit(args: (string | null)[], words: Word[], ctx: ClassifyContex
   const pos = positionals(r);
   const withHosts = (c: Classification): Classification => ({ ...c, hosts });
   switch (sub) {
-    case 'branch': {
-      if (f.has('D') || (f.has('d') && f.has('f')) || (hasLong(r, '--delete') && hasLong(r, '--force'))) return ask('git branch -D force-deletes a branch');
-      if (/[dDmMcCfu]/.test([...f].join('')) || hasLong(r, '--delete', '--move', '--copy', '--force', '--set-upstream-to', '--unset-upstream', '--edit-description')) return review('git branch changes branches');
-      const listing = f.has('l') || f.has('a') || f.has('r') || hasLong(r, '--list', '--contains', '--merged', '--no-merged', '--points-at', '--show-current', '--all', '--remotes');
-      return pos.length && !listing ? review('git branch NAME creates a branch') : allow('read-only: git branch');
-    }
-    case 'tag':
-      if (/[dasmfFu]/.test([...f].join('')) || hasLong(r, '--delete', '--annotate', '--sign', '--message', '--force', '--file')) return review('git tag changes tags');
-      return pos.length && !(f.has('l') || hasLong(r, '--list', '--contains', '--points-at')) ? review('git tag NAME creates a tag') : allow('read-only: git tag');
     case 'remote':
       if (r.length === 0 || (r.length === 1 && r[0] === '-v') || r[0] === 'show' || r[0] === 'get-url') return allow('read-only: git remote');
       return withHosts(review('git remote changes remotes'));
@@ -582,44 +476,40 @@ function classifyGit(args: (string | null)[], words: Word[], ctx: ClassifyContex
   return withHosts(review(`git ${sub} changes the repository or is not known to be read-only`));
 }
 
+/** find: leading -H/-L/-P/-D/-O, start points, then an expression read by FIND_EXPRESSION (policy/optables.ts). */
 function classifyFind(args: (string | null)[], words: Word[], ctx: ClassifyContext): Classification {
+  if (args.some((a) => a === null)) return review('find with a dynamic argument (could expand to an action like -delete)');
+  const a = args as string[];
   const parts: Classification[] = [allow('read-only: find')];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === null) return review('find with a dynamic argument (could expand to an action like -delete)');
-    if (a === '-delete') parts.push(ask('find -delete removes files'));
-    else if (/^-(fprint|fprint0|fprintf|fls)$/.test(a)) parts.push(review(`find ${a} writes a file`));
-    else if (/^-(exec|execdir|ok|okdir)$/.test(a)) {
-      let j = i + 1;
-      while (j < args.length && args[j] !== ';' && args[j] !== '+') j++;
-      const innerWords = words.slice(i + 1, j).filter((w) => w.value !== '{}');
-      parts.push(innerWords.length ? classifyArgv(innerWords, ctx, true) : review(`find ${a} without a command`));
-      i = j;
+  let i = 0;
+  while (i < a.length && /^-[HLP]+$|^-O\d*$|^-D$/.test(a[i]!)) i += a[i] === '-D' ? 2 : 1;
+  while (i < a.length && !a[i]!.startsWith('-') && !['(', ')', '!', ','].includes(a[i]!)) i++;
+  for (; i < a.length; i++) {
+    const w = a[i]!;
+    if (['(', ')', '!', ',', '-not', '-a', '-and', '-o', '-or'].includes(w)) continue;
+    const p = FIND_EXPRESSION.primaries[w];
+    if (p) {
+      if (i + p.args > a.length - 1) return review(`find ${w} is missing its argument`);
+      if (p.capability) {
+        const v = fromRow('find', { readOnly: false, capability: p.capability, reason: `find ${w} ${p.capability === 'destroy' ? 'deletes files' : 'writes a file'}` }, a.slice(i + 1, i + 1 + p.args), ctx);
+        parts.push(v);
+      }
+      i += p.args;
+      continue;
     }
+    if (FIND_EXPRESSION.commands[w]) {
+      // the command runs to `;`, or to `+` right after `{}`; find refuses anything else
+      let j = i + 1;
+      while (j < a.length && a[j] !== ';' && !(a[j] === '+' && a[j - 1] === '{}')) j++;
+      if (j >= a.length) return review(`find ${w} without a terminating ; or {} +`);
+      const innerWords = words.slice(i + 1, j).filter((x) => x.value !== '{}');
+      parts.push(innerWords.length ? classifyArgv(innerWords, ctx, true) : review(`find ${w} without a command`));
+      i = j;
+      continue;
+    }
+    return review(`find: unknown predicate \`${w}' (find reads primaries exactly; one the table does not know is not read-only)`);
   }
   return merge(...parts);
-}
-
-const SED_ADDR = String.raw`(\d+|\$|/(?:[^/\\]|\\.)*/I?)(~\d+)?`;
-const SED_SAFE = new RegExp(String.raw`^\s*((${SED_ADDR}(\s*,\s*(${SED_ADDR}|\+\d+))?)?\s*!?\s*[pq=l]\s*(;\s*|$))+$`);
-
-function classifySed(args: (string | null)[], _words: Word[], _ctx: ClassifyContext): Classification {
-  if (args.some((a) => a === null)) return review('sed with a dynamic argument');
-  const a = args as string[];
-  if (a.some((x) => /^-[a-zA-Z]*i/.test(x) || x.startsWith('--in-place'))) {
-    return writes('sed -i', positionals(a).slice(a.some((x) => x === '-e' || x.startsWith('--expression')) ? 0 : 1), [], _ctx);
-  }
-  if (a.length === 1 && (a[0] === '--version' || a[0] === '--help')) return allow('read-only: sed --version');
-  const quiet = a.some((x) => /^-[a-zA-Z]*n[a-zA-Z]*$/.test(x) || x === '--quiet' || x === '--silent');
-  if (!quiet) return review('sed without -n is not auto-allowed (only sed -n with print commands)');
-  if (a.some((x) => x === '-f' || x.startsWith('--file'))) return review('sed -f runs a script file');
-  const scripts: string[] = [];
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] === '-e' || a[i] === '--expression') scripts.push(a[++i] ?? '');
-    else if (a[i]!.startsWith('--expression=')) scripts.push(a[i]!.slice(13));
-  }
-  if (scripts.length === 0) scripts.push(positionals(a)[0] ?? '');
-  return scripts.every((s) => SED_SAFE.test(s)) ? allow('read-only: sed -n print') : review('sed script is not a plain print script (w/e/s commands can write or execute)');
 }
 
 function classifyShell(name: string, args: (string | null)[], words: Word[], ctx: ClassifyContext): Classification {

@@ -9,7 +9,7 @@ export type OptionSpec = { id: string; short?: string; long?: string; arg: ArgKi
 export type ParsedOption = { id: string; value?: string; spelling: string };
 export type ParseResult =
   | { ok: true; options: ParsedOption[]; operands: string[] }
-  | { ok: false; error: string };
+  | { ok: false; error: string; /** an ambiguous prefix: the options it could mean */ candidates?: string[] };
 
 export type Syntax = {
   options: OptionSpec[];
@@ -17,7 +17,31 @@ export type Syntax = {
   numericOption?: string;
   /** GNU permutes: options may follow operands (unless POSIXLY_CORRECT). False: the first operand ends options. */
   permute?: boolean;
+  /**
+   * How a word of short options is read. `gnu` (default): `-abc` combined flags, a value attached or the next word.
+   * `following` (tar's old style, tree): each letter that takes a value takes the next word, in order, so no letter
+   * hides behind another's value. `single` (xxd): one option per word, named by its first letter; the rest of the
+   * word is that option's value, or ignored for a flag.
+   */
+  clusters?: 'gnu' | 'following' | 'single';
+  /** tar: a first word without a dash is a cluster of option letters (`tar tzf a.tgz`), read the `following` way. */
+  oldStyle?: boolean;
 };
+
+const INDEXES = new WeakMap<OptionSpec[], { byShort: Map<string, OptionSpec>; byLong: Map<string, OptionSpec> }>();
+/** The specs by short letter and long name, built once per option list (tables are compiled once and reused). */
+function indexOf(options: OptionSpec[]) {
+  let ix = INDEXES.get(options);
+  if (!ix) {
+    ix = { byShort: new Map(), byLong: new Map() };
+    for (const o of options) {
+      if (o.short) ix.byShort.set(o.short, o);
+      if (o.long) ix.byLong.set(o.long, o);
+    }
+    INDEXES.set(options, ix);
+  }
+  return ix;
+}
 
 /**
  * Parses argv (without the program name) exactly as glibc getopt_long does: `--` ends options; `--name`, any
@@ -27,15 +51,13 @@ export type Syntax = {
  * option, or a missing argument, is an error: the command is then not what the table knows.
  */
 export function getoptLong(argv: string[], syntax: Syntax): ParseResult {
-  const byShort = new Map<string, OptionSpec>();
-  const byLong = new Map<string, OptionSpec>();
-  for (const o of syntax.options) {
-    if (o.short) byShort.set(o.short, o);
-    if (o.long) byLong.set(o.long, o);
-  }
+  const { byShort, byLong } = indexOf(syntax.options);
   const options: ParsedOption[] = [];
   const operands: string[] = [];
   const permute = syntax.permute ?? true;
+  const clusters = syntax.clusters ?? 'gnu';
+  const oldCluster = syntax.oldStyle && argv.length > 0 && argv[0] !== '' && !argv[0]!.startsWith('-') ? `-${argv[0]}` : undefined;
+  if (oldCluster !== undefined) argv = [oldCluster, ...argv.slice(1)];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') {
@@ -50,7 +72,7 @@ export function getoptLong(argv: string[], syntax: Syntax): ParseResult {
         const candidates = [...byLong.values()].filter((o) => o.long!.startsWith(name));
         // glibc accepts an ambiguous prefix when every candidate is the same option (never true here: one spec per name)
         if (candidates.length === 0) return { ok: false, error: `unrecognized option '--${name}'` };
-        if (candidates.length > 1) return { ok: false, error: `option '--${name}' is ambiguous; possibilities: ${candidates.map((c) => `'--${c.long}'`).join(' ')}` };
+        if (candidates.length > 1) return { ok: false, error: `option '--${name}' is ambiguous; possibilities: ${candidates.map((c) => `'--${c.long}'`).join(' ')}`, candidates: candidates.map((c) => c.id) };
         spec = candidates[0]!;
       }
       if (eq >= 0) {
@@ -67,10 +89,34 @@ export function getoptLong(argv: string[], syntax: Syntax): ParseResult {
         options.push({ id: syntax.numericOption, value: a.slice(1), spelling: a });
         continue;
       }
+      if (clusters === 'single') {
+        const c = a[1]!;
+        const spec = byShort.get(c);
+        if (!spec) return { ok: false, error: `invalid option -- '${c}'` };
+        if (spec.arg === 'none') options.push({ id: spec.id, spelling: a });
+        else if (a.length > 2) options.push({ id: spec.id, value: a.slice(2), spelling: a });
+        else if (spec.arg === 'required') {
+          if (i + 1 >= argv.length) return { ok: false, error: `option requires an argument -- '${c}'` };
+          options.push({ id: spec.id, value: argv[++i]!, spelling: `${a} ${argv[i]}` });
+        } else options.push({ id: spec.id, spelling: a });
+        continue;
+      }
+      const following = clusters === 'following' || (oldCluster !== undefined && i === 0 && a === oldCluster);
+      let next = i;
       for (let j = 1; j < a.length; j++) {
         const c = a[j]!;
         const spec = byShort.get(c);
         if (!spec) return { ok: false, error: `invalid option -- '${c}'` };
+        if (following) {
+          const kind = spec.shortArg ?? spec.arg;
+          if (kind !== 'required') options.push({ id: spec.id, spelling: `-${c}` });
+          else {
+            if (next + 1 >= argv.length) return { ok: false, error: `option requires an argument -- '${c}'` };
+            options.push({ id: spec.id, value: argv[++next]!, spelling: `-${c} ${argv[next]}` });
+          }
+          if (j === a.length - 1) i = next;
+          continue;
+        }
         // an optional argument is attached-only and long-only in the tables: its short twin takes none (stricter —
         // `-xo` is read as -x -o, so the -o is seen)
         const kind = spec.shortArg ?? (spec.arg === 'optional' && spec.long ? 'none' : spec.arg);
@@ -97,35 +143,65 @@ export function getoptLong(argv: string[], syntax: Syntax): ParseResult {
   return { ok: true, options, operands };
 }
 
+/** One option token of a help line: `-a`, `-w COLS`, `-d[file]`, `--width=COLS`, `--color[=WHEN]`, `--pre <COMMAND>`. */
+const HELP_TOKEN = /^(--[A-Za-z0-9][\w-]*|-[A-Za-z0-9?.#:])(\[=[^\]]*\]|=<[^>]*>(?:\.\.\.)?|=[^\s,]+|\[[^\]\s]+\]| <[^>]+>(?:\.\.\.)?| \[\S*| [A-Za-z'#][^\s,]*|\.\.\.)?$/;
+/** The same, found at the start of a line whose description follows after one space (curl: `--alt-svc <file name> Enable`). */
+const HELP_LEAD = /^(--[A-Za-z0-9][\w-]*|-[A-Za-z0-9?.#:])(\[=[^\]]*\]|=<[^>]*>|=[^\s,]+|\[[^\]\s]+\]| <[^>]+>(?:\.\.\.)?| \[\S*| [A-Z#][A-Z0-9_-]*(?=\s|,|$)|\.\.\.)?/;
+
+function helpTokens(line: string): string[] | null {
+  const parts = line.trim().split(/\s{2,}|\t/).filter((p) => p !== '');
+  // `-e,  --execute=CMD` (wget): a comma then a wide gap; `-c  --format=FORMAT` (stat), `-f progfile\t--file=progfile` (gawk):
+  // a short and its long separated by a gap
+  let head = parts[0]!;
+  if (parts[1]?.startsWith('--') && (head.endsWith(',') || HELP_TOKEN.test(head) && head.startsWith('-') && !head.startsWith('--'))) {
+    head = `${head.replace(/,$/, '')}, ${parts[1].split(/,?\s+(?!<)/)[0]!.replace(/,$/, '')}`;
+  }
+  const tokens = head.split(/,\s*|\s+(?=-)/).filter((t) => t !== '' && t !== '-NUM');
+  if (tokens.every((t) => HELP_TOKEN.test(t))) return tokens;
+  // the description starts after one space: read option tokens from the start until something else
+  const out: string[] = [];
+  let rest = line.trim();
+  const indent = line.length - line.trimStart().length;
+  for (;;) {
+    const m = HELP_LEAD.exec(rest);
+    if (!m) return out.length ? out : null;
+    out.push(m[0]);
+    rest = rest.slice(m[0].length);
+    const sep = /^(,\s*| (?=-))/.exec(rest);
+    // only where a capitalised description follows: prose that mentions an option (`--glob is used`) is not a listing
+    if (!sep) return rest === '' || /^\s+[A-Z]/.test(rest) || (/^\s+\S/.test(rest) && indent <= 8) ? out : null;
+    rest = rest.slice(sep[0].length);
+  }
+}
+
 /**
- * Reads option specs from a GNU-style `--help` text: lines like `  -a, --all`, `  -w, --width=COLS`,
- * `      --color[=WHEN]`, `  -n, --lines=[-]NUM`, `  -t, --field-separator=SEP`. The argument kind of a short
- * option follows its long twin ("Mandatory arguments to long options are mandatory for short options too").
+ * Reads option specs from a `--help` text (`shortTakesOptional`: git's `-h`, where `-U, --unified[=<n>]` means `-U5`): GNU lines like `  -a, --all`, `  -w, --width=COLS`,
+ * `      --color[=WHEN]`, `  -n, --lines=[-]NUM`, `  -t, --field-separator=SEP`; clap's `-g, --glob <GLOB>...`;
+ * curl's `-o, --output <file> Write`; gawk's `-f progfile\t\t--file=progfile`; tree's and xxd's `-L level`. The
+ * argument kind of a short option follows its long twin ("Mandatory arguments to long options are mandatory for
+ * short options too").
  */
-export function parseHelpOptions(help: string): OptionSpec[] {
+export function parseHelpOptions(help: string, opts: { shortTakesOptional?: boolean } = {}): OptionSpec[] {
   const out = new Map<string, OptionSpec>();
   for (const line of help.split('\n')) {
     if (!/^\s{1,10}-/.test(line)) continue;
-    const parts = line.trim().split(/\s{2,}|\t/);
-    // `-c  --format=FORMAT` (stat): a short and its long separated by two spaces
-    const head = /^-[A-Za-z0-9]$/.test(parts[0]!) && parts[1]?.startsWith('--') ? `${parts[0]} ${parts[1].split(/\s/)[0]}` : parts[0]!;
-    const tokens = head.split(/,\s*|\s+(?=-)/).filter((t) => t !== '' && t !== '-NUM');
+    const tokens = helpTokens(line);
+    if (!tokens) continue;
     const shorts: { letter: string; arg: ArgKind | null }[] = [];
     const longs: { name: string; arg: ArgKind }[] = [];
-    let valid = true;
     for (const t of tokens) {
-      const l = /^--([A-Za-z0-9][\w-]*)(\[=[^\]]+\]|=\S+| [A-Z][\w-]*)?$/.exec(t);
-      const sh = /^-([A-Za-z0-9?])( [A-Z][\w-]*|\[[A-Z]+\])?$/.exec(t);
-      if (l) {
-        const kind: ArgKind = l[2] ? (l[2].startsWith('[') ? 'optional' : 'required') : 'none';
-        const same = longs.find((x) => x.name === l[1]);
+      const m = HELP_TOKEN.exec(t)!;
+      const arg = m[2] === undefined || m[2] === '...' ? undefined : m[2];
+      if (m[1]!.startsWith('--')) {
+        const kind: ArgKind = arg ? (arg.startsWith('[') ? 'optional' : 'required') : 'none';
+        const name = m[1]!.slice(2);
+        const same = longs.find((x) => x.name === name);
         // `--check, --check=diagnose-first`: bare and with a value → the value is optional
         if (same) same.arg = same.arg !== kind ? 'optional' : kind;
-        else longs.push({ name: l[1]!, arg: kind });
-      } else if (sh) shorts.push({ letter: sh[1]!, arg: sh[2] ? (sh[2].startsWith('[') ? 'optional' : 'required') : null });
-      else valid = false;
+        else longs.push({ name, arg: kind });
+      } else shorts.push({ letter: m[1]!.slice(1), arg: arg ? (arg.startsWith('[') ? 'optional' : 'required') : null });
     }
-    if (!valid || (shorts.length === 0 && longs.length === 0)) continue;
+    if (shorts.length === 0 && longs.length === 0) continue;
     const add = (o: OptionSpec) => {
       if (!out.has(o.id)) out.set(o.id, o);
     };
@@ -134,7 +210,9 @@ export function parseHelpOptions(help: string): OptionSpec[] {
     // argument (`-u, -U NUM, --unified[=NUM]`) differs from the long and is an option of its own.
     shorts.forEach((sh, i) => {
       const twin = i === shorts.length - 1 && first && (sh.arg === null || sh.arg === first.arg || (sh.arg === 'optional' && first.arg === 'optional'));
-      if (twin) add({ id: first.name, short: sh.letter, long: first.name, arg: first.arg, ...(sh.arg === 'optional' ? { shortArg: 'optional' as const } : {}) });
+      // git's parse-options gives a short twin of an optional long the rest of its word (`-U5`, `-uno`)
+      const shortOptional = sh.arg === 'optional' || (opts.shortTakesOptional && first?.arg === 'optional');
+      if (twin) add({ id: first.name, short: sh.letter, long: first.name, arg: first.arg, ...(shortOptional ? { shortArg: 'optional' as const } : {}) });
       else add({ id: sh.letter, short: sh.letter, arg: sh.arg ?? (first && i === shorts.length - 1 ? first.arg : 'none') });
     });
     longs.forEach((l, i) => {
@@ -154,7 +232,7 @@ export function formatSpec(o: OptionSpec): string {
 
 /** Inverse of formatSpec: `"-w --width="` → spec. Throws on a malformed signature (tables are checked at load). */
 export function parseSpec(sig: string): OptionSpec {
-  const m = /^(?:-([A-Za-z0-9?])(=|\[=\])?)?\s*(?:--([A-Za-z0-9][\w-]*))?(=|\[=\])?$/.exec(sig.trim());
+  const m = /^(?:-([A-Za-z0-9?.#:])(=|\[=\])?)?\s*(?:--([A-Za-z0-9][\w-]*))?(=|\[=\])?$/.exec(sig.trim());
   if (!m || (!m[1] && !m[3])) throw new Error(`malformed option signature "${sig}" (expected e.g. "-a --all", "-w --width=", "--color[=]", "-I[=] --iso-8601[=]")`);
   const kind = (x: string | undefined): ArgKind => (x === '=' ? 'required' : x ? 'optional' : 'none');
   // a lone short's suffix is its argument kind

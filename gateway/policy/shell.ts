@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import { dirname, join } from 'node:path';
 import { Language, Parser, type Node } from 'web-tree-sitter';
-import { COMMAND_ROWS, type CommandRow } from './optables.js';
+import { COMMAND_ROWS, FIND_EXPRESSION, GIT_ROWS, type CommandRow } from './optables.js';
 import { classifyArgv, classifyAssignments, DANGEROUS_NAMES, empty, evaluatedOperands, isSensitivePath, merge, type ClassifyContext, type Classification, type Word } from './commands.js';
 
 let parser: Parser | null = null;
@@ -23,7 +23,8 @@ export function initPolicy(): Promise<void> {
     const p = new Parser();
     p.setLanguage(language);
     parser = p;
-    const errors = verifyCommandRows(COMMAND_ROWS);
+    const find: CommandRow = { command: 'find', derivedFrom: FIND_EXPRESSION.derivedFrom, options: [], match: FIND_EXPRESSION.match, notMatch: FIND_EXPRESSION.notMatch };
+    const errors = verifyCommandRows([...COMMAND_ROWS, ...GIT_ROWS, find]);
     if (errors.length) {
       parser = null;
       throw new Error(`policy/optables.ts: ${errors.join('; ')}`);
@@ -41,7 +42,8 @@ export function verifyCommandRows(rows: CommandRow[]): string[] {
   rows.forEach((r, i) => {
     for (const [key, want] of [['match', true], ['notMatch', false]] as const) {
       r[key].forEach((ex, j) => {
-        if (!ex.split(/\s+/)[0]!.endsWith(r.command)) errors.push(`row ${i} (${r.command}): ${key}[${j}] "${ex}" does not run ${r.command}`);
+        const runs = [r.command, ...(r.names ?? [])].some((n) => ex === n || ex.startsWith(`${n} `));
+        if (!runs) errors.push(`row ${i} (${r.command}): ${key}[${j}] "${ex}" does not run ${r.command}`);
         const c = analyzeScript(ex, () => null, []);
         if ((c.decision === 'allow') !== want) errors.push(`row ${i} (${r.command}): ${key}[${j}] "${ex}" is ${c.decision}${want ? `, expected allow (${c.reasons.join('; ')})` : ', expected not allow'}`);
       });

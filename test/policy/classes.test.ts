@@ -34,6 +34,20 @@ const classes: Record<string, { deny: string[]; allow: string[] }> = {
     deny: ["awk 'BEGIN{system(\"id\")}'", "awk '{print > \"x\"}' f", "sed -n '1e id' f", "sed -n 'w x' f", 'sed -i s/a/b/ f', 'find . -delete', 'find . -exec rm {} +', 'find . -fprint x', 'tar -xf a.tar --to-command=sh', 'git -c core.pager=id log', 'git log --output=x', 'git log --outp=x', 'git grep -Osh x', 'git grep -iOsh x', 'git grep --open-files-in-pag=sh x', 'git diff --ext-d', 'git help -w log', 'git help --we log', 'git -p log', 'git --pag log', 'rg --pre sh x', 'rg --pr=sh x', 'sort --compress-program=sh f', 'xargs rm', 'env sh -c "rm x"', 'date -s now'],
     allow: ["awk '{print $1}' f", "sed -n '1,5p' f", 'find . -name x', 'find . -exec wc -l {} +', 'tar -tf a.tar', 'git log --oneline', 'git grep -n x', 'git help log', 'git help -a', 'git grep -i -e x', 'git log --oneline --stat', 'rg x', 'rg --pretty x', 'sort f', 'xargs echo', 'env LANG=C ls', 'date -d now'],
   },
+  'option tables of programs that run programs or write (capability options in every spelling)': {
+    deny: ['rg --pre=sh x', 'rg --pre sh x', 'rg -zi x', 'fd -x rm', 'fd --exec=rm', 'fdfind -X rm', 'tree -o out', 'tree -Lo 1 out', 'xxd -r f', 'xxd f out', 'xxd -ao f out',
+      'hostname evil', 'tar -tf x --to-comm=sh', 'tar tIf sh x', 'tar -tf h:x', 'tar xf x', 'sed --in-pl s/a/b/ f', 'sed -ni p f', "sed 's/a/b/w x' f", "sed -e p -e 's/a/b/e' f",
+      "awk '{print > \"x\"}' f", "awk -- 'BEGIN{system(\"id\")}'", "gawk --so='BEGIN{system(\"id\")}'", 'awk -f p.awk f', 'curl -o x https://e.com', 'curl -sSLo x https://e.com', 'curl -K c',
+      'curl -d @f https://e.com', 'curl gopher://h/_x', 'wget https://e.com', 'wget -qOx https://e.com', 'wget -qO- -e x=y https://e.com', 'unzip a.zip', 'unzip -l -M a.zip',
+      'git --conf=core.pager=sh log', 'git log --output x', 'git diff --ext-d', 'git show --textc', 'git grep --open=sh x', 'git branch -D x', 'git branch new', 'git tag v1',
+      'git cat-file --filt HEAD:f', 'xargs uniq', 'uniq -- *', 'uniq src/*', 'rg foo *', 'rg foo *.ts', 'sed -n p *', 'sort [-]o f', 'xargs base64', 'xargs nice', 'xargs xargs', 'xargs env X=1', 'xargs timeout 5', 'xargs stdbuf -oL', 'xargs nohup', 'xargs setsid', 'find . -exec nice {} +',
+      'find . -exec env {} \\;', 'find . -exec timeout 5 {} +', 'find . -exec xargs {} +', 'find . -exe rm {} +', 'find . -delet', 'find . -fls out', 'env --split=x', 'xargs --proc=PATH ls', 'ionice --pi 1', 'timeout 5 sh -c "rm x"'],
+    allow: ['rg --pretty x', 'rg -e --pre x', 'rg -- --pre x', 'fd -e ts', 'fdfind -H x', 'tree -L 2', 'tree -a', 'xxd f', 'xxd -ps f', 'hostname', 'hostname -f', 'tar -tf x', 'tar tf x',
+      'tar -tzvf x', 'sed -n p f', "sed 's/a/b/g' f", "sed -e p -e 's/a/b/' f", "awk '{print $1}' f", "awk '$1 > 2' f", "gawk --so='{print}' f", 'curl -s https://e.com',
+      'curl -fsSL https://e.com', 'wget -qO- https://e.com', 'wget --spider https://e.com', 'unzip -l a.zip', 'git --no-pager log', 'git log --output-indicator-new=+ -p',
+      'git diff --no-ext-diff', 'git show --no-textconv', 'git grep -n x', 'git branch -a', 'git branch --list x', 'git tag -l', 'git cat-file -p HEAD', 'find . -name x',
+      'find . -name -delete', 'find . -exec wc -l {} +', 'env LANG=C ls', 'xargs echo', 'uniq -c f', 'rg foo src/*.ts', 'rg foo ./*', 'rg foo -- *.ts', 'sed -n 1p docs/*.md', 'sort -- *.txt', 'xargs wc -l', 'xargs nice ls', 'xargs timeout 5 wc -l', 'find . -exec nice wc -l {} +', 'ionice -c3 ls', 'timeout 5 ls', 'nice'],
+  },
 };
 
 describe.each(Object.entries(classes))('%s', (_name, { deny, allow }) => {

@@ -1,7 +1,7 @@
 // Option tables as data: getopt_long parsing, every GNU spelling of every option agrees with its row, rows prove themselves.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getoptLong, parseHelpOptions, parseSpec, formatSpec, type OptionSpec } from '../../gateway/policy/getopt.js';
-import { COMMAND_ROWS, COMMAND_TABLE, compileRows, type CommandRow } from '../../gateway/policy/optables.js';
+import { COMMAND_ROWS, COMMAND_TABLE, FIND_EXPRESSION, GIT_ROWS, GIT_TABLE, compileRows, type CommandRow, type CompiledRow } from '../../gateway/policy/optables.js';
 import { analyzeScript, initPolicy, verifyCommandRows } from '../../gateway/policy/shell.js';
 
 beforeAll(() => initPolicy());
@@ -52,18 +52,23 @@ describe('reading option specs from --help text', () => {
   });
 });
 
-/** Every way GNU getopt_long accepts to say this option (with a value where it takes one). */
-function spellings(o: OptionSpec, all: OptionSpec[]): string[] {
+/**
+ * Every way the program's parser accepts to say this option (with a value where it takes one): GNU getopt_long's
+ * spellings, or the row's own convention (xxd: one option per word; tree and tar's old style: values follow).
+ */
+function spellings(o: OptionSpec, all: OptionSpec[], row: CompiledRow): string[] {
   const out: string[] = [];
   const v = 'x';
+  const style = row.syntax.clusters ?? 'gnu';
   const shortKind = o.shortArg ?? (o.arg === 'optional' && o.long ? 'none' : o.arg);
   if (o.short) {
     if (shortKind === 'none') {
       out.push(`-${o.short}`);
-      const other = all.find((x) => x.short && x.short !== o.short && x.arg === 'none' && !x.shortArg && /[a-z]/i.test(x.short));
-      if (other) out.push(`-${other.short}${o.short}`); // combined flags
-    } else if (shortKind === 'required') out.push(`-${o.short}${v}`, `-${o.short} ${v}`);
-    else out.push(`-${o.short}`, `-${o.short}${v}`);
+      // combined flags, with a flag that carries no capability (so the verdict is this option's)
+      const other = all.find((x) => x.short && x.short !== o.short && x.arg === 'none' && !x.shortArg && /[a-z]/i.test(x.short) && !row.capabilities?.[x.id] && !row.requires?.any.some((r) => r.id === x.id));
+      if (other && style !== 'single') out.push(`-${other.short}${o.short}`);
+    } else if (shortKind === 'required') out.push(...(style === 'following' ? [`-${o.short} ${v}`] : [`-${o.short}${v}`, `-${o.short} ${v}`]));
+    else out.push(`-${o.short}`, ...(style === 'following' ? [] : [`-${o.short}${v}`]));
   }
   if (o.long) {
     const longs = all.filter((x) => x.long).map((x) => x.long!);
@@ -81,17 +86,30 @@ function spellings(o: OptionSpec, all: OptionSpec[]): string[] {
   return out;
 }
 
-const operandFor = (r: CommandRow) => (r.command === 'date' ? '+%s' : r.command === 'seq' ? '3' : 'f');
+/** What each row needs around the option under test to be a read: a program text, a mode, operands it accepts. */
+function around(row: CompiledRow): { before: string; after: string } {
+  const req = row.requires?.any[0];
+  const reqSpec = req && row.syntax.options.find((o) => o.id === req.id);
+  const before = reqSpec ? (reqSpec.short ? `-${reqSpec.short}` : `--${reqSpec.long}`) + (req.values ? ` ${req.values[0]}` : '') : '';
+  const operand: Record<string, string> = { date: '+%s', seq: '3', sed: 'p f', gawk: '{print} f', hostname: '', wget: 'https://example.com', curl: 'https://example.com', unzip: 'a.zip', tar: '', 'git branch': '', 'git tag': '' };
+  // a wrapper runs a read-only command (after timeout's DURATION)
+  if (row.runs) return { before, after: `${'5 '.repeat(row.runs.skip ?? 0)}ls` };
+  return { before, after: operand[row.command] ?? 'f' };
+}
 
-describe('property: every GNU spelling of every option in every row agrees with the table', () => {
-  for (const row of COMMAND_TABLE.values()) {
+const rows = [...new Set([...COMMAND_TABLE.values(), ...GIT_TABLE.values()])];
+
+describe('property: every spelling of every option in every row agrees with the table', () => {
+  for (const row of rows) {
     it(`${row.command}: ${row.options.length} options`, () => {
       let checked = 0;
+      const { before, after } = around(row);
       for (const o of row.syntax.options) {
         const cap = row.capabilities?.[o.id];
-        for (const sp of spellings(o, row.syntax.options)) {
-          // a combined spelling carries the other flag too; it is capability-free by construction
-          const v = decide(`${row.command} ${sp} -- ${operandFor(row)}`);
+        for (const sp of spellings(o, row.syntax.options, row)) {
+          // a row whose program stops options at the first operand (gawk, xxd) sees the option before "--"
+          // git's own options come before a subcommand; everything else ends options with "--"
+          const v = decide(row.command === 'git' ? `git ${sp} status` : `${row.command} ${before ? `${before} ` : ''}${sp} -- ${after}`.trim());
           expect(v.decision === 'allow', `${row.command} ${sp}: ${v.decision} — ${v.reasons.join('; ')}`).toBe(!cap);
           checked++;
         }
@@ -100,18 +118,33 @@ describe('property: every GNU spelling of every option in every row agrees with 
     });
   }
   it('an option not in the table is never allowed, in any spelling', () => {
-    for (const row of COMMAND_TABLE.values()) {
+    for (const row of rows) {
       for (const sp of ['--no-such-option-zz', '--no-such-option-zz=1', '-j', '-%']) {
         if (row.syntax.options.some((o) => o.short === sp.slice(1))) continue;
-        expect(decide(`${row.command} ${sp} f`).decision, `${row.command} ${sp}`).not.toBe('allow');
+        expect(decide(`${row.command} ${sp} ${row.command === 'git' ? 'status' : 'f'}`).decision, `${row.command} ${sp}`).not.toBe('allow');
       }
     }
   });
 });
 
+describe('property: find primaries as find reads them (exactly, no prefixes)', () => {
+  it.each(Object.entries(FIND_EXPRESSION.primaries))('%s', (p, { args, capability }) => {
+    const cmd = `find . ${p}${' x'.repeat(args)}`;
+    expect(decide(cmd).decision === 'allow', cmd).toBe(!capability);
+    // find refuses a prefix (`-delet`), and a primary's argument is not a primary (`-name -delete`)
+    if (p.length > 3 && !FIND_EXPRESSION.primaries[p.slice(0, -1)]) expect(decide(`find . ${p.slice(0, -1)}${' x'.repeat(args)}`).decision).not.toBe('allow');
+    if (args > 0) expect(decide(`find . ${p} -delete${' x'.repeat(args - 1)}`).decision === 'allow').toBe(!capability);
+  });
+  it.each(Object.keys(FIND_EXPRESSION.commands))('%s runs a command classified on its own', (p) => {
+    expect(decide(`find . ${p} wc -l {} +`).decision).toBe(p.startsWith('-ok') ? 'allow' : 'allow');
+    expect(decide(`find . ${p} rm {} +`).decision).not.toBe('allow');
+    expect(decide(`find . ${p} wc {} + -delete`).decision).not.toBe('allow');
+  });
+});
+
 describe('rows prove themselves at load', () => {
   it('every shipped row passes its examples', () => {
-    expect(verifyCommandRows(COMMAND_ROWS)).toEqual([]);
+    expect(verifyCommandRows([...COMMAND_ROWS, ...GIT_ROWS])).toEqual([]);
   });
   it('a failing example is named with its row', () => {
     const bad: CommandRow = { command: 'sort', derivedFrom: 'test', options: ['-o --output=', '-u --unique'], match: ['sort -u f', 'sort -o out f'], notMatch: ['sort -u f'] };
