@@ -1,8 +1,10 @@
 // Network domain policy: allowed/denied domain patterns and the private-address guard.
-import { domainToASCII } from 'node:url';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import ipaddr from 'ipaddr.js';
 import type { TollgateConfig } from './schema.js';
+import { normalizeHost } from './host.js';
+
+export { normalizeHost };
 
 export type HostDecision = { decision: 'allow' | 'deny' | 'ask'; reasons: string[] };
 export type Lookup = (host: string) => Promise<string[]>;
@@ -10,19 +12,6 @@ type NetworkConfig = Pick<TollgateConfig, 'network'>;
 
 const PRIVATE_NAMES = [/^localhost$/, /\.localhost$/, /^metadata\.google\.internal$/, /\.internal$/, /\.local$/];
 
-/** Lower-case, IDN to punycode, numeric IPv4 forms (0x7f.1, 2130706433) to dotted quad, brackets off. */
-export function normalizeHost(host: string): string {
-  let h = host.trim().toLowerCase();
-  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
-  if (ipaddr.isValid(h) && h.includes(':')) return ipaddr.parse(h).toString();
-  try {
-    const parsed = new URL(`http://${h.includes(':') ? `[${h}]` : h}/`).hostname;
-    h = parsed.startsWith('[') ? parsed.slice(1, -1) : parsed;
-  } catch {
-    h = domainToASCII(h) || h;
-  }
-  return h.replace(/\.$/, '');
-}
 
 function parseIp(host: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
   if (!ipaddr.isValid(host)) return null;

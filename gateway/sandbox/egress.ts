@@ -7,6 +7,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { BRIDGE_SOURCE } from './bridge.js';
+import { normalizeHost } from '../policy/host.js';
+
+export { normalizeHost };
 
 export interface EgressRequest {
   host: string;
@@ -105,13 +108,6 @@ const RUN_USER = 'tollgate-run';
 
 const PROXY_HEADERS = ['proxy-authorization', 'proxy-connection', 'proxy-authenticate'];
 
-/** Lower-case, without IPv6 brackets or a trailing dot, so one host has one cache entry. */
-export function normalizeHost(host: string): string {
-  let h = host.trim().toLowerCase();
-  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
-  if (h.endsWith('.')) h = h.slice(0, -1);
-  return h;
-}
 
 /** Parse a CONNECT target `host:port` / `[v6]:port`; undefined when malformed. */
 export function parseAuthority(authority: string): { host: string; port: number } | undefined {

@@ -67,6 +67,11 @@ describe('bwrapArgs', () => {
 describe('egress parsing', () => {
   it('normalises hosts and parses CONNECT authorities', () => {
     expect(normalizeHost('Example.COM.')).toBe('example.com');
+    // one normalizeHost for the proxy and the policy (issue 12): numeric IPv4 spellings and IDNs are one host
+    expect(normalizeHost('0x7f.1')).toBe('127.0.0.1');
+    expect(normalizeHost('2130706433')).toBe('127.0.0.1');
+    expect(normalizeHost('BÜCHER.example')).toBe('xn--bcher-kva.example');
+    expect(parseAuthority('0177.0.0.1:443')).toEqual({ host: '127.0.0.1', port: 443 });
     expect(parseAuthority('[::1]:443')).toEqual({ host: '::1', port: 443 });
     expect(parseAuthority('github.com:443')).toEqual({ host: 'github.com', port: 443 });
     expect(parseAuthority('github.com')).toBeUndefined();
