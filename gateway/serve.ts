@@ -43,7 +43,7 @@ import { createSecretStore, resolveSecretRef, type SecretStore } from './secrets
 import { authenticator, createTokenStore, localIdentity, protectedResourceMetadata } from './server/auth/index.js';
 import type { CallContext } from './pipeline.js';
 import { proposeRule } from './policy/amend.js';
-import { addRule } from './policy/amend-file.js';
+import { addRuleJournaled } from './policy/amend-file.js';
 import type { Rule } from './policy/schema.js';
 import type { AuditEvent, EscalationContext, Ports } from './ports.js';
 import { VERSION } from './version.js';
@@ -290,16 +290,10 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   /** "Approve and add a rule", from any channel: the rule written to tollgate.json, then journaled as an admin act. */
   const amendPolicy = async (rule: Record<string, unknown>, by: { actor: string; approvalId?: string; callId?: string; sessionId?: string; tool?: string; via: string; channel: 'console' | 'gateway' }) => {
     try {
-      const r = await addRule({ configDir, rule: rule as Rule, env: io.env });
+      const r = await addRuleJournaled({ configDir, rule: rule as Rule, env: io.env, by, journal: (e) => record({ name: 'tollgate.admin_action', actor: by.actor, channel: by.channel, ...e }) });
       log(`policy: ${by.actor} added rule ${r.ruleId} to ${r.file} (via ${by.via})`);
-      await record({
-        name: 'tollgate.admin_action', action: 'policy.rule_added', actor: by.actor, channel: by.channel, target: `${r.file} rule ${r.ruleId}`,
-        ...(r.before ? { before: r.before } : {}), after: r.after, ...(by.callId ? { callId: by.callId } : {}), ...(by.sessionId ? { sessionId: by.sessionId } : {}), ...(by.tool ? { tool: by.tool } : {}),
-        detail: `approved ${by.approvalId ? `approval ${by.approvalId}` : 'a call'} via ${by.via} and added ${JSON.stringify(rule)}`,
-      });
     } catch (e) {
       log(`policy: the rule offered to ${by.actor} was not added: ${(e as Error).message}`);
-      await record({ name: 'tollgate.admin_action', action: 'policy.rule_refused', actor: by.actor, channel: by.channel, target: join(configDir, 'tollgate.json'), ...(by.callId ? { callId: by.callId } : {}), detail: (e as Error).message.slice(0, 500) }).catch(() => undefined);
       throw e;
     }
   };

@@ -93,3 +93,30 @@ function withRule(before: string | undefined, rule: Rule, file: string): string 
   const edits = rules ? modify(before, ['rules', rules.children?.length ?? 0], rule, { ...fmt, isArrayInsertion: true }) : modify(before, ['rules'], [rule], fmt);
   return applyEdits(before, edits);
 }
+
+/** The admin_action fields of a rule added or refused; the caller's journal adds who (actor) and how (channel). */
+export type RuleActRecord = { action: 'policy.rule_added' | 'policy.rule_refused'; target: string; before?: string; after?: string; detail: string; callId?: string; sessionId?: string; tool?: string };
+
+/**
+ * "Approve and add a rule" from any channel: addRule, then `policy.rule_added` journaled (or `policy.rule_refused`
+ * with the reason, and the error rethrown). `via` says where the person chose it, for the journal's detail.
+ */
+export async function addRuleJournaled(opts: AddRuleOptions & {
+  journal: (e: RuleActRecord) => Promise<void>;
+  by: { via: string; approvalId?: string; callId?: string; sessionId?: string; tool?: string };
+}): Promise<AddRuleResult> {
+  const { by } = opts;
+  const where = { ...(by.callId ? { callId: by.callId } : {}), ...(by.sessionId ? { sessionId: by.sessionId } : {}), ...(by.tool ? { tool: by.tool } : {}) };
+  let r: AddRuleResult;
+  try {
+    r = await addRule(opts);
+  } catch (e) {
+    await opts.journal({ action: 'policy.rule_refused', target: join(resolve(opts.configDir), 'tollgate.json'), detail: (e as Error).message.slice(0, 500), ...where }).catch(() => undefined);
+    throw e;
+  }
+  await opts.journal({
+    action: 'policy.rule_added', target: `${r.file} rule ${r.ruleId}`, ...(r.before ? { before: r.before } : {}), after: r.after, ...where,
+    detail: `approved ${by.approvalId ? `approval ${by.approvalId}` : 'a call'} via ${by.via} and added ${JSON.stringify(opts.rule)}`,
+  });
+  return r;
+}

@@ -66,7 +66,7 @@ export async function approvalsCommand(
         // --add-rule: the offered rule must fit this item and the config must still load with it — checked before deciding
         const item = await queue.get(id);
         if (!item) throw new ApprovalQueueError(`no pending approval ${id} (see \`tollgate approvals list\`)`);
-        const { addRule, proposalFits } = await import('../policy/amend-file.js');
+        const { addRuleJournaled, proposalFits } = await import('../policy/amend-file.js');
         const unfit = !item.proposal ? 'no rule is offered for this call (see `tollgate approvals list`)' : proposalFits(item.proposal.rule as Rule, item);
         if (unfit) {
           io.stderr.write(`tollgate approvals: nothing was decided: ${unfit}; approve it without --add-rule, or add a rule to tollgate.json yourself\n`);
@@ -77,12 +77,14 @@ export async function approvalsCommand(
         await opts.record?.({ action: 'approvals.approve', target: id, detail: 'approve_once, adding the offered rule' });
         io.stdout.write(`Approved ${id} (approve once).\n`);
         try {
-          const r = await addRule({ configDir: opts.configDir, rule: item.proposal!.rule as Rule, env: io.env });
-          await opts.record?.({ action: 'policy.rule_added', target: `${r.file} rule ${r.ruleId}`, ...(r.before ? { before: r.before } : {}), after: r.after, sessionId: item.sessionId, tool: item.tool, detail: `approved approval ${id} via the CLI and added ${JSON.stringify(item.proposal!.rule)}` });
+          const r = await addRuleJournaled({
+            configDir: opts.configDir, rule: item.proposal!.rule as Rule, env: io.env,
+            by: { via: 'the CLI', approvalId: id, sessionId: item.sessionId, tool: item.tool },
+            journal: (e) => opts.record?.(e) ?? Promise.resolve(),
+          });
           io.stdout.write(`Added rule ${r.ruleId} to ${r.file}: ${item.proposal!.text}. A running gateway reloads it by itself.\n`);
           return 0;
         } catch (e) {
-          await opts.record?.({ action: 'policy.rule_refused', target: opts.configDir, detail: (e as Error).message.slice(0, 500) }).catch(() => undefined);
           io.stderr.write(`tollgate approvals: the call was approved once, but the rule was not added: ${(e as Error).message}\n`);
           return 1;
         }
