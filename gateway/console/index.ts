@@ -7,7 +7,7 @@ import { EVENT_NAMES } from '../audit/index.js';
 import { compileFilter, computeStats, describe, explainCall, matches, parseTime, type RecordFilter } from '../audit/query.js';
 import { ApprovalQueueError, type ApprovalStore, type HumanQueueDecision } from '../review/index.js';
 import type { TokenStore } from '../server/auth/index.js';
-import type { PinStore } from '../upstreams/index.js';
+import type { PinBook } from '../upstreams/index.js';
 import { adminSessions, sameOrigin, sameSecret, type Admin } from './admin.js';
 import { approvalPage } from './approval-page.js';
 import { decisionMix, trailReader, type Rec } from './trail.js';
@@ -32,7 +32,7 @@ export interface ConsoleOptions {
   dataDir: string;
   /** Where the trail is read from instead (storage kind postgres). */
   trail?: AuditTrail;
-  pins: PinStore;
+  pins: PinBook;
   /** Admin tokens: any active token in `adminGroup` may sign in. */
   tokens: TokenStore;
   /** Default "admin". */
@@ -229,7 +229,8 @@ export function consoleApp(opts: ConsoleOptions): Hono {
     } catch {
       servers = [];
     }
-    return render(c, { title: 'Servers & pins', current: 'servers' }, () => serversView({ base, csrf: admin.csrf, servers, pins: opts.pins.list(), notice }));
+    const pins = await opts.pins.list();
+    return render(c, { title: 'Servers & pins', current: 'servers' }, () => serversView({ base, csrf: admin.csrf, servers, pins, notice }));
   });
 
   app.post('/pins/approve', async (c) => {
@@ -239,7 +240,7 @@ export function consoleApp(opts: ConsoleOptions): Hono {
     let hash: string;
     try {
       // the definition the admin was shown, and no other
-      hash = opts.pins.approve(tool, admin.identity, str(form.hash, 64) || '(none given)').hash;
+      hash = (await opts.pins.approve(tool, admin.identity, str(form.hash, 64) || '(none given)')).hash;
     } catch (err) {
       return c.redirect(`${base}/servers?error=${encodeURIComponent((err as Error).message)}`, 303);
     }
@@ -253,7 +254,7 @@ export function consoleApp(opts: ConsoleOptions): Hono {
     const tool = str(form.tool, 300);
     let hash: string;
     try {
-      hash = opts.pins.reject(tool, admin.identity, str(form.hash, 64) || '(none given)').pending!.hash;
+      hash = (await opts.pins.reject(tool, admin.identity, str(form.hash, 64) || '(none given)')).pending!.hash;
     } catch (err) {
       return c.redirect(`${base}/servers?error=${encodeURIComponent((err as Error).message)}`, 303);
     }
