@@ -55,7 +55,7 @@ export class PgPinBook implements PinBook {
       c.on('error', () => this.#lost(c));
       c.on('end', () => this.#lost(c));
       c.on('notification', (n) => {
-        if (n.channel === PINS_CHANNEL && n.payload) this.#changed(n.payload);
+        if (n.channel === PINS_CHANNEL && n.payload) void this.#changed(n.payload);
       });
       try {
         await c.connect();
@@ -71,7 +71,7 @@ export class PgPinBook implements PinBook {
       this.#client = c;
       this.#retryMs = 100;
       // whatever changed while nobody listened: every copy is read again before it is trusted
-      for (const tool of this.#copy.keys()) this.#changed(tool);
+      await Promise.all([...this.#copy.keys()].map((tool) => this.#changed(tool)));
     })().finally(() => (this.#connecting = undefined));
     return this.#connecting;
   }
@@ -96,14 +96,11 @@ export class PgPinBook implements PinBook {
   }
 
   /** Another process (or this one) wrote the tool's pin: the copy is stale until read again. */
-  #changed(tool: string): void {
+  async #changed(tool: string): Promise<void> {
     this.#generation.set(tool, (this.#generation.get(tool) ?? 0) + 1);
     this.#stale.add(tool);
-    this.#load(tool)
-      .catch(() => undefined)
-      .finally(() => {
-        for (const l of this.#listeners) l(tool);
-      });
+    await this.#load(tool).catch(() => undefined);
+    for (const l of this.#listeners) l(tool);
   }
 
   async #load(tool: string): Promise<PinRecord | undefined> {
