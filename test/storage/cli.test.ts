@@ -41,7 +41,7 @@ describe('storage config and commands', () => {
     const again = await runCli(['storage', 'migrate', '--config', dir], { env });
     expect(again.stdout).toMatch(/already at version 4, nothing to do/);
     const status = await runCli(['storage', 'status', '--json', '--config', dir], { env });
-    expect(JSON.parse(status.stdout)).toMatchObject({ kind: 'postgres', schemaVersion: 3, knownVersion: 3 });
+    expect(JSON.parse(status.stdout)).toMatchObject({ kind: 'postgres', schemaVersion: 4, knownVersion: 4 });
     for (const r of [first, again, status]) expect(r.stdout + r.stderr).not.toContain('s3cret-pw');
     // an unset reference is named by the field and the variable
     const unset = await runCli(['storage', 'status', '--config', dir]);

@@ -49,7 +49,8 @@ describe('tool pins in Postgres', () => {
       pa.onChange((t) => heard.push(t));
       await pb.approve('fx__weather', 'alice', definitionHash(loser));
       await until(() => heard.includes('fx__weather'), "A to hear of B's approval");
-      expect(await pa.observe('fx__weather', loser)).toEqual({ state: 'pinned' });
+      // an earlier write's notification may be the one heard first: B's approval's arrives right behind it
+      await until(async () => (await pa.observe('fx__weather', loser)).state === 'pinned', 'A to see the approval', 3000);
       expect(pa.approvedDefinition('fx__weather', loser)).toBeUndefined();
 
       // a new change, denied through B: A keeps refusing it, and the change is no longer awaiting review
