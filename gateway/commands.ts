@@ -77,7 +77,8 @@ async function withAdminAudit(io: Io, dirs: Dirs, storage: Storage, run: (record
   let audit: Awaited<ReturnType<typeof openAdminAudit>>;
   try {
     audit = await openAdminAudit({
-      openJournal: () => storage.openJournal({ maxFileBytes: c.audit.journal.maxFileBytes }),
+      // one CLI chain per host and user in the database (files: a free chain is reused anyway)
+      openJournal: () => storage.openJournal({ maxFileBytes: c.audit.journal.maxFileBytes, writer: 'cli' }),
       dataDir: dirs.dataDir,
       serviceVersion: VERSION,
       otlp: c.audit.otlp.enabled ? { endpoint: c.audit.otlp.endpoint, headers: c.audit.otlp.headers } : { enabled: false },
@@ -104,14 +105,14 @@ async function withAdminAudit(io: Io, dirs: Dirs, storage: Storage, run: (record
 
 const MUTATING: Record<string, string[]> = { tools: ['approve', 'deny'], tokens: ['create', 'revoke'], secrets: ['set', 'delete'], approvals: ['approve', 'deny'] };
 
-async function tools(parsed: ParsedArgs, io: Io, dirs: Dirs, record: AdminRecorder | undefined): Promise<number> {
+async function tools(parsed: ParsedArgs, io: Io, storage: Storage, record: AdminRecorder | undefined): Promise<number> {
   const values = parsed.values as { json?: boolean; hash?: string };
-  const { PinStore } = await import('./upstreams/pins.js');
-  const pins = new PinStore(dirs.stateDir);
+  // the configured storage's pins: with postgres, the ones every replica checks
+  const pins = storage.pins();
   const [name] = parsed.positionals;
   const sub = parsed.sub;
   if (sub === 'list') {
-    const list = pins.list();
+    const list = await pins.list();
     if (values.json) {
       io.stdout.write(`${JSON.stringify(list.map((p) => ({ tool: p.tool, status: p.pending ? (p.pending.rejected ? 'blocked' : 'changed') : 'pinned', hash: p.hash, pendingHash: p.pending?.hash, approvedAt: p.approvedAt, approvedBy: p.approvedBy })))}\n`);
       return 0;
@@ -127,7 +128,7 @@ async function tools(parsed: ParsedArgs, io: Io, dirs: Dirs, record: AdminRecord
     return 0;
   }
   if (sub === 'show') {
-    const rec = pins.read(name!);
+    const rec = await pins.read(name!);
     if (!rec) throw new Error(`no pin for "${name}": the gateway has not seen this tool yet (check the name with \`tollgate tools list\`)`);
     const { diffDefinitions, formatDefinitionDiff } = await import('./upstreams/pin-diff.js');
     const changes = rec.pending ? diffDefinitions(rec.definition, rec.pending.definition) : undefined;
@@ -146,15 +147,15 @@ async function tools(parsed: ParsedArgs, io: Io, dirs: Dirs, record: AdminRecord
     return 0;
   }
   if (sub === 'deny') {
-    const rec = pins.reject(name!, (await import('./audit/admin.js')).cliActor(), values.hash);
+    const rec = await pins.reject(name!, (await import('./audit/admin.js')).cliActor(), values.hash);
     await record?.({ action: 'tools.deny', target: name!, before: rec.hash, after: rec.pending!.hash, detail: 'kept the changed definition blocked' });
     io.stdout.write(`kept the changed definition of ${name} (${rec.pending!.hash.slice(0, 12)}) blocked; calls to it stay refused\n`);
     return 0;
   }
   // approve: with --hash (printed by `tools show`), only the definition that was reviewed is approved.
-  const before = pins.read(name!)?.hash;
+  const before = (await pins.read(name!))?.hash;
   const { cliActor } = await import('./audit/admin.js');
-  const rec = pins.approve(name!, cliActor(), values.hash);
+  const rec = await pins.approve(name!, cliActor(), values.hash);
   await record?.({ action: 'tools.approve', target: name!, before, after: rec.hash, detail: values.hash ? 'approved by hash' : 'approved the pending definition' });
   io.stdout.write(`approved the new definition of ${name} (${rec.hash.slice(0, 12)}); it is callable again\n`);
   return 0;
@@ -168,7 +169,7 @@ interface Entry {
 }
 
 /** Commands that read the shared state (trail, approvals queue) besides the admin acts, which journal. */
-const USES_STORAGE = new Set(['audit', 'approvals', 'tokens']);
+const USES_STORAGE = new Set(['audit', 'approvals', 'tokens', 'tools']);
 
 /** Opens the configured storage (files, or the shared database) for the length of one command. */
 async function withStorage<T>(io: Io, dirs: Dirs, migrate: boolean, run: (storage: Storage) => Promise<T>): Promise<T> {
@@ -202,7 +203,7 @@ const dirCommand = (name: string, spec: CommandSpec, run: Parameters<typeof with
 
 const commands: Record<string, Entry> = {
   serve: { spec: SERVE_SPEC, run: (argv, io) => serve(argv, io) },
-  tools: dirCommand('tools', TOOLS_SPEC, (_argv, io, dirs, parsed, record) => tools(parsed, io, dirs, record)),
+  tools: dirCommand('tools', TOOLS_SPEC, (_argv, io, _dirs, parsed, record, storage) => tools(parsed, io, storage!, record)),
   check: {
     spec: CHECK_SPEC,
     run: async (argv, io) => {

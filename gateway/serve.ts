@@ -358,6 +358,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     registry,
     separator: config.toolSeparator,
     stateDir,
+    pins: storage.pins(),
     ports,
     mode: () => config.approvals.mode,
     newContext: () => new SessionContext(),

@@ -9,7 +9,7 @@ import { ADD_RULE_CHOICE, ApprovalQueueError, type ApprovalStore, type HumanQueu
 import { proposalFits } from '../policy/amend-file.js';
 import type { Rule } from '../policy/schema.js';
 import type { TokenStore } from '../server/auth/index.js';
-import type { PinStore } from '../upstreams/index.js';
+import type { PinBook } from '../upstreams/index.js';
 import { adminSessions, sameOrigin, sameSecret, type Admin } from './admin.js';
 import { approvalPage } from './approval-page.js';
 import { decisionMix, trailReader, type Rec } from './trail.js';
@@ -34,7 +34,7 @@ export interface ConsoleOptions {
   dataDir: string;
   /** Where the trail is read from instead (storage kind postgres). */
   trail?: AuditTrail;
-  pins: PinStore;
+  pins: PinBook;
   /** Admin tokens: any active token in `adminGroup` may sign in. */
   tokens: TokenStore;
   /** Default "admin". */
@@ -246,7 +246,8 @@ export function consoleApp(opts: ConsoleOptions): Hono {
     } catch {
       servers = [];
     }
-    return render(c, { title: 'Servers & pins', current: 'servers' }, () => serversView({ base, csrf: admin.csrf, servers, pins: opts.pins.list(), notice }));
+    const pins = await opts.pins.list();
+    return render(c, { title: 'Servers & pins', current: 'servers' }, () => serversView({ base, csrf: admin.csrf, servers, pins, notice }));
   });
 
   app.post('/pins/approve', async (c) => {
@@ -256,7 +257,7 @@ export function consoleApp(opts: ConsoleOptions): Hono {
     let hash: string;
     try {
       // the definition the admin was shown, and no other
-      hash = opts.pins.approve(tool, admin.identity, str(form.hash, 64) || '(none given)').hash;
+      hash = (await opts.pins.approve(tool, admin.identity, str(form.hash, 64) || '(none given)')).hash;
     } catch (err) {
       return c.redirect(`${base}/servers?error=${encodeURIComponent((err as Error).message)}`, 303);
     }
@@ -270,7 +271,7 @@ export function consoleApp(opts: ConsoleOptions): Hono {
     const tool = str(form.tool, 300);
     let hash: string;
     try {
-      hash = opts.pins.reject(tool, admin.identity, str(form.hash, 64) || '(none given)').pending!.hash;
+      hash = (await opts.pins.reject(tool, admin.identity, str(form.hash, 64) || '(none given)')).pending!.hash;
     } catch (err) {
       return c.redirect(`${base}/servers?error=${encodeURIComponent((err as Error).message)}`, 303);
     }

@@ -3,7 +3,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { Hono } from 'hono';
 import { createPipeline, type Ports } from '../pipeline.js';
 import type { ApprovalMode, SessionContextPort } from '../ports.js';
-import { Upstreams, PinStore, type Registry, type ServerSpec, type UpstreamEvent, type ValueRef } from '../upstreams/index.js';
+import { Upstreams, PinStore, type PinBook, type Registry, type ServerSpec, type UpstreamEvent, type ValueRef } from '../upstreams/index.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { Session } from './session.js';
 import type { HttpOptions, Identity } from './http.js';
@@ -18,6 +18,8 @@ export interface GatewayOptions {
   registry: Registry;
   separator: string;
   stateDir: string;
+  /** Where pins live (the storage's); default: files under stateDir. */
+  pins?: PinBook;
   ports: Ports;
   mode: () => ApprovalMode;
   newContext: () => SessionContextPort;
@@ -37,11 +39,11 @@ export interface GatewayOptions {
 export class Gateway {
   readonly sessions = new Map<string, Session>();
   readonly upstreams: Upstreams;
-  readonly pins: PinStore;
+  readonly pins: PinBook;
   private readonly callTool;
 
   constructor(private readonly opts: GatewayOptions) {
-    this.pins = new PinStore(opts.stateDir);
+    this.pins = opts.pins ?? new PinStore(opts.stateDir);
     this.upstreams = new Upstreams({
       registry: opts.registry,
       separator: opts.separator,

@@ -28,7 +28,7 @@ export async function storageCommand(parsed: ParsedArgs, io: Io, opts: { config:
       const dir = resolve(io.cwd, (parsed.values[parsed.sub === 'import' ? 'from' : 'to'] as string | undefined) ?? opts.dataDir);
       const r = parsed.sub === 'import' ? await importFiles(db.pool, dir) : await exportToFiles(db.pool, dir);
       const records = r.chains.reduce((n, c) => n + c.records, 0);
-      out(`${parsed.sub === 'import' ? `imported ${dir} into ${db.where}` : `exported ${db.where} into ${dir}`}: ${r.chains.length} chain(s), ${records} record(s), ${r.approvals} approval item(s), ${r.tokens} token(s)`);
+      out(`${parsed.sub === 'import' ? `imported ${dir} into ${db.where}` : `exported ${db.where} into ${dir}`}: ${r.chains.length} chain(s), ${records} record(s), ${r.approvals} approval item(s), ${r.tokens} token(s), ${r.pins} tool pin(s)`);
       for (const c of r.chains) out(`  chain ${c.from} → ${c.to}: ${c.records} record(s)`);
       for (const sk of r.skipped) out(`  skipped ${sk}`);
       return 0;

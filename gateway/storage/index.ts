@@ -7,19 +7,22 @@ import type { StorageConfig } from '../policy/schema.js';
 import { ApprovalQueue, type ApprovalStore } from '../review/queue.js';
 import { resolveSecretRef, type SecretStore } from '../secrets/index.js';
 import type { TokenStore } from '../server/auth/tokens.js';
+import { PinStore, type PinBook } from '../upstreams/pins.js';
 
 export interface Storage {
   readonly kind: 'files' | 'postgres';
   /** For messages: the data dir, or the database URL with its password hidden. */
   readonly where: string;
   /** Opens this process's own hash chain (each writer has one; readers merge them). */
-  openJournal(opts?: { maxFileBytes?: number }): Promise<Journal>;
+  openJournal(opts?: { maxFileBytes?: number; writer?: 'process' | 'cli' }): Promise<Journal>;
   /** The approvals queue (pending calls and deferred approvals) every process on this storage shares. */
   readonly approvals: ApprovalStore;
   /** The whole audit trail, every chain, for `tollgate audit` and the console. */
   readonly trail: AuditTrail;
   /** Agent tokens, when this storage keeps them (postgres); files keeps them in `<stateDir>/tokens.json` as before. */
   readonly tokens?: TokenStore;
+  /** Tool pins and pending definitions: `<stateDir>/pins` (files) or the shared table (postgres). Made on first use. */
+  pins(): PinBook;
   close(): Promise<void>;
 }
 
@@ -37,12 +40,14 @@ export interface OpenStorageOptions {
 /** Today's behaviour: journal chains under `<dataDir>/audit`, the queue under `<stateDir>/approvals`. */
 export function filesStorage(dataDir: string, stateDir: string): Storage {
   const auditDir = join(dataDir, 'audit');
+  let pins: PinStore | undefined;
   return {
     kind: 'files',
     where: dataDir,
     openJournal: (o) => openJournal({ dir: auditDir, maxFileBytes: o?.maxFileBytes }),
     approvals: new ApprovalQueue({ stateDir }),
     trail: filesTrail(auditDir),
+    pins: () => (pins ??= new PinStore(stateDir)),
     close: async () => undefined,
   };
 }

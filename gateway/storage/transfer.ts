@@ -9,12 +9,16 @@ import { CHAINS_DIR, journalFileName, listChains, listJournalFiles, splitLines, 
 import { chainChecker, verifyJournal } from '../audit/verify.js';
 import { ApprovalQueue, QueueDecisionSchema } from '../review/queue.js';
 import { withFileLock, writeFileAtomic } from '../state/index.js';
+import { PinStore, type PinRecord } from '../upstreams/pins.js';
+import { importPins } from './postgres/pins.js';
 import { z } from 'zod';
 
 export interface TransferReport {
   chains: Array<{ from: string; to: string; records: number }>;
   approvals: number;
   tokens: number;
+  /** Tool pins (with any pending definition) moved. */
+  pins: number;
   skipped: string[];
 }
 
@@ -35,7 +39,7 @@ function importedId(chain: string, auditDir: string, firstTime: string | undefin
  */
 export async function importFiles(pool: pg.Pool, dataDir: string): Promise<TransferReport> {
   const auditDir = join(dataDir, 'audit');
-  const report: TransferReport = { chains: [], approvals: 0, tokens: 0, skipped: [] };
+  const report: TransferReport = { chains: [], approvals: 0, tokens: 0, pins: 0, skipped: [] };
   const check = await verifyJournal(auditDir);
   if (!check.ok) throw new Error(`${auditDir} does not verify (${check.problem?.file}:${check.problem?.line}: ${check.problem?.why}); fix or set it aside before importing`);
   for (const chain of await listChains(auditDir)) {
@@ -84,6 +88,8 @@ export async function importFiles(pool: pg.Pool, dataDir: string): Promise<Trans
     const r = await pool.query('INSERT INTO tollgate.tokens (id, identity, groups, hash, created, revoked) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING', [t.id, t.identity, JSON.stringify(t.groups), t.hash, t.created, t.revoked ?? null]);
     report.tokens += r.rowCount ?? 0;
   }
+  // pins: a tool already pinned in the database keeps its row (the replicas' decision stands over an old copy)
+  if (existsSync(join(dataDir, 'state', 'pins'))) report.pins = await importPins(pool, new PinStore(join(dataDir, 'state')).list());
   return report;
 }
 
@@ -109,7 +115,7 @@ async function readTokens(file: string): Promise<TokenRow[]> {
  */
 export async function exportToFiles(pool: pg.Pool, dataDir: string): Promise<TransferReport> {
   const auditDir = join(dataDir, 'audit');
-  const report: TransferReport = { chains: [], approvals: 0, tokens: 0, skipped: [] };
+  const report: TransferReport = { chains: [], approvals: 0, tokens: 0, pins: 0, skipped: [] };
   const ids = (await pool.query<{ id: string }>('SELECT DISTINCT chain AS id FROM tollgate.audit_records ORDER BY 1')).rows.map((r) => r.id);
   for (const id of ids) {
     const dir = join(auditDir, CHAINS_DIR, id);
@@ -146,5 +152,12 @@ export async function exportToFiles(pool: pg.Pool, dataDir: string): Promise<Tra
     if (add.length) await writeFileAtomic(tokensFile, `${JSON.stringify({ version: 1, tokens: [...have, ...add] }, null, 2)}\n`);
     report.tokens = add.length;
   });
+  // pins, each as a files pin (a tool already pinned in the data dir keeps its file)
+  const pins = new PinStore(join(dataDir, 'state'));
+  for (const r of (await pool.query<{ record: PinRecord }>('SELECT record FROM tollgate.pins ORDER BY tool')).rows) {
+    if (pins.read(r.record.tool)) continue;
+    pins.put(r.record);
+    report.pins += 1;
+  }
   return report;
 }

@@ -3,14 +3,14 @@ import picomatch from 'picomatch';
 import type { ClientCapabilities, Notification, Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { UpstreamLink, UpstreamError, type UpstreamEvent } from './link.js';
-import { PinStore, type PinStatus, type PinnedDefinition } from './pins.js';
+import type { PinBook, PinStatus, PinnedDefinition } from './pins.js';
 import type { Registry, ServerSpec, ValueRef } from './registry.js';
 import { createUpstreamFetch } from './fetch.js';
 import { configuredRoots, intersectRoots, rootsCapability, rootsPolicyOf } from './roots.js';
 
 export { UpstreamLink, UpstreamError, type UpstreamEvent } from './link.js';
 export { SANDBOX_PROFILE_META_KEY, RUN_CONTEXT_META_KEY } from './shell.js';
-export { PinStore, definitionHash, type PinRecord, type PinStatus } from './pins.js';
+export { PinStore, definitionHash, type PinBook, type PinRecord, type PinStatus } from './pins.js';
 export { loadRegistry, watchServersFile, parseRegistry, parseJsonFile, RegistryError, formatIssuePath, ValueRefSchema, type Registry, type ServerSpec, type ValueRef } from './registry.js';
 
 /** What the upstream layer needs from an agent session (implemented downstream, in server/). */
@@ -26,7 +26,7 @@ export interface AgentPeer {
 export interface UpstreamsOptions {
   registry: Registry;
   separator: string;
-  pins: PinStore;
+  pins: PinBook;
   resolveValue: (ref: ValueRef, where: string) => Promise<string>;
   createShellServer?: (spec: Extract<ServerSpec, { kind: 'shell' }>) => Server;
   peers: { get(id: string): AgentPeer | undefined; all(): Iterable<AgentPeer> };
@@ -139,9 +139,18 @@ export class Upstreams {
     for (const tool of link.tools.values()) {
       if (!u.exposes(tool.name)) continue;
       const namespaced = this.namespaced(u.spec, tool.name);
-      const st = this.opts.pins.observe(namespaced, tool);
-      if (st.state === 'changed' && st.newlyChanged) {
-        this.opts.onDefinitionChanged({ server: u.spec.name, tool: namespaced, previousHash: st.previousHash, currentHash: st.currentHash, sessionId: link.sessionId });
+      const seen = (st: Awaited<ReturnType<PinBook['observe']>>) => {
+        if (st.state === 'changed' && st.newlyChanged) {
+          this.opts.onDefinitionChanged({ server: u.spec.name, tool: namespaced, previousHash: st.previousHash, currentHash: st.currentHash, sessionId: link.sessionId });
+        }
+      };
+      try {
+        const st = this.opts.pins.observe(namespaced, tool);
+        // a shared pin store answers later; a failure here is not a call (every call checks its pin again)
+        if (st instanceof Promise) st.then(seen, () => undefined);
+        else seen(st);
+      } catch {
+        /* the pin check of each call fails closed on its own */
       }
     }
   }
@@ -281,7 +290,7 @@ export class Upstreams {
     });
     const definition = link.tools.get(name);
     if (!definition) throw new UnknownToolError(namespaced, `unknown tool "${namespaced}": server "${upstream.spec.name}" has no tool "${name}"`);
-    const pin: PinStatus = upstream.spec.kind === 'shell' ? { state: 'pinned' } : this.opts.pins.observe(namespaced, definition);
+    const pin: PinStatus = upstream.spec.kind === 'shell' ? { state: 'pinned' } : await this.opts.pins.observe(namespaced, definition);
     return { spec: upstream.spec, name, namespaced, definition, pin, link };
   }
 

@@ -28,6 +28,57 @@ export interface PinnedDefinition {
   annotations?: unknown;
 }
 export type PinStatus = { state: 'pinned' } | { state: 'changed'; previousHash: string; currentHash: string };
+export type PinObservation = PinStatus & { firstSeen?: boolean; newlyChanged?: boolean };
+
+/**
+ * Where pins live: files in one config's state dir (PinStore), or the shared database (storage kind postgres), so an
+ * approval through any replica's config counts on every replica. Either may answer synchronously or with a promise.
+ */
+export interface PinBook {
+  /** Checks a live definition against its pin (pinning it on first sight). Fails closed: throws when it cannot tell. */
+  observe(namespaced: string, tool: Tool): PinObservation | Promise<PinObservation>;
+  /** For listings (synchronous): the approved definition when the live one differs from it, else undefined. */
+  approvedDefinition(namespaced: string, tool: Tool): PinnedDefinition | undefined;
+  read(tool: string): PinRecord | undefined | Promise<PinRecord | undefined>;
+  list(): PinRecord[] | Promise<PinRecord[]>;
+  approve(namespaced: string, approver: string, expectedHash?: string): PinRecord | Promise<PinRecord>;
+  reject(namespaced: string, by: string, expectedHash?: string): PinRecord | Promise<PinRecord>;
+  /** Called with a tool's name when its pin changed in another process (postgres); lets listings be refreshed. */
+  onChange?(listener: (tool: string) => void): void;
+  close?(): Promise<void>;
+}
+
+/** The pin after a person approved its pending definition; throws a user-facing message when that is not possible. */
+export function approvedPin(namespaced: string, rec: PinRecord | undefined, approver: string, expectedHash?: string): PinRecord {
+  if (!rec) throw new Error(`no pin for "${namespaced}": the gateway has not seen this tool yet (check the name with \`tollgate tools list\`)`);
+  if (!rec.pending) throw new Error(`"${namespaced}" has no changed definition awaiting approval`);
+  if (expectedHash !== undefined && rec.pending.hash !== expectedHash) {
+    throw new Error(`the definition of "${namespaced}" changed again since it was shown (now ${rec.pending.hash.slice(0, 12)}); review the new one before approving it`);
+  }
+  return { tool: namespaced, hash: rec.pending.hash, approvedAt: new Date().toISOString(), approvedBy: approver, definition: rec.pending.definition };
+}
+
+/** The pin after a person kept its pending definition blocked; throws a user-facing message when that is not possible. */
+export function rejectedPin(namespaced: string, rec: PinRecord | undefined, by: string, expectedHash?: string): PinRecord {
+  if (!rec) throw new Error(`no pin for "${namespaced}": the gateway has not seen this tool yet (check the name with \`tollgate tools list\`)`);
+  if (!rec.pending) throw new Error(`"${namespaced}" has no changed definition awaiting a decision`);
+  if (expectedHash !== undefined && rec.pending.hash !== expectedHash) {
+    throw new Error(`the definition of "${namespaced}" changed again since it was shown (now ${rec.pending.hash.slice(0, 12)}); review the new one first`);
+  }
+  return { ...rec, pending: { ...rec.pending, rejected: { by, at: new Date().toISOString() } } };
+}
+
+/** The pin with a newly seen definition recorded as pending, or undefined when the pin already knows that definition. */
+export function withPending(rec: PinRecord, tool: Tool): PinRecord | undefined {
+  const hash = definitionHash(tool);
+  if (rec.hash === hash || rec.pending?.hash === hash) return undefined;
+  return { ...rec, pending: { hash, seenAt: new Date().toISOString(), definition: definitionOf(tool) } };
+}
+
+/** A first pin: trust on first use. */
+export function firstPin(namespaced: string, tool: Tool): PinRecord {
+  return { tool: namespaced, hash: definitionHash(tool), approvedAt: new Date().toISOString(), approvedBy: 'first-use', definition: definitionOf(tool) };
+}
 
 
 /** Everything the agent's model reads about a tool is pinned, output schema and title included. */
@@ -54,7 +105,7 @@ const LEGACY_UNSAFE = /[^A-Za-z0-9_.-]/g;
  * `tollgate tools approve` CLI (another process) never overwrite each other's whole store. Every check looks at the
  * file's change time first, so an approval made by another process counts at once and is never written over.
  */
-export class PinStore {
+export class PinStore implements PinBook {
   private readonly dir: string;
   private cache = new Map<string, { rec: PinRecord; stamp: string }>();
 
@@ -132,7 +183,7 @@ export class PinStore {
    * Returns `changed` when it differs from the approved one; the change is recorded as pending. Seeing the approved
    * definition again (an older process still serving it) leaves a pending change alone.
    */
-  observe(namespaced: string, tool: Tool): PinStatus & { firstSeen?: boolean; newlyChanged?: boolean } {
+  observe(namespaced: string, tool: Tool): PinObservation {
     const hash = definitionHash(tool);
     let rec = this.current(namespaced);
     if (!rec) {
@@ -197,15 +248,14 @@ export class PinStore {
   }
 
   private approveLocked(namespaced: string, approver: string, expectedHash?: string): PinRecord {
-    const rec = this.read(namespaced);
-    if (!rec) throw new Error(`no pin for "${namespaced}": the gateway has not seen this tool yet (check the name with \`tollgate tools list\`)`);
-    if (!rec.pending) throw new Error(`"${namespaced}" has no changed definition awaiting approval`);
-    if (expectedHash !== undefined && rec.pending.hash !== expectedHash) {
-      throw new Error(`the definition of "${namespaced}" changed again since it was shown (now ${rec.pending.hash.slice(0, 12)}); review the new one before approving it`);
-    }
-    const next: PinRecord = { tool: namespaced, hash: rec.pending.hash, approvedAt: new Date().toISOString(), approvedBy: approver, definition: rec.pending.definition };
+    const next = approvedPin(namespaced, this.read(namespaced), approver, expectedHash);
     this.write(next);
     return next;
+  }
+
+  /** Writes a pin as given (`tollgate storage export`), under the same lock as approve(). */
+  put(rec: PinRecord): void {
+    withFileLockSync(this.file(rec.tool), () => this.write(rec));
   }
 
   /**
@@ -214,13 +264,7 @@ export class PinStore {
    */
   reject(namespaced: string, by: string, expectedHash?: string): PinRecord {
     return withFileLockSync(this.file(namespaced), () => {
-      const rec = this.read(namespaced);
-      if (!rec) throw new Error(`no pin for "${namespaced}": the gateway has not seen this tool yet (check the name with \`tollgate tools list\`)`);
-      if (!rec.pending) throw new Error(`"${namespaced}" has no changed definition awaiting a decision`);
-      if (expectedHash !== undefined && rec.pending.hash !== expectedHash) {
-        throw new Error(`the definition of "${namespaced}" changed again since it was shown (now ${rec.pending.hash.slice(0, 12)}); review the new one first`);
-      }
-      const next: PinRecord = { ...rec, pending: { ...rec.pending, rejected: { by, at: new Date().toISOString() } } };
+      const next = rejectedPin(namespaced, this.read(namespaced), by, expectedHash);
       this.write(next);
       return next;
     });

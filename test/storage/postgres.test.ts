@@ -43,7 +43,7 @@ describe('schema migrations', () => {
       await migrate(db.pool);
       await db.pool.query("INSERT INTO tollgate.schema_migrations (version, what, tollgate_version) VALUES (99, 'future', '9.0.0')");
       await expect(migrate(db.pool)).rejects.toThrow(new RegExp(String.raw`schema is at version 99 \(migrated by Tollgate 9\.0\.0\); this Tollgate 0\.1\.0 knows schema versions up to ${SCHEMA_VERSION}`));
-      await expect(openPgStorage({ url, migrate: false })).rejects.toThrow(/version 99, newer than this Tollgate 0\.1\.0 knows \(3\)/);
+      await expect(openPgStorage({ url, migrate: false })).rejects.toThrow(new RegExp(String.raw`version 99, newer than this Tollgate 0\.1\.0 knows \(${SCHEMA_VERSION}\)`));
     } finally {
       await db.close();
     }

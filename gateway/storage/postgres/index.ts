@@ -6,6 +6,7 @@ import { openPgJournal } from './journal.js';
 import { SCHEMA_VERSION, migrate } from './migrations.js';
 import { pgTrail } from './trail.js';
 import { pgTokenStore } from './tokens.js';
+import { PgPinBook } from './pins.js';
 
 export { migrate, SCHEMA_VERSION, SchemaTooNewError, MIGRATIONS } from './migrations.js';
 export { openDb, DbUnreachableError, type Db } from './db.js';
@@ -35,15 +36,18 @@ export async function openPgStorage(opts: { url: string; poolSize?: number; migr
     throw e;
   }
   const listener = new ApprovalListener(db);
+  let pins: PgPinBook | undefined;
   return {
     kind: 'postgres',
     where: db.where,
     db,
-    openJournal: () => openPgJournal({ pool: db.pool, host: db.host, port: db.port }),
+    openJournal: (o) => openPgJournal({ pool: db.pool, host: db.host, port: db.port, writer: o?.writer }),
     approvals: new PgApprovalQueue(db, listener),
     trail: pgTrail(db.pool, db.where),
     tokens: pgTokenStore(db.pool),
+    pins: () => (pins ??= new PgPinBook(db)),
     async close() {
+      await pins?.close();
       await listener.close();
       await db.close();
     },

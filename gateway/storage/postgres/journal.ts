@@ -17,6 +17,54 @@ export interface PgJournalOptions {
   port: number;
   /** First wait before re-reading the chain's head after the database was lost (doubles up to 2 s; default 100 ms). */
   retryMs?: number;
+  /**
+   * `cli`: continue this host's and OS user's CLI chain (one for every admin act, not one each), holding an advisory
+   * lock on it until close so two CLI runs at once append one after the other and never fork it. Default: a new chain.
+   */
+  writer?: 'process' | 'cli';
+  /** How long a CLI run waits for another holding the CLI chain (default 10 s). */
+  lockTimeoutMs?: number;
+}
+
+/** The CLI chain of this host and OS user: a stable id in the files chain id's alphabet. */
+export function cliChainId(): string {
+  const clean = (s: string, n: number) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, n);
+  let user = String(process.getuid?.() ?? 'user');
+  try {
+    user = os.userInfo().username || user;
+  } catch {
+    /* no passwd entry: the uid names the user */
+  }
+  return `cli-${clean(os.hostname(), 40) || 'host'}-${clean(user, 32) || 'user'}`;
+}
+
+/** Takes the CLI chain's lock on a connection of its own and reads the chain's head; the lock ends with that connection. */
+async function openCliChain(opts: PgJournalOptions, chain: string): Promise<{ seq: number; prev: string; unlock: () => Promise<void> }> {
+  const c = await opts.pool.connect();
+  let done = false;
+  const unlock = async () => {
+    if (done) return;
+    done = true;
+    await c.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [chain]).catch(() => undefined);
+    c.release();
+  };
+  try {
+    await c.query(`SET lock_timeout = ${Math.max(1, Math.round(opts.lockTimeoutMs ?? 10_000))}`);
+    try {
+      await c.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [chain]);
+    } catch (e) {
+      if ((e as { code?: string }).code === '55P03') throw new Error(`another tollgate command on this host holds the CLI journal chain ${chain} (waited ${Math.round((opts.lockTimeoutMs ?? 10_000) / 1000)} s); try again`);
+      throw e;
+    }
+    await c.query('RESET lock_timeout');
+    await c.query('INSERT INTO tollgate.audit_chains (id, host, pid) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING', [chain, os.hostname(), process.pid]);
+    const r = await c.query<{ seq: string; line: string }>('SELECT seq, line FROM tollgate.audit_records WHERE chain = $1 ORDER BY seq DESC LIMIT 1', [chain]);
+    const head = r.rows[0];
+    return { seq: head ? Number(head.seq) : 0, prev: head ? (JSON.parse(head.line) as { hash: string }).hash : GENESIS, unlock };
+  } catch (e) {
+    await unlock();
+    throw e;
+  }
 }
 
 /**
@@ -30,14 +78,17 @@ export interface PgJournalOptions {
  */
 export async function openPgJournal(opts: PgJournalOptions): Promise<Journal> {
   const { pool } = opts;
-  const chain = newChainId();
-  try {
-    await pool.query('INSERT INTO tollgate.audit_chains (id, host, pid) VALUES ($1, $2, $3)', [chain, os.hostname(), process.pid]);
-  } catch (e) {
-    throw new Error(`cannot open a journal chain in the database: ${describeDbError(e, opts.host, opts.port)}`);
-  }
+  const chain = opts.writer === 'cli' ? cliChainId() : newChainId();
   let seq = 0;
   let prev = GENESIS;
+  let unlock: (() => Promise<void>) | undefined;
+  try {
+    if (opts.writer === 'cli') ({ seq, prev, unlock } = await openCliChain(opts, chain));
+    else await pool.query('INSERT INTO tollgate.audit_chains (id, host, pid) VALUES ($1, $2, $3)', [chain, os.hostname(), process.pid]);
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith('another tollgate command')) throw e;
+    throw new Error(`cannot open a journal chain in the database: ${describeDbError(e, opts.host, opts.port)}`);
+  }
   let pending: Pending[] = [];
   let writing: Promise<void> | undefined;
   let broken: Error | undefined;
@@ -131,6 +182,7 @@ export async function openPgJournal(opts: PgJournalOptions): Promise<Journal> {
       while (writing) await writing;
       closed = true;
       await recovering;
+      await unlock?.();
     },
   };
 }

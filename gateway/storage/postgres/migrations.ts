@@ -65,6 +65,18 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; what: string; sql: str
     what: 'how notifying a person about a pending approval went',
     sql: `ALTER TABLE tollgate.approvals ADD COLUMN notified jsonb`,
   },
+  {
+    version: 4,
+    what: 'tool pins and pending definitions',
+    // record is the pin exactly as a files pin keeps it (<stateDir>/pins/<tool>.json): approved and pending definition
+    sql: `
+      CREATE TABLE tollgate.pins (
+        tool text PRIMARY KEY,
+        record jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
